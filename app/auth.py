@@ -1,0 +1,129 @@
+"""Authenticating as the GitHub App and as its installations.
+
+GitHub hands out installation tokens that live one hour.  Minting one per
+webhook would cost a request each time and, when fifty deliveries arrive at
+once, fifty identical requests; so tokens are cached until five minutes before
+they expire and concurrent callers for one installation share a single
+in-flight request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import aiohttp
+import cachetools
+import jwt
+
+JWT_BACKDATE_S = 60
+JWT_LIFETIME_S = 9 * 60  # GitHub accepts at most 10 minutes; leave room for clock drift
+TOKEN_REFRESH_MARGIN_S = 5 * 60
+USER_AGENT = "ci-fix-loop (+https://github.com/apps/ci-fix-loop)"
+
+
+class GitHubAuthError(Exception):
+    """GitHub refused to authenticate the App or to issue an installation token."""
+
+
+@dataclass(frozen=True)
+class InstallationToken:
+    token: str = field(repr=False)
+    expires_at: float
+
+    def __str__(self) -> str:
+        return "InstallationToken(<redacted>)"
+
+
+class AppAuth:
+    """Issues App JWTs and cached installation tokens.
+
+    ``clock`` returns Unix seconds; tests pass their own to move time without
+    sleeping.  The cache is bounded so a very large number of installations
+    cannot grow memory without limit.
+    """
+
+    def __init__(
+        self,
+        *,
+        app_id: int,
+        private_key: str,
+        api_url: str,
+        session: aiohttp.ClientSession,
+        clock: Callable[[], float],
+        max_installations: int = 10_000,
+    ) -> None:
+        self._app_id = app_id
+        self._private_key = private_key
+        self._api_url = api_url.rstrip("/")
+        self._session = session
+        self._clock = clock
+        self._tokens: cachetools.TLRUCache[int, InstallationToken] = cachetools.TLRUCache(
+            maxsize=max_installations,
+            ttu=lambda _key, value, _now: value.expires_at - TOKEN_REFRESH_MARGIN_S,
+            timer=clock,
+        )
+        self._inflight: dict[int, asyncio.Future[InstallationToken]] = {}
+        self.token_requests = 0
+
+    def app_jwt(self) -> str:
+        """A JWT that identifies the App itself (for /app endpoints)."""
+        now = int(self._clock())
+        payload = {
+            "iat": now - JWT_BACKDATE_S,
+            "exp": now + JWT_LIFETIME_S,
+            "iss": str(self._app_id),
+        }
+        return jwt.encode(payload, self._private_key, algorithm="RS256")
+
+    async def installation_token(self, installation_id: int) -> str:
+        """A valid token for ``installation_id``, minted at most once per lifetime."""
+        cached = self._tokens.get(installation_id)
+        if cached is not None:
+            return cached.token
+        pending = self._inflight.get(installation_id)
+        if pending is None:
+            pending = asyncio.get_running_loop().create_future()
+            self._inflight[installation_id] = pending
+            try:
+                token = await self._mint(installation_id)
+            except BaseException as exc:
+                pending.set_exception(exc)
+                # Other waiters receive the exception; consume it here so an
+                # unobserved future does not warn when nobody else was waiting.
+                pending.exception()
+                raise
+            else:
+                self._tokens[installation_id] = token
+                pending.set_result(token)
+            finally:
+                del self._inflight[installation_id]
+            return token.token
+        return (await pending).token
+
+    def forget(self, installation_id: int) -> None:
+        """Drop a cached token: GitHub said it is no longer valid, or the App was removed."""
+        self._tokens.pop(installation_id, None)
+
+    async def _mint(self, installation_id: int) -> InstallationToken:
+        self.token_requests += 1
+        url = f"{self._api_url}/app/installations/{installation_id}/access_tokens"
+        headers = {
+            "Authorization": f"Bearer {self.app_jwt()}",
+            "Accept": "application/vnd.github+json",
+            "User-Agent": USER_AGENT,
+            "X-GitHub-Api-Version": "2022-11-28",
+        }
+        async with self._session.post(url, headers=headers) as response:
+            if response.status != 201:
+                # GitHub's message is safe to show; the JWT is never part of it.
+                detail = (await response.text())[:300]
+                raise GitHubAuthError(
+                    f"GitHub refused an installation token for installation {installation_id} "
+                    f"(HTTP {response.status}): {detail}"
+                )
+            data = await response.json()
+        expires = datetime.fromisoformat(data["expires_at"].replace("Z", "+00:00")).timestamp()
+        return InstallationToken(token=data["token"], expires_at=expires)

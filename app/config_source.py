@@ -1,0 +1,222 @@
+"""Fetch a repository's effective config the way Probot apps do.
+
+1. ``.github/ci-fix-loop.yml`` in the repository (at ``ref`` when given);
+2. if absent, the same path in the owner's ``.github`` repository (org-wide default);
+3. ``_extends: repo``, ``_extends: owner/repo`` or ``_extends: .github`` puts that
+   repository's config underneath (mappings merged key by key, lists replaced),
+   up to ``MAX_EXTENDS`` levels, with cycles reported rather than followed;
+4. absent everywhere: all defaults.
+
+Only "not found" (404) means absent; any other API error propagates, because
+treating an outage as "no config" would silently re-enable a disabled repo.
+Invalid config is *returned* (as problems), not raised, so the caller can tell
+the repository on a check run which key to fix; meanwhile the app is disabled there.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+import gidgethub
+from gidgethub.abc import GitHubAPI
+
+from app.config_schema import (
+    CONFIG_PATH,
+    EXTENDS_KEY,
+    ConfigError,
+    ConfigProblem,
+    load_yaml,
+    parse_repo_config,
+    show_value,
+)
+from app.repo_config import RepoConfig
+
+ORG_CONFIG_REPO = ".github"
+MAX_EXTENDS = 3
+
+
+@dataclass(frozen=True)
+class ConfigLoad:
+    """The effective config for a repository, where it came from, and what was wrong.
+
+    When ``problems`` is non-empty, ``config`` is a disabled default config:
+    nothing runs until the file is fixed.
+    """
+
+    config: RepoConfig
+    source: str | None
+    problems: list[ConfigProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class _File:
+    """One config file's text and where it was read from."""
+
+    full_name: str
+    text: str
+
+    @property
+    def source(self) -> str:
+        return f"{self.full_name}:{CONFIG_PATH}"
+
+
+async def load_repo_config(
+    gh: GitHubAPI,
+    *,
+    owner: str,
+    repo: str,
+    ref: str | None = None,
+    allow_fixer_command: bool = False,
+) -> ConfigLoad:
+    """Read, merge and validate the config that applies to ``owner/repo``."""
+    try:
+        file = await _fetch(gh, f"{owner}/{repo}", ref)
+        if file is None and repo.lower() != ORG_CONFIG_REPO:
+            file = await _fetch(gh, f"{owner}/{ORG_CONFIG_REPO}", None)
+        if file is None:
+            return ConfigLoad(config=RepoConfig(), source=None)
+        raw, sources = await _resolve(gh, file)
+        source = " extends ".join(sources)
+        config = parse_repo_config(raw, source=source, allow_fixer_command=allow_fixer_command)
+    except ConfigError as exc:
+        return ConfigLoad(
+            config=RepoConfig(enabled=False), source=exc.source, problems=exc.problems
+        )
+    return ConfigLoad(config=config, source=source)
+
+
+async def _resolve(gh: GitHubAPI, file: _File) -> tuple[Any, list[str]]:
+    """Follow ``_extends`` from ``file``; return the merged mapping and the chain of sources."""
+    chain = [file]
+    raw = load_yaml(file.text, source=file.source)
+    layers = [raw]
+    while isinstance(raw, dict) and EXTENDS_KEY in raw:
+        target = _extends_target(raw[EXTENDS_KEY], chain[-1])
+        problem = _chain_problem(target, raw[EXTENDS_KEY], chain)
+        if problem is None:
+            base = await _fetch(gh, target, None) if target else None
+            if base is None:
+                problem = ConfigProblem(
+                    EXTENDS_KEY,
+                    raw[EXTENDS_KEY],
+                    f"{show_value(raw[EXTENDS_KEY])} is not valid: {target or 'it'} has no"
+                    f" readable {CONFIG_PATH}",
+                    "a repository this app can read that has that file",
+                )
+        if problem is not None:
+            raise ConfigError([problem], source=chain[-1].source)
+        chain.append(base)
+        raw = load_yaml(base.text, source=base.source)
+        layers.append(raw)
+    merged: Any = None
+    for layer in reversed(layers):
+        merged = layer if merged is None else _deep_merge(merged, layer)
+    if isinstance(merged, dict):
+        merged.pop(EXTENDS_KEY, None)
+    return merged, [item.source for item in chain]
+
+
+def _extends_target(value: Any, current: _File) -> str | None:
+    """``repo`` and ``.github`` are in the current owner; ``owner/repo`` is explicit."""
+    if not isinstance(value, str) or not value.strip() or value.count("/") > 1:
+        return None
+    if "/" in value:
+        return value.strip()
+    owner = current.full_name.split("/", 1)[0]
+    return f"{owner}/{value.strip()}"
+
+
+def _chain_problem(target: str | None, value: Any, chain: list[_File]) -> ConfigProblem | None:
+    if target is None:
+        return ConfigProblem(
+            EXTENDS_KEY,
+            value,
+            f"{show_value(value)} is not valid",
+            "another repository: 'repo', 'owner/repo' or '.github'",
+        )
+    seen = [item.full_name.lower() for item in chain]
+    if target.lower() in seen:
+        loop = " -> ".join([item.full_name for item in chain] + [target])
+        return ConfigProblem(EXTENDS_KEY, value, f"cycle: {loop}", "a chain without cycles")
+    if len(chain) > MAX_EXTENDS:
+        return ConfigProblem(
+            EXTENDS_KEY,
+            value,
+            f"too deep: {' -> '.join(item.full_name for item in chain)} -> {target}",
+            f"at most {MAX_EXTENDS} levels of _extends",
+        )
+    return None
+
+
+def _deep_merge(base: Any, overlay: Any) -> Any:
+    """Overlay wins; mappings merge key by key, everything else (lists too) is replaced."""
+    if not isinstance(base, dict) or not isinstance(overlay, dict):
+        return overlay
+    merged = dict(base)
+    for key, value in overlay.items():
+        merged[key] = _deep_merge(base[key], value) if key in base else value
+    return merged
+
+
+async def _fetch(gh: GitHubAPI, full_name: str, ref: str | None) -> _File | None:
+    """The config file's text in ``full_name``, or None when it does not exist (404)."""
+    owner, repo = full_name.split("/", 1)
+    url_vars: dict[str, str] = {"owner": owner, "repo": repo, "path": CONFIG_PATH}
+    if ref:
+        url_vars["ref"] = ref
+    try:
+        item = await gh.getitem("/repos/{owner}/{repo}/contents/{+path}{?ref}", url_vars)
+    except gidgethub.BadRequest as exc:
+        if exc.status_code == HTTPStatus.NOT_FOUND:
+            return None
+        raise
+    file = _File(full_name=full_name, text="")
+    if not isinstance(item, dict) or item.get("type") != "file":
+        raise ConfigError(
+            [ConfigProblem("(file)", None, f"{CONFIG_PATH} is not a regular file", "a file")],
+            source=file.source,
+        )
+    try:
+        text = base64.b64decode(item.get("content", ""), validate=False).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        problem = ConfigProblem("(file)", None, f"cannot be read as UTF-8 text ({exc})", "")
+        raise ConfigError([problem], source=file.source) from exc
+    return _File(full_name=full_name, text=text)
+
+
+def render_config_problems(problems: list[ConfigProblem], source: str | None) -> str:
+    """Markdown for a check run or comment: which file, which keys, what to write instead."""
+    where = f"`{source}`" if source else f"`{CONFIG_PATH}`"
+    count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+    lines = [
+        "### ci-fix-loop configuration is invalid",
+        "",
+        f"{where} has {count}, so ci-fix-loop is paused for this repository"
+        " until the file is fixed:",
+        "",
+    ]
+    for problem in problems:
+        detail = problem.message
+        if problem.allowed:
+            detail += f"; expected {problem.allowed}"
+        key = problem.key_path.replace("`", "'")
+        lines.append(f"- `{key}`: {_plain(detail)}")
+    lines += [
+        "",
+        "Fix the file on the default branch; the next failing run reads it again."
+        " Every key and its default is documented in the README, section *Configuration*.",
+    ]
+    return "\n".join(lines)
+
+
+def _plain(text: str) -> str:
+    """Neutralise Markdown in user-supplied text: no code spans, mentions or HTML."""
+    return text.replace("`", "'").replace("@", "@\u200b").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,235 @@
+"""Operator settings, read once at start-up from the environment and `.env`.
+
+Every problem is collected before reporting, so an operator fixing their
+environment sees all missing or malformed variables at once instead of one per
+restart.  Secrets are kept out of ``repr`` so a settings object can never end up
+in a log line by accident.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+DEFAULT_API_URL = "https://api.github.com"
+GITHUB_MAX_PAYLOAD = 25 * 1024 * 1024
+
+
+class SettingsError(Exception):
+    """The environment does not describe a runnable app; ``problems`` says why."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the operator configured; repositories narrow it with their own config."""
+
+    app_id: int
+    private_key: str = field(repr=False)
+    webhook_secret: str | None = field(repr=False)
+    github_api_url: str = DEFAULT_API_URL
+    host: str = "0.0.0.0"  # noqa: S104 - a web service listens on all interfaces by default
+    port: int = 3000
+    webhook_path: str = "/webhook"
+    max_body_bytes: int = GITHUB_MAX_PAYLOAD
+    store_path: Path = Path("ci-fix-loop.sqlite3")
+    database_url: str | None = field(default=None, repr=False)
+    status_token: str | None = field(default=None, repr=False)
+    ci_hook_token: str | None = field(default=None, repr=False)
+    max_concurrent_fixes: int = 2
+    global_daily_budget_usd: float | None = None
+    breaker_threshold: int = 3
+    breaker_cooldown_s: float = 3600.0
+    dry_run: bool = False
+    log_format: str = "text"
+    log_level: str = "INFO"
+    log_tail_bytes: int = 256 * 1024
+    fixer_command: str | None = None
+    anthropic_api_key: str | None = field(default=None, repr=False)
+    anthropic_base_url: str | None = None
+    openai_api_key: str | None = field(default=None, repr=False)
+    openai_base_url: str | None = None
+    insecure_allow_unsigned: bool = False
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value, so redaction and environment scrubbing can find them."""
+        values = (
+            self.private_key,
+            self.webhook_secret,
+            self.database_url,
+            self.status_token,
+            self.ci_hook_token,
+            self.anthropic_api_key,
+            self.openai_api_key,
+        )
+        return tuple(v for v in values if v)
+
+
+REQUIRED_HELP = {
+    "APP_ID": "the numeric App ID from your GitHub App's settings page",
+    "PRIVATE_KEY": "the App's private key (PEM), or PRIVATE_KEY_PATH pointing to the .pem file",
+    "WEBHOOK_SECRET": (
+        "the webhook secret from your App's settings; without it the app cannot verify "
+        "that deliveries come from GitHub"
+    ),
+}
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
+) -> Settings:
+    """Build settings from ``environ`` over the ``.env`` file; raise SettingsError."""
+    values: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+    reader = _Reader(values)
+
+    app_id = reader.integer("APP_ID", required=True, minimum=1)
+    private_key = reader.private_key()
+    insecure = reader.boolean("INSECURE_ALLOW_UNSIGNED_WEBHOOKS", False)
+    webhook_secret = values.get("WEBHOOK_SECRET") or None
+    if webhook_secret is None and not insecure:
+        reader.missing("WEBHOOK_SECRET")
+    api_url = values.get("GITHUB_API_URL", DEFAULT_API_URL).rstrip("/")
+    if not api_url.startswith(("http://", "https://")):
+        reader.problems.append(f"GITHUB_API_URL={api_url!r} is not an http(s) URL.")
+    webhook_path = values.get("WEBHOOK_PATH", "/webhook")
+    if not webhook_path.startswith("/"):
+        reader.problems.append(f"WEBHOOK_PATH={webhook_path!r} must start with '/'.")
+    log_format = values.get("LOG_FORMAT", "text").lower()
+    if log_format not in ("text", "json"):
+        reader.problems.append(f"LOG_FORMAT={log_format!r} must be 'text' or 'json'.")
+
+    settings = Settings(
+        app_id=app_id or 0,
+        private_key=private_key or "",
+        webhook_secret=webhook_secret,
+        github_api_url=api_url,
+        host=values.get("HOST", "0.0.0.0"),  # noqa: S104 - see Settings.host
+        port=reader.integer("PORT", default=3000, minimum=0, maximum=65535) or 0,
+        webhook_path=webhook_path,
+        max_body_bytes=reader.integer("MAX_BODY_BYTES", default=GITHUB_MAX_PAYLOAD, minimum=1024)
+        or GITHUB_MAX_PAYLOAD,
+        store_path=Path(values.get("STORE_PATH", "ci-fix-loop.sqlite3")),
+        database_url=values.get("DATABASE_URL") or None,
+        status_token=values.get("STATUS_TOKEN") or None,
+        ci_hook_token=values.get("CI_HOOK_TOKEN") or None,
+        max_concurrent_fixes=reader.integer("MAX_CONCURRENT_FIXES", default=2, minimum=1) or 2,
+        global_daily_budget_usd=reader.number("GLOBAL_DAILY_BUDGET_USD"),
+        breaker_threshold=reader.integer("BREAKER_THRESHOLD", default=3, minimum=1) or 3,
+        breaker_cooldown_s=60.0 * (reader.number("BREAKER_COOLDOWN_MINUTES") or 60.0),
+        dry_run=reader.boolean("DRY_RUN", False),
+        log_format=log_format,
+        log_level=values.get("LOG_LEVEL", "INFO").upper(),
+        log_tail_bytes=reader.integer("LOG_TAIL_BYTES", default=256 * 1024, minimum=4096)
+        or 256 * 1024,
+        fixer_command=values.get("FIXER_COMMAND") or None,
+        anthropic_api_key=values.get("ANTHROPIC_API_KEY") or None,
+        anthropic_base_url=values.get("ANTHROPIC_BASE_URL") or None,
+        openai_api_key=values.get("OPENAI_API_KEY") or None,
+        openai_base_url=values.get("OPENAI_BASE_URL") or None,
+        insecure_allow_unsigned=insecure,
+    )
+    if reader.problems:
+        raise SettingsError(reader.problems)
+    return settings
+
+
+def unregistered(environ: Mapping[str, str] | None = None, env_file: Path = Path(".env")) -> bool:
+    """True when no App has been registered yet: the moment to offer the setup flow."""
+    values = dict(dotenv_values(env_file)) if env_file.is_file() else {}
+    values.update(os.environ if environ is None else environ)
+    keys = ("APP_ID", "PRIVATE_KEY", "PRIVATE_KEY_PATH", "WEBHOOK_SECRET")
+    return not any(values.get(k) for k in keys)
+
+
+class _Reader:
+    """Typed access to string settings that records problems instead of raising."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self.values = values
+        self.problems: list[str] = []
+
+    def missing(self, name: str) -> None:
+        self.problems.append(f"{name} is not set: set it to {REQUIRED_HELP[name]}.")
+
+    def integer(
+        self,
+        name: str,
+        *,
+        default: int | None = None,
+        required: bool = False,
+        minimum: int | None = None,
+        maximum: int | None = None,
+    ) -> int | None:
+        raw = self.values.get(name, "").strip()
+        if not raw:
+            if required:
+                self.missing(name)
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            self.problems.append(f"{name}={raw!r} is not a whole number.")
+            return default
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            bounds = f"from {minimum}" + (f" to {maximum}" if maximum is not None else " upwards")
+            self.problems.append(f"{name}={value} is out of range: use a number {bounds}.")
+            return default
+        return value
+
+    def number(self, name: str) -> float | None:
+        raw = self.values.get(name, "").strip()
+        if not raw:
+            return None
+        try:
+            value = float(raw)
+        except ValueError:
+            self.problems.append(f"{name}={raw!r} is not a number.")
+            return None
+        if value <= 0:
+            self.problems.append(f"{name}={raw} must be greater than zero.")
+            return None
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        raw = self.values.get(name, "").strip().lower()
+        if not raw:
+            return default
+        if raw in ("1", "true", "yes", "on"):
+            return True
+        if raw in ("0", "false", "no", "off"):
+            return False
+        self.problems.append(f"{name}={raw!r} is not a boolean: use 1/0, true/false.")
+        return default
+
+    def private_key(self) -> str | None:
+        inline = self.values.get("PRIVATE_KEY", "").strip()
+        path = self.values.get("PRIVATE_KEY_PATH", "").strip()
+        if inline:
+            key = inline.replace("\\n", "\n")
+        elif path:
+            try:
+                key = Path(path).expanduser().read_text()
+            except OSError as exc:
+                self.problems.append(f"PRIVATE_KEY_PATH={path!r} cannot be read: {exc.strerror}.")
+                return None
+        else:
+            self.missing("PRIVATE_KEY")
+            return None
+        if "PRIVATE KEY-----" not in key:
+            where = "PRIVATE_KEY" if inline else f"PRIVATE_KEY_PATH={path!r}"
+            self.problems.append(
+                f"{where} does not hold a PEM private key "
+                "(expected '-----BEGIN ... PRIVATE KEY-----')."
+            )
+            return None
+        return key

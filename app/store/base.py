@@ -1,0 +1,125 @@
+"""The one store interface the engine talks to; SQLite and PostgreSQL back it.
+
+Every method is a single transaction, so a crash between two calls leaves the
+store in a state the engine knows how to resume from.  Uniqueness (one loop
+per failing commit and workflow, one record per delivery) is enforced by the
+database, never by checking first and inserting after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from app.store.records import (
+    BreakerState,
+    Iteration,
+    Loop,
+    LoopEvent,
+    LoopKey,
+    LoopState,
+    NewLoop,
+)
+
+
+class Store(Protocol):
+    async def close(self) -> None: ...
+
+    # deliveries: the durable inbox of webhook deliveries
+    async def add_delivery(
+        self, delivery_id: str, event: str, body: bytes, received_at: float
+    ) -> bool:
+        """Record a delivery; False when this delivery id was seen before."""
+
+    async def finish_delivery(self, delivery_id: str, outcome: str) -> None: ...
+
+    async def unfinished_deliveries(self) -> list[tuple[str, str, bytes]]:
+        """Deliveries accepted but not processed (the process died): id, event, body."""
+
+    # loops
+    async def open_loop(self, new: NewLoop, *, state: LoopState, now: float) -> tuple[Loop, bool]:
+        """Insert the loop unless one with the same key exists; True when inserted."""
+
+    async def get_loop(self, loop_id: int) -> Loop | None: ...
+
+    async def find_loop(self, key: LoopKey) -> Loop | None: ...
+
+    async def loop_for_fix_branch(self, repo: str, fix_branch: str) -> Loop | None: ...
+
+    async def loop_for_run(self, repo: str, run_id: int) -> Loop | None: ...
+
+    async def loop_for_number(self, repo: str, number: int) -> Loop | None:
+        """The latest loop whose PR or escalation issue has this number."""
+
+    async def active_loops(
+        self,
+        *,
+        repo: str | None = None,
+        workflow_id: int | None = None,
+        branch: str | None = None,
+        installation_id: int | None = None,
+    ) -> list[Loop]: ...
+
+    async def update_loop(
+        self,
+        loop_id: int,
+        *,
+        expect: Iterable[LoopState] | None = None,
+        now: float,
+        **changes: Any,
+    ) -> Loop | None:
+        """Apply ``changes`` if the loop's state is one of ``expect``; None otherwise."""
+
+    async def claim_loop(
+        self, *, states: Iterable[LoopState], owner: str, lease_s: float, now: float
+    ) -> Loop | None:
+        """Atomically take the oldest loop in ``states`` whose lease is free or expired."""
+
+    async def release_loop(self, loop_id: int, owner: str, *, now: float) -> None: ...
+
+    async def recent_loops(self, limit: int = 100) -> list[Loop]: ...
+
+    async def count_loops(self) -> dict[str, int]: ...
+
+    # iterations
+    async def add_iteration(self, iteration: Iteration) -> None: ...
+
+    async def update_iteration(self, loop_id: int, n: int, **changes: Any) -> None: ...
+
+    async def iterations(self, loop_id: int) -> list[Iteration]: ...
+
+    # spend ledger
+    async def add_spend(
+        self, *, installation_id: int, repo: str, loop_id: int, amount_usd: float, at: float
+    ) -> None: ...
+
+    async def spend_since(self, since: float, *, installation_id: int | None = None) -> float: ...
+
+    async def loop_spend(self, loop_id: int) -> float: ...
+
+    # circuit breakers
+    async def get_breaker(self, repo: str) -> BreakerState: ...
+
+    async def put_breaker(self, state: BreakerState) -> None: ...
+
+    async def breakers(self) -> list[BreakerState]: ...
+
+    # history
+    async def add_event(self, event: LoopEvent) -> None: ...
+
+    async def events(self, loop_id: int) -> list[LoopEvent]: ...
+
+    # installations
+    async def put_installation(
+        self, installation_id: int, account: str, *, suspended: bool, now: float
+    ) -> None: ...
+
+    async def remove_installation(self, installation_id: int) -> None: ...
+
+    async def set_installation_repos(
+        self, installation_id: int, *, added: Iterable[str], removed: Iterable[str]
+    ) -> None: ...
+
+    async def installation_repos(self, installation_id: int) -> list[str]: ...
+
+    async def installations(self) -> list[tuple[int, str, bool]]: ...

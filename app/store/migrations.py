@@ -1,0 +1,114 @@
+"""Schema migrations, applied in order at start-up by every store backend.
+
+Each migration is a list of statements written in the SQL both SQLite and
+PostgreSQL accept (``REAL``/``DOUBLE PRECISION`` and ``INTEGER``/``BIGINT``
+differences are handled by the backend's ``{id}``, ``{int}`` and ``{real}``
+placeholders).  A migration is never edited once released; a change is a new
+entry at the end.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE deliveries (
+            delivery_id TEXT PRIMARY KEY,
+            event TEXT NOT NULL,
+            body {blob},
+            received_at {real} NOT NULL,
+            outcome TEXT
+        )""",
+        "CREATE INDEX deliveries_unfinished ON deliveries (outcome, received_at)",
+        """CREATE TABLE loops (
+            id {id},
+            installation_id {int} NOT NULL,
+            repo TEXT NOT NULL,
+            workflow_id {int} NOT NULL,
+            workflow_name TEXT NOT NULL,
+            workflow_path TEXT NOT NULL,
+            branch TEXT NOT NULL,
+            head_sha TEXT NOT NULL,
+            run_id {int} NOT NULL,
+            run_attempt {int} NOT NULL,
+            run_url TEXT NOT NULL,
+            state TEXT NOT NULL,
+            iteration {int} NOT NULL DEFAULT 0,
+            fix_branch TEXT NOT NULL,
+            fix_sha TEXT,
+            awaiting_run_id {int},
+            pr_number {int},
+            issue_number {int},
+            check_run_id {int},
+            diagnosis TEXT,
+            cost_usd {real} NOT NULL DEFAULT 0,
+            reason TEXT,
+            attempts_interrupted {int} NOT NULL DEFAULT 0,
+            created_at {real} NOT NULL,
+            updated_at {real} NOT NULL,
+            ended_at {real},
+            lease_owner TEXT,
+            lease_until {real},
+            UNIQUE (repo, workflow_id, head_sha)
+        )""",
+        "CREATE INDEX loops_state ON loops (state, updated_at)",
+        "CREATE INDEX loops_fix_branch ON loops (repo, fix_branch)",
+        "CREATE INDEX loops_branch ON loops (repo, workflow_id, branch)",
+        """CREATE TABLE iterations (
+            loop_id {int} NOT NULL REFERENCES loops(id),
+            n {int} NOT NULL,
+            status TEXT NOT NULL,
+            category TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            model TEXT,
+            fixer TEXT,
+            cost_usd {real} NOT NULL DEFAULT 0,
+            tokens {int},
+            files_changed {int} NOT NULL DEFAULT 0,
+            lines_changed {int} NOT NULL DEFAULT 0,
+            guard_ok {int},
+            guard_reasons TEXT NOT NULL DEFAULT '[]',
+            verify TEXT,
+            fix_sha TEXT,
+            ci_run_id {int},
+            ci_conclusion TEXT,
+            outcome TEXT,
+            started_at {real} NOT NULL,
+            ended_at {real},
+            PRIMARY KEY (loop_id, n)
+        )""",
+        """CREATE TABLE ledger (
+            id {id},
+            installation_id {int} NOT NULL,
+            repo TEXT NOT NULL,
+            loop_id {int} NOT NULL,
+            amount_usd {real} NOT NULL,
+            at {real} NOT NULL
+        )""",
+        "CREATE INDEX ledger_at ON ledger (at, installation_id)",
+        "CREATE INDEX ledger_loop ON ledger (loop_id)",
+        """CREATE TABLE breakers (
+            repo TEXT PRIMARY KEY,
+            consecutive_failures {int} NOT NULL,
+            open_until {real}
+        )""",
+        """CREATE TABLE loop_events (
+            id {id},
+            loop_id {int} NOT NULL,
+            at {real} NOT NULL,
+            kind TEXT NOT NULL,
+            detail TEXT NOT NULL
+        )""",
+        "CREATE INDEX loop_events_loop ON loop_events (loop_id, at)",
+        """CREATE TABLE installations (
+            installation_id {int} PRIMARY KEY,
+            account TEXT NOT NULL,
+            suspended {int} NOT NULL DEFAULT 0,
+            updated_at {real} NOT NULL
+        )""",
+        """CREATE TABLE installation_repos (
+            installation_id {int} NOT NULL,
+            repo TEXT NOT NULL,
+            PRIMARY KEY (installation_id, repo)
+        )""",
+    ),
+)

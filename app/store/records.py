@@ -1,0 +1,164 @@
+"""The records the store keeps: loops, iterations, breakers, installations.
+
+Plain dataclasses so the engine's decisions can be tested on values, and both
+store backends (SQLite, PostgreSQL) map rows to the same types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class LoopState(StrEnum):
+    """Where a loop is; the terminal ones never change again."""
+
+    QUEUED = "queued"
+    RERUNNING = "rerunning"
+    FIXING = "fixing"
+    AWAITING_CI = "awaiting_ci"
+    SUCCEEDED = "succeeded"
+    FLAKY = "flaky"
+    EXHAUSTED = "exhausted"
+    ESCALATED = "escalated"
+    CANCELLED = "cancelled"
+    SUPERSEDED = "superseded"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+    @property
+    def successful(self) -> bool:
+        return self in (LoopState.SUCCEEDED, LoopState.FLAKY)
+
+
+TERMINAL_STATES = frozenset(
+    {
+        LoopState.SUCCEEDED,
+        LoopState.FLAKY,
+        LoopState.EXHAUSTED,
+        LoopState.ESCALATED,
+        LoopState.CANCELLED,
+        LoopState.SUPERSEDED,
+    }
+)
+ACTIVE_STATES = frozenset(set(LoopState) - TERMINAL_STATES)
+
+
+@dataclass(frozen=True)
+class LoopKey:
+    """What makes a loop unique: one failing commit of one workflow in one repository."""
+
+    repo: str
+    workflow_id: int
+    head_sha: str
+
+
+@dataclass(frozen=True)
+class NewLoop:
+    """The facts a failing ``workflow_run`` gives when a loop is opened."""
+
+    installation_id: int
+    repo: str
+    workflow_id: int
+    workflow_name: str
+    workflow_path: str
+    branch: str
+    head_sha: str
+    run_id: int
+    run_attempt: int
+    run_url: str
+
+    @property
+    def key(self) -> LoopKey:
+        return LoopKey(self.repo, self.workflow_id, self.head_sha)
+
+    @property
+    def fix_branch(self) -> str:
+        return f"ci-fix/{self.run_id}"
+
+
+@dataclass(frozen=True)
+class Loop:
+    """A loop as stored: its identity, where it is, and what it produced."""
+
+    id: int
+    installation_id: int
+    repo: str
+    workflow_id: int
+    workflow_name: str
+    workflow_path: str
+    branch: str
+    head_sha: str
+    run_id: int
+    run_attempt: int
+    run_url: str
+    state: LoopState
+    iteration: int = 0
+    fix_branch: str = ""
+    fix_sha: str | None = None
+    awaiting_run_id: int | None = None
+    pr_number: int | None = None
+    issue_number: int | None = None
+    check_run_id: int | None = None
+    diagnosis: dict[str, Any] | None = None
+    cost_usd: float = 0.0
+    reason: str | None = None
+    attempts_interrupted: int = 0
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    ended_at: float | None = None
+    lease_owner: str | None = None
+    lease_until: float | None = None
+
+    @property
+    def owner_and_name(self) -> tuple[str, str]:
+        owner, _, name = self.repo.partition("/")
+        return owner, name
+
+
+@dataclass(frozen=True)
+class Iteration:
+    """One attempt at a fix: what ran, what it cost, what the guard and CI said."""
+
+    loop_id: int
+    n: int
+    status: str = "running"  # running | published | rejected | no_change | failed | interrupted
+    category: str = "unknown"
+    fingerprint: str = ""
+    model: str | None = None
+    fixer: str | None = None
+    cost_usd: float = 0.0
+    tokens: int | None = None
+    files_changed: int = 0
+    lines_changed: int = 0
+    guard_ok: bool | None = None
+    guard_reasons: tuple[str, ...] = ()
+    verify: dict[str, Any] | None = None
+    fix_sha: str | None = None
+    ci_run_id: int | None = None
+    ci_conclusion: str | None = None
+    outcome: str | None = None  # what the next iteration's prompt is told
+    started_at: float = 0.0
+    ended_at: float | None = None
+
+
+@dataclass(frozen=True)
+class BreakerState:
+    """A repository's circuit breaker: consecutive unsuccessful loops and the pause."""
+
+    repo: str
+    consecutive_failures: int = 0
+    open_until: float | None = None
+
+
+@dataclass(frozen=True)
+class LoopEvent:
+    """One line of a loop's history, for status pages and post-mortems."""
+
+    loop_id: int
+    at: float
+    kind: str
+    detail: dict[str, Any] = field(default_factory=dict)

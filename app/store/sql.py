@@ -1,0 +1,434 @@
+"""The store's logic in SQL both SQLite and PostgreSQL run; backends supply a connection.
+
+Keeping one implementation of the queries means the two backends cannot drift
+apart: the same loop tests run against both.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import fields
+from typing import Any, Protocol
+
+from app.store.migrations import MIGRATIONS
+from app.store.records import (
+    ACTIVE_STATES,
+    BreakerState,
+    Iteration,
+    Loop,
+    LoopEvent,
+    LoopKey,
+    LoopState,
+    NewLoop,
+)
+
+Row = Mapping[str, Any]
+
+_LOOP_FIELDS = {f.name for f in fields(Loop)}
+_ITERATION_FIELDS = {f.name for f in fields(Iteration)}
+_JSON_LOOP_FIELDS = {"diagnosis"}
+_JSON_ITERATION_FIELDS = {"guard_reasons", "verify"}
+
+
+class Connection(Protocol):
+    """What a backend provides: ``?`` placeholders, rows as mappings."""
+
+    types: Mapping[str, str]
+
+    async def execute(self, sql: str, params: tuple[Any, ...] = ()) -> int: ...
+
+    async def fetchone(self, sql: str, params: tuple[Any, ...] = ()) -> Row | None: ...
+
+    async def fetchall(self, sql: str, params: tuple[Any, ...] = ()) -> list[Row]: ...
+
+    def transaction(self) -> AbstractAsyncContextManager[None]: ...
+
+    async def close(self) -> None: ...
+
+
+class SqlStore:
+    """The Store interface over any ``Connection``."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def migrate(self) -> int:
+        """Apply the migrations this database has not seen; returns the schema version."""
+        async with self._conn.transaction():
+            await self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
+            )
+            row = await self._conn.fetchone("SELECT MAX(version) AS v FROM schema_version")
+            current = int(row["v"]) if row and row["v"] is not None else 0
+            for version, statements in enumerate(MIGRATIONS, start=1):
+                if version <= current:
+                    continue
+                for statement in statements:
+                    await self._conn.execute(statement.format(**self._conn.types))
+                await self._conn.execute(
+                    "INSERT INTO schema_version (version) VALUES (?)", (version,)
+                )
+                current = version
+        return current
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+    # deliveries
+
+    async def add_delivery(
+        self, delivery_id: str, event: str, body: bytes, received_at: float
+    ) -> bool:
+        inserted = await self._conn.execute(
+            "INSERT INTO deliveries (delivery_id, event, body, received_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (delivery_id) DO NOTHING",
+            (delivery_id, event, body, received_at),
+        )
+        return inserted == 1
+
+    async def finish_delivery(self, delivery_id: str, outcome: str) -> None:
+        # The body is only kept until the delivery is processed: it is what a
+        # restart replays, and nothing else needs it.
+        await self._conn.execute(
+            "UPDATE deliveries SET outcome = ?, body = NULL WHERE delivery_id = ?",
+            (outcome, delivery_id),
+        )
+
+    async def unfinished_deliveries(self) -> list[tuple[str, str, bytes]]:
+        rows = await self._conn.fetchall(
+            "SELECT delivery_id, event, body FROM deliveries WHERE outcome IS NULL "
+            "ORDER BY received_at"
+        )
+        return [(r["delivery_id"], r["event"], bytes(r["body"] or b"")) for r in rows]
+
+    # loops
+
+    async def open_loop(self, new: NewLoop, *, state: LoopState, now: float) -> tuple[Loop, bool]:
+        row = await self._conn.fetchone(
+            "INSERT INTO loops (installation_id, repo, workflow_id, workflow_name, workflow_path, "
+            "branch, head_sha, run_id, run_attempt, run_url, state, fix_branch, created_at, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (repo, workflow_id, head_sha) DO NOTHING RETURNING *",
+            (
+                new.installation_id,
+                new.repo,
+                new.workflow_id,
+                new.workflow_name,
+                new.workflow_path,
+                new.branch,
+                new.head_sha,
+                new.run_id,
+                new.run_attempt,
+                new.run_url,
+                state.value,
+                new.fix_branch,
+                now,
+                now,
+            ),
+        )
+        if row is not None:
+            return _loop(row), True
+        existing = await self.find_loop(new.key)
+        assert existing is not None  # the conflict that stopped the insert is this row
+        return existing, False
+
+    async def get_loop(self, loop_id: int) -> Loop | None:
+        row = await self._conn.fetchone("SELECT * FROM loops WHERE id = ?", (loop_id,))
+        return _loop(row) if row else None
+
+    async def find_loop(self, key: LoopKey) -> Loop | None:
+        row = await self._conn.fetchone(
+            "SELECT * FROM loops WHERE repo = ? AND workflow_id = ? AND head_sha = ?",
+            (key.repo, key.workflow_id, key.head_sha),
+        )
+        return _loop(row) if row else None
+
+    async def loop_for_fix_branch(self, repo: str, fix_branch: str) -> Loop | None:
+        row = await self._conn.fetchone(
+            "SELECT * FROM loops WHERE repo = ? AND fix_branch = ? ORDER BY id DESC LIMIT 1",
+            (repo, fix_branch),
+        )
+        return _loop(row) if row else None
+
+    async def loop_for_run(self, repo: str, run_id: int) -> Loop | None:
+        row = await self._conn.fetchone(
+            "SELECT * FROM loops WHERE repo = ? AND run_id = ? ORDER BY id DESC LIMIT 1",
+            (repo, run_id),
+        )
+        return _loop(row) if row else None
+
+    async def loop_for_number(self, repo: str, number: int) -> Loop | None:
+        row = await self._conn.fetchone(
+            "SELECT * FROM loops WHERE repo = ? AND (pr_number = ? OR issue_number = ?) "
+            "ORDER BY id DESC LIMIT 1",
+            (repo, number, number),
+        )
+        return _loop(row) if row else None
+
+    async def active_loops(
+        self,
+        *,
+        repo: str | None = None,
+        workflow_id: int | None = None,
+        branch: str | None = None,
+        installation_id: int | None = None,
+    ) -> list[Loop]:
+        states = sorted(s.value for s in ACTIVE_STATES)
+        clauses = [f"state IN ({', '.join('?' * len(states))})"]
+        params: list[Any] = list(states)
+        for column, value in (
+            ("repo", repo),
+            ("workflow_id", workflow_id),
+            ("branch", branch),
+            ("installation_id", installation_id),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        rows = await self._conn.fetchall(
+            f"SELECT * FROM loops WHERE {' AND '.join(clauses)} ORDER BY id",
+            tuple(params),
+        )
+        return [_loop(r) for r in rows]
+
+    async def update_loop(
+        self,
+        loop_id: int,
+        *,
+        expect: Iterable[LoopState] | None = None,
+        now: float,
+        **changes: Any,
+    ) -> Loop | None:
+        unknown = set(changes) - _LOOP_FIELDS
+        if unknown:
+            raise ValueError(f"not loop fields: {sorted(unknown)}")
+        changes["updated_at"] = now
+        state = changes.get("state")
+        if isinstance(state, LoopState) and state.terminal:
+            changes.setdefault("ended_at", now)
+            changes.setdefault("lease_owner", None)
+            changes.setdefault("lease_until", None)
+        columns = sorted(changes)
+        sql = "UPDATE loops SET " + ", ".join(f"{c} = ?" for c in columns) + " WHERE id = ?"
+        params: list[Any] = [_to_column(c, changes[c], _JSON_LOOP_FIELDS) for c in columns]
+        params.append(loop_id)
+        if expect is not None:
+            expected = [s.value for s in expect]
+            sql += f" AND state IN ({', '.join('?' * len(expected))})"
+            params.extend(expected)
+        row = await self._conn.fetchone(sql + " RETURNING *", tuple(params))
+        return _loop(row) if row else None
+
+    async def claim_loop(
+        self, *, states: Iterable[LoopState], owner: str, lease_s: float, now: float
+    ) -> Loop | None:
+        wanted = [s.value for s in states]
+        marks = ", ".join("?" * len(wanted))
+        free = "(lease_until IS NULL OR lease_until < ?)"
+        row = await self._conn.fetchone(
+            f"UPDATE loops SET lease_owner = ?, lease_until = ?, updated_at = ? "
+            f"WHERE id = (SELECT id FROM loops WHERE state IN ({marks}) AND {free} "
+            f"ORDER BY updated_at, id LIMIT 1) AND state IN ({marks}) AND {free} RETURNING *",
+            (owner, now + lease_s, now, *wanted, now, *wanted, now),
+        )
+        return _loop(row) if row else None
+
+    async def release_loop(self, loop_id: int, owner: str, *, now: float) -> None:
+        await self._conn.execute(
+            "UPDATE loops SET lease_owner = NULL, lease_until = NULL WHERE id = ? "
+            "AND lease_owner = ?",
+            (loop_id, owner),
+        )
+
+    async def recent_loops(self, limit: int = 100) -> list[Loop]:
+        rows = await self._conn.fetchall("SELECT * FROM loops ORDER BY id DESC LIMIT ?", (limit,))
+        return [_loop(r) for r in rows]
+
+    async def count_loops(self) -> dict[str, int]:
+        rows = await self._conn.fetchall("SELECT state, COUNT(*) AS n FROM loops GROUP BY state")
+        return {r["state"]: int(r["n"]) for r in rows}
+
+    # iterations
+
+    async def add_iteration(self, iteration: Iteration) -> None:
+        values = {f.name: getattr(iteration, f.name) for f in fields(Iteration)}
+        columns = sorted(values)
+        await self._conn.execute(
+            f"INSERT INTO iterations ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))}) ON CONFLICT (loop_id, n) DO NOTHING",
+            tuple(_to_column(c, values[c], _JSON_ITERATION_FIELDS) for c in columns),
+        )
+
+    async def update_iteration(self, loop_id: int, n: int, **changes: Any) -> None:
+        unknown = set(changes) - _ITERATION_FIELDS
+        if unknown:
+            raise ValueError(f"not iteration fields: {sorted(unknown)}")
+        columns = sorted(changes)
+        await self._conn.execute(
+            "UPDATE iterations SET "
+            + ", ".join(f"{c} = ?" for c in columns)
+            + " WHERE loop_id = ? AND n = ?",
+            (*(_to_column(c, changes[c], _JSON_ITERATION_FIELDS) for c in columns), loop_id, n),
+        )
+
+    async def iterations(self, loop_id: int) -> list[Iteration]:
+        rows = await self._conn.fetchall(
+            "SELECT * FROM iterations WHERE loop_id = ? ORDER BY n", (loop_id,)
+        )
+        return [_iteration(r) for r in rows]
+
+    # spend ledger
+
+    async def add_spend(
+        self, *, installation_id: int, repo: str, loop_id: int, amount_usd: float, at: float
+    ) -> None:
+        async with self._conn.transaction():
+            await self._conn.execute(
+                "INSERT INTO ledger (installation_id, repo, loop_id, amount_usd, at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (installation_id, repo, loop_id, amount_usd, at),
+            )
+            await self._conn.execute(
+                "UPDATE loops SET cost_usd = cost_usd + ? WHERE id = ?", (amount_usd, loop_id)
+            )
+
+    async def spend_since(self, since: float, *, installation_id: int | None = None) -> float:
+        if installation_id is None:
+            row = await self._conn.fetchone(
+                "SELECT COALESCE(SUM(amount_usd), 0) AS s FROM ledger WHERE at >= ?", (since,)
+            )
+        else:
+            row = await self._conn.fetchone(
+                "SELECT COALESCE(SUM(amount_usd), 0) AS s FROM ledger "
+                "WHERE at >= ? AND installation_id = ?",
+                (since, installation_id),
+            )
+        return float(row["s"]) if row else 0.0
+
+    async def loop_spend(self, loop_id: int) -> float:
+        row = await self._conn.fetchone(
+            "SELECT COALESCE(SUM(amount_usd), 0) AS s FROM ledger WHERE loop_id = ?", (loop_id,)
+        )
+        return float(row["s"]) if row else 0.0
+
+    # circuit breakers
+
+    async def get_breaker(self, repo: str) -> BreakerState:
+        row = await self._conn.fetchone("SELECT * FROM breakers WHERE repo = ?", (repo,))
+        if row is None:
+            return BreakerState(repo=repo)
+        return BreakerState(
+            repo=row["repo"],
+            consecutive_failures=int(row["consecutive_failures"]),
+            open_until=row["open_until"],
+        )
+
+    async def put_breaker(self, state: BreakerState) -> None:
+        await self._conn.execute(
+            "INSERT INTO breakers (repo, consecutive_failures, open_until) VALUES (?, ?, ?) "
+            "ON CONFLICT (repo) DO UPDATE SET consecutive_failures = excluded.consecutive_failures,"
+            " open_until = excluded.open_until",
+            (state.repo, state.consecutive_failures, state.open_until),
+        )
+
+    async def breakers(self) -> list[BreakerState]:
+        rows = await self._conn.fetchall("SELECT * FROM breakers ORDER BY repo")
+        return [
+            BreakerState(r["repo"], int(r["consecutive_failures"]), r["open_until"]) for r in rows
+        ]
+
+    # history
+
+    async def add_event(self, event: LoopEvent) -> None:
+        await self._conn.execute(
+            "INSERT INTO loop_events (loop_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+            (event.loop_id, event.at, event.kind, json.dumps(event.detail, sort_keys=True)),
+        )
+
+    async def events(self, loop_id: int) -> list[LoopEvent]:
+        rows = await self._conn.fetchall(
+            "SELECT * FROM loop_events WHERE loop_id = ? ORDER BY at, id", (loop_id,)
+        )
+        return [LoopEvent(r["loop_id"], r["at"], r["kind"], json.loads(r["detail"])) for r in rows]
+
+    # installations
+
+    async def put_installation(
+        self, installation_id: int, account: str, *, suspended: bool, now: float
+    ) -> None:
+        await self._conn.execute(
+            "INSERT INTO installations (installation_id, account, suspended, updated_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (installation_id) DO UPDATE SET "
+            "account = excluded.account, suspended = excluded.suspended, "
+            "updated_at = excluded.updated_at",
+            (installation_id, account, int(suspended), now),
+        )
+
+    async def remove_installation(self, installation_id: int) -> None:
+        async with self._conn.transaction():
+            await self._conn.execute(
+                "DELETE FROM installation_repos WHERE installation_id = ?", (installation_id,)
+            )
+            await self._conn.execute(
+                "DELETE FROM installations WHERE installation_id = ?", (installation_id,)
+            )
+
+    async def set_installation_repos(
+        self, installation_id: int, *, added: Iterable[str], removed: Iterable[str]
+    ) -> None:
+        async with self._conn.transaction():
+            for repo in added:
+                await self._conn.execute(
+                    "INSERT INTO installation_repos (installation_id, repo) VALUES (?, ?) "
+                    "ON CONFLICT DO NOTHING",
+                    (installation_id, repo),
+                )
+            for repo in removed:
+                await self._conn.execute(
+                    "DELETE FROM installation_repos WHERE installation_id = ? AND repo = ?",
+                    (installation_id, repo),
+                )
+
+    async def installation_repos(self, installation_id: int) -> list[str]:
+        rows = await self._conn.fetchall(
+            "SELECT repo FROM installation_repos WHERE installation_id = ? ORDER BY repo",
+            (installation_id,),
+        )
+        return [r["repo"] for r in rows]
+
+    async def installations(self) -> list[tuple[int, str, bool]]:
+        rows = await self._conn.fetchall(
+            "SELECT installation_id, account, suspended FROM installations ORDER BY installation_id"
+        )
+        return [(int(r["installation_id"]), r["account"], bool(r["suspended"])) for r in rows]
+
+
+def _to_column(name: str, value: Any, json_fields: set[str]) -> Any:
+    if name in json_fields:
+        return (
+            None
+            if value is None
+            else json.dumps(list(value) if isinstance(value, tuple) else value)
+        )
+    if isinstance(value, LoopState):
+        return value.value
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def _loop(row: Row) -> Loop:
+    data = {k: row[k] for k in _LOOP_FIELDS}
+    data["state"] = LoopState(data["state"])
+    data["diagnosis"] = json.loads(data["diagnosis"]) if data["diagnosis"] else None
+    return Loop(**data)
+
+
+def _iteration(row: Row) -> Iteration:
+    data = {k: row[k] for k in _ITERATION_FIELDS}
+    data["guard_reasons"] = tuple(json.loads(data["guard_reasons"] or "[]"))
+    data["verify"] = json.loads(data["verify"]) if data["verify"] else None
+    data["guard_ok"] = None if data["guard_ok"] is None else bool(data["guard_ok"])
+    return Iteration(**data)

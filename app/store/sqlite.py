@@ -1,0 +1,96 @@
+"""The embedded default store: one SQLite file, zero setup.
+
+WAL mode lets ``python -m app status`` read while the server writes, and
+``synchronous=NORMAL`` keeps every committed transaction across a process crash
+(kill -9); only a power loss may lose the last few.  SQLite calls are short and
+made on the event loop thread; a lock keeps one coroutine's transaction from
+interleaving with another's statements on the shared connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, ClassVar
+
+from app.store.sql import Row, SqlStore
+
+
+class SqliteConnection:
+    types: ClassVar[Mapping[str, str]] = {
+        "id": "INTEGER PRIMARY KEY AUTOINCREMENT",
+        "int": "INTEGER",
+        "real": "REAL",
+        "blob": "BLOB",
+    }
+
+    def __init__(self, path: Path) -> None:
+        if path.parent and not path.parent.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._lock = asyncio.Lock()
+        self._owner: asyncio.Task[Any] | None = None
+
+    def _mine(self) -> bool:
+        return self._owner is not None and self._owner is asyncio.current_task()
+
+    async def execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        if self._mine():
+            return self._db.execute(sql, params).rowcount
+        async with self._lock:
+            return self._db.execute(sql, params).rowcount
+
+    async def fetchone(self, sql: str, params: tuple[Any, ...] = ()) -> Row | None:
+        if self._mine():
+            return self._fetchone(sql, params)
+        async with self._lock:
+            return self._fetchone(sql, params)
+
+    def _fetchone(self, sql: str, params: tuple[Any, ...]) -> Row | None:
+        cursor = self._db.execute(sql, params)
+        row = cursor.fetchone()
+        # Drain the cursor so an UPDATE ... RETURNING finishes its statement.
+        cursor.fetchall()
+        return dict(row) if row is not None else None
+
+    async def fetchall(self, sql: str, params: tuple[Any, ...] = ()) -> list[Row]:
+        if self._mine():
+            return [dict(r) for r in self._db.execute(sql, params).fetchall()]
+        async with self._lock:
+            return [dict(r) for r in self._db.execute(sql, params).fetchall()]
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        if self._mine():
+            yield
+            return
+        async with self._lock:
+            self._owner = asyncio.current_task()
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+            finally:
+                self._owner = None
+
+    async def close(self) -> None:
+        self._db.close()
+
+
+async def open_sqlite_store(path: Path) -> SqlStore:
+    """Open (creating if needed) the SQLite store at ``path`` and bring its schema up to date."""
+    store = SqlStore(SqliteConnection(path))
+    await store.migrate()
+    return store
