@@ -586,7 +586,9 @@ def _removed_tests(files: list[FileDiff]) -> list[str]:
             if added[key] > 0:
                 added[key] -= 1
             else:
-                gone.append(f"`{key}` (line {line.number})")
+                shown = f"{key})" if key.endswith(("'", '"', "`")) else key
+                gone.append(f"{shown} (line {line.number})")
+
         if gone:
             reasons.append(
                 f"{fd.path} removes the test(s) {', '.join(gone)} with no replacement; "

@@ -346,4 +346,3 @@ def check_summary(s: LoopSummary) -> str:
     if s.reason:
         lines += ["", fence(redact_secrets(s.reason))]
     return _assemble(lines)
-

@@ -33,6 +33,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             run_url TEXT NOT NULL,
             state TEXT NOT NULL,
             iteration {int} NOT NULL DEFAULT 0,
+            iteration_base {int} NOT NULL DEFAULT 0,
             fix_branch TEXT NOT NULL,
             fix_sha TEXT,
             awaiting_run_id {int},

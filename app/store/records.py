@@ -97,6 +97,7 @@ class Loop:
     run_url: str
     state: LoopState
     iteration: int = 0
+    iteration_base: int = 0  # iterations before a maintainer's retry; not counted
     fix_branch: str = ""
     fix_sha: str | None = None
     awaiting_run_id: int | None = None

@@ -1,0 +1,702 @@
+"""The fix loop engine: a state machine kept in the store, moved by webhook events.
+
+Nothing here polls or sleeps.  A failing run opens a loop (``queued``); a
+worker claims queued loops, diagnoses, reruns or fixes, and parks the loop in
+``rerunning`` or ``awaiting_ci``; the next ``workflow_run`` event for that run
+or fix branch moves it on.  Every decision comes from ``app.loop_policy``, and
+every state change is a compare-and-set in the store, so duplicate or
+concurrent deliveries and restarts cannot move a loop twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from gidgethub.abc import GitHubAPI
+
+from app.breaker import breaker_blocks, record_loop_end
+from app.budget import BudgetLimits, Spend, check_budget, utc_day_start
+from app.diagnosis import Diagnosis
+from app.logs import log_context
+from app.loop_policy import (
+    FAILURE_CONCLUSIONS,
+    Decision,
+    Step,
+    after_attempt,
+    after_fix_ci,
+    after_rerun,
+    before_iteration,
+    triage,
+)
+from app.metrics import Metrics
+from app.repo_config import RepoConfig
+from app.runs import RunFacts
+from app.settings import Settings
+from app.store.base import Store
+from app.store.records import ACTIVE_STATES, Iteration, Loop, LoopEvent, LoopState
+
+log = logging.getLogger(__name__)
+
+FIX_BRANCH_PREFIX = "ci-fix/"
+MAX_INTERRUPTIONS = 2
+
+
+class Diagnoser(Protocol):
+    async def diagnose(self, gh: GitHubAPI, repo: str, run_id: int) -> Diagnosis: ...
+
+
+class ConfigLoader(Protocol):
+    async def load(self, gh: GitHubAPI, repo: str, head_sha: str) -> RepoConfig | None:
+        """The repo's config; None when it is invalid (and the repo was told)."""
+
+
+@dataclass(frozen=True)
+class AttemptInput:
+    loop: Loop
+    config: RepoConfig
+    diagnosis: Diagnosis
+    iteration: int
+    previous_outcome: str | None
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """What one fix attempt did; ``problem`` says why nothing was published."""
+
+    cost_usd: float = 0.0
+    fixer: str | None = None
+    model: str | None = None
+    tokens: int | None = None
+    escalate_reason: str | None = None
+    published_sha: str | None = None
+    files_changed: int = 0
+    lines_changed: int = 0
+    guard_ok: bool | None = None
+    guard_reasons: tuple[str, ...] = ()
+    verify: dict[str, Any] | None = None
+    problem: str | None = None
+
+
+class Attempter(Protocol):
+    async def attempt(
+        self,
+        gh: GitHubAPI,
+        request: AttemptInput,
+        on_spend: Callable[[float], Awaitable[None]],
+    ) -> AttemptResult: ...
+
+
+class Reporter(Protocol):
+    """Everything the loop shows on GitHub: check run, pull request, escalation issue."""
+
+    async def loop_started(self, gh: GitHubAPI, loop: Loop) -> int | None: ...
+
+    async def fix_published(self, gh: GitHubAPI, loop: Loop, config: RepoConfig) -> int | None: ...
+
+    async def loop_ended(self, gh: GitHubAPI, loop: Loop, config: RepoConfig | None) -> None: ...
+
+    async def escalated(
+        self, gh: GitHubAPI, loop: Loop, config: RepoConfig | None
+    ) -> int | None: ...
+
+    async def config_invalid(self, gh: GitHubAPI, facts: RunFacts) -> None: ...
+
+    async def rerun_failed_jobs(self, gh: GitHubAPI, loop: Loop) -> None: ...
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: Store,
+        github: Callable[[int], GitHubAPI],
+        diagnoser: Diagnoser,
+        configs: ConfigLoader,
+        attempter: Attempter,
+        reporter: Reporter,
+        metrics: Metrics,
+        clock: Callable[[], float],
+        worker_id: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self._github = github
+        self._diagnoser = diagnoser
+        self._configs = configs
+        self._attempter = attempter
+        self._reporter = reporter
+        self._metrics = metrics
+        self._clock = clock
+        self.worker_id = worker_id or f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(settings.max_concurrent_fixes)
+        self._running: set[asyncio.Task[None]] = set()
+        self._stopping = False
+
+    # ------------------------------------------------------------------ events
+
+    async def on_workflow_run(self, payload: dict[str, Any]) -> None:
+        facts = RunFacts.from_payload(payload)
+        if facts is None or facts.status != "completed":
+            return
+        with log_context(repo=facts.repo):
+            if facts.from_fork:
+                log.info("run %s comes from fork %s: ignored", facts.run_id, facts.head_repo)
+                return
+            if facts.head_branch.startswith(FIX_BRANCH_PREFIX):
+                await self._on_fix_branch_run(facts)
+                return
+            existing = await self.store.find_loop(facts.key)
+            if (
+                existing is not None
+                and existing.state is LoopState.RERUNNING
+                and facts.run_id == existing.run_id
+                and facts.run_attempt > existing.run_attempt
+            ):
+                await self._on_rerun_result(existing, facts)
+            elif facts.conclusion in FAILURE_CONCLUSIONS:
+                await self._on_failure(facts)
+            elif facts.conclusion == "success":
+                await self._on_upstream_success(facts)
+
+    async def _on_failure(self, facts: RunFacts) -> None:
+        gh = self._github(facts.installation_id)
+        config = await self._configs.load(gh, facts.repo, facts.head_sha)
+        if config is None:
+            await self._reporter.config_invalid(gh, facts)
+            return
+        if not config.watches(facts.head_branch, facts.default_branch):
+            log.info("branch %s is not watched: run %s ignored", facts.head_branch, facts.run_id)
+            return
+        now = self._clock()
+        await self._supersede_older(facts, now)
+        breaker = await self.store.get_breaker(facts.repo)
+        paused = breaker_blocks(breaker, now)
+        state = LoopState.CANCELLED if paused else LoopState.QUEUED
+        loop, created = await self.store.open_loop(facts.new_loop(), state=state, now=now)
+        if not created:
+            log.info("loop %s already covers run %s", loop.id, facts.run_id)
+            return
+        with log_context(loop_id=loop.id):
+            if paused:
+                loop = await self.store.update_loop(loop.id, now=now, reason=paused) or loop
+                await self._event(loop, "paused", reason=paused)
+                log.warning("%s: not fixing run %s", paused, facts.run_id)
+                await self._reporter.loop_ended(gh, loop, config)
+                return
+            self._metrics.loops_opened.inc()
+            await self._event(loop, "opened", run_id=facts.run_id, sha=facts.head_sha)
+            check_run_id = await self._reporter.loop_started(gh, loop)
+            if check_run_id is not None:
+                await self.store.update_loop(loop.id, now=now, check_run_id=check_run_id)
+        self.wake()
+
+    async def _supersede_older(self, facts: RunFacts, now: float) -> None:
+        for older in await self.store.active_loops(
+            repo=facts.repo, workflow_id=facts.workflow_id, branch=facts.head_branch
+        ):
+            if older.head_sha == facts.head_sha:
+                continue
+            reason = f"Superseded by a newer failing commit {facts.head_sha[:7]}"
+            await self._finish(older, LoopState.SUPERSEDED, reason, expect=ACTIVE_STATES)
+
+    async def _on_upstream_success(self, facts: RunFacts) -> None:
+        for loop in await self.store.active_loops(
+            repo=facts.repo, workflow_id=facts.workflow_id, branch=facts.head_branch
+        ):
+            reason = f"Fixed upstream: {facts.workflow_name} passed on {facts.head_sha[:7]}"
+            await self._finish(loop, LoopState.CANCELLED, reason, expect=ACTIVE_STATES)
+
+    async def _on_rerun_result(self, loop: Loop, facts: RunFacts) -> None:
+        decision = after_rerun(facts.conclusion)
+        with log_context(loop_id=loop.id):
+            await self._event(loop, "rerun_result", conclusion=facts.conclusion)
+            if decision.step is Step.FLAKY:
+                await self._finish(
+                    loop, LoopState.FLAKY, decision.reason, expect=[LoopState.RERUNNING]
+                )
+                return
+            # Diagnose the rerun's own logs: they are the freshest evidence.
+            await self.store.update_loop(
+                loop.id,
+                expect=[LoopState.RERUNNING],
+                now=self._clock(),
+                state=LoopState.QUEUED,
+                run_attempt=facts.run_attempt,
+                awaiting_run_id=facts.run_id,
+                diagnosis=None,
+            )
+        self.wake()
+
+    async def _on_fix_branch_run(self, facts: RunFacts) -> None:
+        loop = await self.store.loop_for_fix_branch(facts.repo, facts.head_branch)
+        if (
+            loop is None
+            or loop.state is not LoopState.AWAITING_CI
+            or loop.workflow_id != facts.workflow_id
+            or loop.fix_sha != facts.head_sha
+        ):
+            return
+        with log_context(loop_id=loop.id):
+            await self.store.update_iteration(
+                loop.id, loop.iteration, ci_run_id=facts.run_id, ci_conclusion=facts.conclusion
+            )
+            await self._event(loop, "fix_ci", conclusion=facts.conclusion, run_id=facts.run_id)
+            decision = after_fix_ci(facts.conclusion)
+            if decision.step is Step.SUCCEED:
+                await self._finish(
+                    loop, LoopState.SUCCEEDED, decision.reason, expect=[LoopState.AWAITING_CI]
+                )
+            elif decision.step is Step.ITERATE:
+                await self.store.update_loop(
+                    loop.id,
+                    expect=[LoopState.AWAITING_CI],
+                    now=self._clock(),
+                    state=LoopState.QUEUED,
+                    awaiting_run_id=facts.run_id,
+                    diagnosis=None,
+                )
+                self.wake()
+            else:
+                await self._finish(
+                    loop, LoopState.ESCALATED, decision.reason, expect=[LoopState.AWAITING_CI]
+                )
+
+    # ----------------------------------------------------------- maintainers
+
+    async def stop(self, loop: Loop, reason: str) -> Loop | None:
+        return await self._finish(loop, LoopState.CANCELLED, reason, expect=ACTIVE_STATES)
+
+    async def retry(self, loop: Loop, by: str) -> Loop | None:
+        """Give a finished (unsuccessful) loop a fresh set of iterations."""
+        if loop.state.successful or not loop.state.terminal:
+            return None
+        updated = await self.store.update_loop(
+            loop.id,
+            expect=[loop.state],
+            now=self._clock(),
+            state=LoopState.QUEUED,
+            iteration_base=loop.iteration,
+            reason=None,
+            ended_at=None,
+            diagnosis=None,
+        )
+        if updated is not None:
+            await self._event(updated, "retry", by=by)
+            self.wake()
+        return updated
+
+    async def installation_removed(self, installation_id: int) -> None:
+        for loop in await self.store.active_loops(installation_id=installation_id):
+            await self.store.update_loop(
+                loop.id,
+                expect=ACTIVE_STATES,
+                now=self._clock(),
+                state=LoopState.CANCELLED,
+                reason="The App was uninstalled",
+            )
+
+    # ----------------------------------------------------------------- worker
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Claim and work queued loops until ``shutdown``; at most N at a time."""
+        await self.recover()
+        while not self._stopping:
+            await self._slots.acquire()
+            loop = await self.store.claim_loop(
+                states=[LoopState.QUEUED],
+                owner=self.worker_id,
+                lease_s=self._lease_s(),
+                now=self._clock(),
+            )
+            if loop is None:
+                self._slots.release()
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            task = asyncio.create_task(self._work_and_release(loop), name=f"loop-{loop.id}")
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def shutdown(self) -> None:
+        self._stopping = True
+        self.wake()
+        for task in list(self._running):
+            task.cancel()
+        await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def idle(self) -> None:
+        """Wait until no loop is being worked and none is queued (tests, bench)."""
+        while True:
+            while self._running:
+                await asyncio.gather(*list(self._running), return_exceptions=True)
+            queued = [
+                loop for loop in await self.store.active_loops() if loop.state is LoopState.QUEUED
+            ]
+            if not queued and not self._running:
+                return
+            self.wake()
+            await asyncio.sleep(0)
+
+    def _lease_s(self) -> float:
+        return 3 * 3600.0
+
+    async def recover(self) -> None:
+        """After a crash: loops whose worker died mid-iteration are retried or failed.
+
+        A loop left ``fixing`` had an iteration interrupted; it is marked so,
+        and the loop goes back to ``queued`` (the retry reconciles with the
+        fix branch, so a commit the dead worker already pushed is adopted, not
+        pushed twice).  Twice interrupted, it escalates instead of looping.
+        """
+        now = self._clock()
+        for loop in await self.store.active_loops():
+            if loop.lease_owner is None:
+                continue
+            expired = loop.lease_until is None or loop.lease_until < now
+            if not (expired or self._owns_all_leases()):
+                continue
+            if loop.state is LoopState.FIXING:
+                await self.store.update_iteration(
+                    loop.id, loop.iteration, status="interrupted", ended_at=now
+                )
+                interrupted = loop.attempts_interrupted + 1
+                await self._event(loop, "interrupted", iteration=loop.iteration)
+                if interrupted >= MAX_INTERRUPTIONS:
+                    reason = f"The fix was interrupted {interrupted} times (worker restarts)"
+                    await self._finish(loop, LoopState.ESCALATED, reason, expect=[loop.state])
+                    continue
+                await self.store.update_loop(
+                    loop.id,
+                    expect=[LoopState.FIXING],
+                    now=now,
+                    state=LoopState.QUEUED,
+                    attempts_interrupted=interrupted,
+                    lease_owner=None,
+                    lease_until=None,
+                )
+            elif loop.lease_owner is not None:
+                await self.store.update_loop(loop.id, now=now, lease_owner=None, lease_until=None)
+
+    def _owns_all_leases(self) -> bool:
+        # The embedded engine is the only worker: every lease left from
+        # before the start is a dead process's.
+        return self.settings.database_url is None
+
+    async def _work_and_release(self, loop: Loop) -> None:
+        try:
+            with log_context(repo=loop.repo, loop_id=loop.id):
+                await self.work(loop)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("loop %s failed unexpectedly", loop.id)
+            current = await self.store.get_loop(loop.id)
+            if current is not None and not current.state.terminal:
+                await self._finish(
+                    current,
+                    LoopState.ESCALATED,
+                    f"The app hit an internal error ({type(exc).__name__}); see the app's logs",
+                    expect=[current.state],
+                )
+        finally:
+            await self.store.release_loop(loop.id, self.worker_id, now=self._clock())
+            self._slots.release()
+
+    async def work(self, loop: Loop) -> None:
+        """Move one claimed ``queued`` loop as far as it goes without waiting for CI."""
+        gh = self._github(loop.installation_id)
+        config = await self._configs.load(gh, loop.repo, loop.head_sha)
+        if config is None or not config.enabled:
+            await self._finish(
+                loop, LoopState.CANCELLED, "The repository's configuration disables the app",
+                expect=[LoopState.QUEUED],
+            )  # fmt: skip
+            return
+        if loop.attempts_interrupted and await self._adopt_published_fix(gh, loop, config):
+            return
+        diagnosis = await self._diagnosis(gh, loop)
+        loop = await self.store.get_loop(loop.id) or loop
+        iterations = await self.store.iterations(loop.id)
+        previous = iterations[-1] if iterations else None
+
+        if config.dry_run or self.settings.dry_run:
+            reason = _dry_run_summary(diagnosis, config, loop)
+            await self._event(loop, "dry_run", plan=reason)
+            await self._finish(loop, LoopState.CANCELLED, reason, expect=[LoopState.QUEUED])
+            return
+
+        may_rerun = loop.iteration == loop.iteration_base and loop.awaiting_run_id is None
+        decision = triage(
+            diagnosis, rerun_flaky_tests=config.rerun_flaky_tests, may_rerun=may_rerun
+        )
+        if decision.step is Step.RERUN:
+            await self._reporter.rerun_failed_jobs(gh, loop)
+            await self.store.update_loop(
+                loop.id, expect=[LoopState.QUEUED], now=self._clock(), state=LoopState.RERUNNING
+            )
+            await self._event(loop, "rerun", reason=decision.reason)
+            return
+
+        decision = before_iteration(
+            diagnosis,
+            previous=previous,
+            used=loop.iteration - loop.iteration_base,
+            max_iterations=config.max_iterations,
+        )
+        if decision.step is not Step.FIX:
+            await self._conclude(loop, decision, config)
+            return
+        verdict = check_budget(self._limits(config), await self._spend(loop))
+        if not verdict.allowed:
+            await self._finish(loop, LoopState.ESCALATED, verdict.reason, expect=[LoopState.QUEUED])
+            return
+        await self._iterate(gh, loop, config, diagnosis, previous)
+
+    async def _iterate(
+        self,
+        gh: GitHubAPI,
+        loop: Loop,
+        config: RepoConfig,
+        diagnosis: Diagnosis,
+        previous: Iteration | None,
+    ) -> None:
+        n = loop.iteration + 1
+        now = self._clock()
+        fixing = await self.store.update_loop(
+            loop.id, expect=[LoopState.QUEUED], now=now, state=LoopState.FIXING, iteration=n
+        )
+        if fixing is None:
+            return  # stopped or superseded meanwhile
+        await self.store.add_iteration(
+            Iteration(
+                loop_id=loop.id,
+                n=n,
+                category=diagnosis.category.value,
+                fingerprint=diagnosis.fingerprint,
+                started_at=now,
+            )
+        )
+        await self._event(fixing, "iteration", n=n, category=diagnosis.category.value)
+
+        async def on_spend(amount: float) -> None:
+            if amount > 0:
+                await self.store.add_spend(
+                    installation_id=loop.installation_id,
+                    repo=loop.repo,
+                    loop_id=loop.id,
+                    amount_usd=amount,
+                    at=self._clock(),
+                )
+                self._metrics.spend.inc(amount)
+
+        result = await self._attempter.attempt(
+            gh,
+            AttemptInput(
+                loop=fixing,
+                config=config,
+                diagnosis=diagnosis,
+                iteration=n,
+                previous_outcome=previous.outcome if previous else None,
+            ),
+            on_spend,
+        )
+        decision = after_attempt(
+            escalate_reason=result.escalate_reason,
+            published=result.published_sha is not None,
+            problem=result.problem,
+        )
+        await self.store.update_iteration(
+            loop.id,
+            n,
+            status="published" if result.published_sha else ("rejected" if result.guard_ok is False
+                                                             else "failed"),
+            model=result.model,
+            fixer=result.fixer,
+            cost_usd=result.cost_usd,
+            tokens=result.tokens,
+            files_changed=result.files_changed,
+            lines_changed=result.lines_changed,
+            guard_ok=result.guard_ok,
+            guard_reasons=result.guard_reasons,
+            verify=result.verify,
+            fix_sha=result.published_sha,
+            outcome=result.problem,
+            ended_at=self._clock(),
+        )  # fmt: skip
+        current = await self.store.get_loop(loop.id)
+        if current is None or current.state is not LoopState.FIXING:
+            return  # stopped by a maintainer or superseded while the fixer ran
+        if decision.step is Step.AWAIT_CI:
+            awaiting = await self.store.update_loop(
+                loop.id,
+                expect=[LoopState.FIXING],
+                now=self._clock(),
+                state=LoopState.AWAITING_CI,
+                fix_sha=result.published_sha,
+                attempts_interrupted=0,
+            )
+            if awaiting is not None:
+                pr = await self._reporter.fix_published(gh, awaiting, config)
+                if pr is not None and awaiting.pr_number != pr:
+                    await self.store.update_loop(loop.id, now=self._clock(), pr_number=pr)
+                await self._event(awaiting, "published", sha=result.published_sha, pr=pr)
+            return
+        if decision.step is Step.ESCALATE:
+            await self._finish(
+                current, LoopState.ESCALATED, decision.reason, expect=[current.state]
+            )
+            return
+        # Not published: go round again (the next claim re-checks limits and budget).
+        await self.store.update_loop(
+            loop.id, expect=[LoopState.FIXING], now=self._clock(), state=LoopState.QUEUED
+        )
+        await self._event(current, "retrying", reason=decision.reason)
+        self.wake()
+
+    async def _adopt_published_fix(self, gh: GitHubAPI, loop: Loop, config: RepoConfig) -> bool:
+        """After an interruption: if the dead worker's commit reached the fix branch, use it."""
+        owner, name = loop.owner_and_name
+        try:
+            ref = await gh.getitem(
+                "/repos/{owner}/{repo}/git/ref/{ref}",
+                {"owner": owner, "repo": name, "ref": f"heads/{loop.fix_branch}"},
+            )
+        except Exception:
+            return False
+        sha = ref["object"]["sha"]
+        if sha == loop.fix_sha:
+            return False
+        iteration = loop.iteration + 1
+        await self.store.update_loop(
+            loop.id,
+            expect=[LoopState.QUEUED],
+            now=self._clock(),
+            state=LoopState.AWAITING_CI,
+            fix_sha=sha,
+            iteration=iteration,
+            attempts_interrupted=0,
+        )
+        await self.store.update_iteration(loop.id, iteration, status="published", fix_sha=sha)
+        adopted = await self.store.get_loop(loop.id)
+        if adopted is not None:
+            pr = await self._reporter.fix_published(gh, adopted, config)
+            if pr is not None:
+                await self.store.update_loop(loop.id, now=self._clock(), pr_number=pr)
+            await self._event(adopted, "adopted", sha=sha)
+        return True
+
+    async def _diagnosis(self, gh: GitHubAPI, loop: Loop) -> Diagnosis:
+        if loop.diagnosis is not None:
+            return Diagnosis.from_dict(loop.diagnosis)
+        run_id = loop.awaiting_run_id or loop.run_id
+        diagnosis = await self._diagnoser.diagnose(gh, loop.repo, run_id)
+        await self.store.update_loop(loop.id, now=self._clock(), diagnosis=diagnosis.to_dict())
+        await self._event(
+            loop,
+            "diagnosed",
+            run_id=run_id,
+            category=diagnosis.category.value,
+            tool=diagnosis.tool,
+            fingerprint=diagnosis.fingerprint,
+        )
+        return diagnosis
+
+    async def _conclude(self, loop: Loop, decision: Decision, config: RepoConfig) -> None:
+        state = LoopState.EXHAUSTED if decision.step is Step.EXHAUST else LoopState.ESCALATED
+        await self._finish(loop, state, decision.reason, expect=[loop.state], config=config)
+
+    def _limits(self, config: RepoConfig) -> BudgetLimits:
+        return BudgetLimits(
+            per_loop_usd=config.budget.per_loop_usd,
+            per_day_usd=config.budget.per_day_usd,
+            global_per_day_usd=self.settings.global_daily_budget_usd,
+        )
+
+    async def _spend(self, loop: Loop) -> Spend:
+        day = utc_day_start(self._clock())
+        return Spend(
+            loop_usd=await self.store.loop_spend(loop.id),
+            installation_today_usd=await self.store.spend_since(
+                day, installation_id=loop.installation_id
+            ),
+            global_today_usd=await self.store.spend_since(day),
+        )
+
+    # ----------------------------------------------------------------- ending
+
+    async def _finish(
+        self,
+        loop: Loop,
+        state: LoopState,
+        reason: str | None,
+        *,
+        expect: Any,
+        config: RepoConfig | None = None,
+    ) -> Loop | None:
+        """End a loop: show it on GitHub, then record it, then feed the breaker.
+
+        GitHub side effects come first: if the process dies in between, the
+        loop is still active and ending it again only finds the issue that
+        was already filed (escalations are deduplicated), never loses it.
+        """
+        gh = self._github(loop.installation_id)
+        ending = await self.store.get_loop(loop.id) or loop
+        if ending.state.terminal:
+            return None
+        ending = replace(ending, state=state, reason=reason)
+        issue = None
+        if state in (LoopState.ESCALATED, LoopState.EXHAUSTED):
+            issue = await self._reporter.escalated(gh, ending, config)
+            ending = replace(ending, issue_number=issue)
+        await self._reporter.loop_ended(gh, ending, config)
+        changes: dict[str, Any] = {"state": state, "reason": reason}
+        if issue is not None:
+            changes["issue_number"] = issue
+        ended = await self.store.update_loop(loop.id, expect=expect, now=self._clock(), **changes)
+        if ended is None:
+            return None
+        await self._event(ended, "ended", state=state.value, reason=reason)
+        log.info("loop %s ended %s: %s", ended.id, state.value, reason)
+        if state not in (LoopState.CANCELLED, LoopState.SUPERSEDED):
+            breaker = await self.store.get_breaker(ended.repo)
+            await self.store.put_breaker(
+                record_loop_end(
+                    breaker,
+                    success=state.successful,
+                    now=self._clock(),
+                    threshold=self.settings.breaker_threshold,
+                    cooldown_s=self.settings.breaker_cooldown_s,
+                )
+            )
+        self._metrics.loop_ended(
+            state.value,
+            iterations=ended.iteration - ended.iteration_base,
+            cost_usd=ended.cost_usd,
+            seconds=(ended.ended_at or self._clock()) - ended.created_at,
+            green=state.successful,
+        )
+        return ended
+
+    async def _event(self, loop: Loop, kind: str, **detail: Any) -> None:
+        await self.store.add_event(LoopEvent(loop.id, self._clock(), kind, detail))
+
+
+def _dry_run_summary(diagnosis: Diagnosis, config: RepoConfig, loop: Loop) -> str:
+    model = config.models.for_iteration(diagnosis.category, loop.iteration + 1)
+    fixers = ", ".join(["autofix"] * bool(config.autofix) + [config.fixer.kind])
+    return (
+        f"Dry run: would fix this {diagnosis.category.value} failure "
+        f"({diagnosis.tool or 'tool unknown'}) with {fixers} using {model}, "
+        f"up to {config.max_iterations} iterations"
+    )

@@ -1,0 +1,78 @@
+"""Prometheus metrics, in a registry of the app's own (so tests can run many apps).
+
+What an operator wants on a dashboard: deliveries by event and outcome, loops
+by final state, the fix rate, time from failure to green, cost per fixed run,
+iterations, spend, GitHub API calls and the rate limit left, fixer durations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.deliveries = Counter(
+            "cifix_deliveries", "Webhook deliveries by event and outcome", ["event", "outcome"],
+            registry=r,
+        )  # fmt: skip
+        self.loops_ended = Counter(
+            "cifix_loops_ended", "Loops by final state", ["state"], registry=r
+        )
+        self.loops_opened = Counter("cifix_loops_opened", "Loops opened", registry=r)
+        self.fix_rate = Gauge(
+            "cifix_fix_rate", "Share of ended loops that ended green (succeeded or flaky)",
+            registry=r,
+        )  # fmt: skip
+        self.time_to_green = Histogram(
+            "cifix_time_to_green_seconds", "From the failing run to green CI on the fix branch",
+            buckets=(60, 300, 600, 1200, 1800, 3600, 7200, 14400, 43200), registry=r,
+        )  # fmt: skip
+        self.cost_per_fix = Histogram(
+            "cifix_cost_per_fixed_run_usd", "Spend of loops that ended green",
+            buckets=(0, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10), registry=r,
+        )  # fmt: skip
+        self.iterations = Histogram(
+            "cifix_loop_iterations", "Iterations a loop used", buckets=(0, 1, 2, 3, 4, 5, 10),
+            registry=r,
+        )  # fmt: skip
+        self.spend = Counter("cifix_spend_usd", "Money spent on fixers", registry=r)
+        self.github_calls = Counter(
+            "cifix_github_api_calls", "GitHub REST calls by method and status class",
+            ["method", "status"], registry=r,
+        )  # fmt: skip
+        self.rate_limit_remaining = Gauge(
+            "cifix_github_rate_limit_remaining", "x-ratelimit-remaining of the latest answer",
+            registry=r,
+        )  # fmt: skip
+        self.fixer_seconds = Histogram(
+            "cifix_fixer_duration_seconds", "Wall time of one fixer run", ["fixer"],
+            buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1200), registry=r,
+        )  # fmt: skip
+        self._ended: dict[str, int] = {}
+
+    def github_response(self, method: str, status: int, headers: Mapping[str, str]) -> None:
+        self.github_calls.labels(method, f"{status // 100}xx").inc()
+        remaining = headers.get("x-ratelimit-remaining")
+        if remaining is not None and remaining.isdigit():
+            self.rate_limit_remaining.set(int(remaining))
+
+    def loop_ended(
+        self, state: str, *, iterations: int, cost_usd: float, seconds: float, green: bool
+    ) -> None:
+        self.loops_ended.labels(state).inc()
+        self.iterations.observe(iterations)
+        self._ended[state] = self._ended.get(state, 0) + 1
+        total = sum(self._ended.values())
+        fixed = self._ended.get("succeeded", 0) + self._ended.get("flaky", 0)
+        self.fix_rate.set(fixed / total)
+        if green:
+            self.time_to_green.observe(seconds)
+            self.cost_per_fix.observe(cost_usd)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,82 @@
+"""The facts of a ``workflow_run`` payload that the loop needs, read once.
+
+Payloads are large and loosely typed; reading them in one place keeps
+``payload["workflow_run"]["head_repository"]["full_name"]`` out of the engine
+and turns a malformed payload into ``None`` instead of a KeyError deep inside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from app.store.records import LoopKey, NewLoop
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    installation_id: int
+    repo: str
+    default_branch: str
+    head_repo: str
+    workflow_id: int
+    workflow_name: str
+    workflow_path: str
+    run_id: int
+    run_attempt: int
+    run_url: str
+    head_branch: str
+    head_sha: str
+    status: str
+    conclusion: str
+    event: str
+
+    @property
+    def from_fork(self) -> bool:
+        return self.head_repo.lower() != self.repo.lower()
+
+    @property
+    def key(self) -> LoopKey:
+        return LoopKey(self.repo, self.workflow_id, self.head_sha)
+
+    def new_loop(self) -> NewLoop:
+        return NewLoop(
+            installation_id=self.installation_id,
+            repo=self.repo,
+            workflow_id=self.workflow_id,
+            workflow_name=self.workflow_name,
+            workflow_path=self.workflow_path,
+            branch=self.head_branch,
+            head_sha=self.head_sha,
+            run_id=self.run_id,
+            run_attempt=self.run_attempt,
+            run_url=self.run_url,
+        )
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> RunFacts | None:
+        """The facts, or None when the payload lacks what a loop needs."""
+        try:
+            run = payload["workflow_run"]
+            repository = payload["repository"]
+            head_repository = run.get("head_repository") or repository
+            workflow = payload.get("workflow") or {}
+            return cls(
+                installation_id=int(payload["installation"]["id"]),
+                repo=str(repository["full_name"]),
+                default_branch=str(repository.get("default_branch") or "main"),
+                head_repo=str(head_repository["full_name"]),
+                workflow_id=int(run["workflow_id"]),
+                workflow_name=str(run.get("name") or workflow.get("name") or "CI"),
+                workflow_path=str(run.get("path") or workflow.get("path") or ""),
+                run_id=int(run["id"]),
+                run_attempt=int(run.get("run_attempt") or 1),
+                run_url=str(run.get("html_url") or ""),
+                head_branch=str(run.get("head_branch") or ""),
+                head_sha=str(run["head_sha"]),
+                status=str(run.get("status") or ""),
+                conclusion=str(run.get("conclusion") or ""),
+                event=str(run.get("event") or ""),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None

@@ -1,0 +1,79 @@
+"""`/ci-fix` comment commands: parsing, bots, and who may use them (against the fake GitHub)."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.maintainer_commands import (
+    KNOWN_COMMANDS,
+    Command,
+    help_text,
+    is_bot,
+    parse_command,
+    refusal_text,
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("/ci-fix retry", Command("retry")),
+        ("/ci-fix stop", Command("stop")),
+        ("/ci-fix status", Command("status")),
+        ("/ci-fix help", Command("help")),
+        ("/CI-Fix RETRY", Command("retry")),
+        ("/ci-fix retry please, the runner was down", Command("retry", "please, the runner was down")),
+        ("Thanks!\r\n\r\n/ci-fix stop\r\n", Command("stop")),
+        ("   /ci-fix status   ", Command("status")),
+        ("/ci-fix\tstatus", Command("status")),
+        ("/ci-fix frobnicate", Command("unknown", "frobnicate")),
+        ("/ci-fix", Command("unknown", "")),
+        ("/ci-fix stop\n/ci-fix retry", Command("stop")),
+        # not commands
+        ("", None),
+        ("please /ci-fix retry", None),
+        ("/ci-fixer retry", None),
+        ("> /ci-fix retry", None),
+        (">/ci-fix retry", None),
+        ("    /ci-fix retry", None),  # an indented code block
+        ("`/ci-fix retry`", None),
+        ("```\n/ci-fix retry\n```", None),
+        ("~~~sh\n/ci-fix stop\n~~~\n", None),
+        ("````\n```\n/ci-fix stop\n````", None),
+        ("```\nunterminated\n/ci-fix stop", None),
+        # a command after a closed code block still counts
+        ("```\n/ci-fix stop\n```\n/ci-fix status", Command("status")),
+        ("> /ci-fix stop\n\n/ci-fix retry", Command("retry")),
+    ],
+)
+def test_parse_command(body: str, expected: Command | None) -> None:
+    assert parse_command(body) == expected
+
+
+@pytest.mark.parametrize(
+    ("sender", "expected"),
+    [
+        ({"login": "octocat", "type": "User"}, False),
+        ({"login": "ci-fix-loop[bot]", "type": "Bot"}, True),
+        ({"login": "dependabot[bot]"}, True),
+        ({"login": "renovate", "type": "Bot"}, True),
+        ({}, False),
+    ],
+)
+def test_is_bot(sender: dict[str, str], expected: bool) -> None:
+    assert is_bot(sender) is expected
+
+
+def test_help_lists_every_command_and_quotes_the_unknown_one() -> None:
+    text = help_text(Command("unknown", "fr`ob"))
+    assert "I don't know the command `fr'ob`" in text
+    for name in KNOWN_COMMANDS:
+        assert f"`/ci-fix {name}`" in text
+    assert "I don't know" not in help_text(Command("help"))
+
+
+def test_refusal_is_polite_and_names_the_command() -> None:
+    text = refusal_text("mallory", Command("retry"))
+    assert text.startswith("Thanks, @mallory.")
+    assert "`/ci-fix retry`" in text
+    assert "write access" in text
