@@ -101,20 +101,24 @@ async def _resolve(gh: GitHubAPI, file: _File) -> tuple[Any, list[str]]:
     while isinstance(raw, dict) and EXTENDS_KEY in raw:
         target = _extends_target(raw[EXTENDS_KEY], chain[-1])
         problem = _chain_problem(target, raw[EXTENDS_KEY], chain)
-        if problem is None:
-            base = await _fetch(gh, target, None) if target else None
-            if base is None:
-                problem = ConfigProblem(
-                    EXTENDS_KEY,
-                    raw[EXTENDS_KEY],
-                    f"{show_value(raw[EXTENDS_KEY])} is not valid: {target or 'it'} has no"
-                    f" readable {CONFIG_PATH}",
-                    "a repository this app can read that has that file",
-                )
-        if problem is not None:
-            raise ConfigError([problem], source=chain[-1].source)
+        if problem is not None or target is None:
+            raise ConfigError([problem] if problem else [], source=chain[-1].source)
+        base = await _fetch(gh, target, None)
+        if base is None:
+            missing = ConfigProblem(
+                EXTENDS_KEY,
+                raw[EXTENDS_KEY],
+                f"{show_value(raw[EXTENDS_KEY])} is not valid: {target} has no"
+                f" readable {CONFIG_PATH}",
+                "a repository this app can read that has that file",
+            )
+            raise ConfigError([missing], source=chain[-1].source)
         chain.append(base)
         raw = load_yaml(base.text, source=base.source)
+        if raw is not None and not isinstance(raw, dict):
+            # A base must be a mapping too; merging would otherwise drop it silently.
+            wrong = ConfigProblem("(top level)", raw, f"{show_value(raw)} is not valid", "a mapping")
+            raise ConfigError([wrong], source=base.source)
         layers.append(raw)
     merged: Any = None
     for layer in reversed(layers):

@@ -22,6 +22,7 @@ from gidgethub.abc import GitHubAPI
 
 from app.breaker import breaker_blocks, record_loop_end
 from app.budget import BudgetLimits, Spend, check_budget, utc_day_start
+from app.config_source import ConfigLoad
 from app.diagnosis import Diagnosis
 from app.logs import log_context
 from app.loop_policy import (
@@ -52,8 +53,8 @@ class Diagnoser(Protocol):
 
 
 class ConfigLoader(Protocol):
-    async def load(self, gh: GitHubAPI, repo: str, head_sha: str) -> RepoConfig | None:
-        """The repo's config; None when it is invalid (and the repo was told)."""
+    async def load(self, gh: GitHubAPI, repo: str, head_sha: str) -> ConfigLoad:
+        """The repo's effective config, or the problems that make it invalid."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ class Reporter(Protocol):
         self, gh: GitHubAPI, loop: Loop, config: RepoConfig | None
     ) -> int | None: ...
 
-    async def config_invalid(self, gh: GitHubAPI, facts: RunFacts) -> None: ...
+    async def config_invalid(self, gh: GitHubAPI, facts: RunFacts, load: ConfigLoad) -> None: ...
 
     async def rerun_failed_jobs(self, gh: GitHubAPI, loop: Loop) -> None: ...
 
@@ -168,10 +169,11 @@ class Engine:
 
     async def _on_failure(self, facts: RunFacts) -> None:
         gh = self._github(facts.installation_id)
-        config = await self._configs.load(gh, facts.repo, facts.head_sha)
-        if config is None:
-            await self._reporter.config_invalid(gh, facts)
+        load = await self._configs.load(gh, facts.repo, facts.head_sha)
+        if not load.ok:
+            await self._reporter.config_invalid(gh, facts, load)
             return
+        config = load.config
         if not config.watches(facts.head_branch, facts.default_branch):
             log.info("branch %s is not watched: run %s ignored", facts.head_branch, facts.run_id)
             return
@@ -416,8 +418,8 @@ class Engine:
     async def work(self, loop: Loop) -> None:
         """Move one claimed ``queued`` loop as far as it goes without waiting for CI."""
         gh = self._github(loop.installation_id)
-        config = await self._configs.load(gh, loop.repo, loop.head_sha)
-        if config is None or not config.enabled:
+        config = (await self._configs.load(gh, loop.repo, loop.head_sha)).config
+        if not config.enabled:
             await self._finish(
                 loop, LoopState.CANCELLED, "The repository's configuration disables the app",
                 expect=[LoopState.QUEUED],

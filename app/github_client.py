@@ -18,8 +18,9 @@ from typing import Any
 
 import aiohttp
 import cachetools
-from gidgethub import BadRequest, GitHubBroken, HTTPException, RateLimitExceeded
+from gidgethub import BadRequest, GitHubBroken, HTTPException, RateLimitExceeded, sansio
 from gidgethub.aiohttp import GitHubAPI
+from yarl import URL
 
 from app.auth import USER_AGENT, AppAuth
 
@@ -108,6 +109,39 @@ class AppGitHubAPI(GitHubAPI):
             if self._on_response is not None:
                 self._on_response(method, status, response_headers)
             return status, response_headers, data
+
+    async def download(
+        self,
+        url: str,
+        url_vars: Mapping[str, str | int],
+        sink: Callable[[bytes], None],
+        *,
+        max_redirects: int = 3,
+    ) -> int:
+        """Stream a file GitHub serves by redirect (job logs, tarballs) into ``sink``.
+
+        GitHub answers these endpoints with a 302 to a short-lived signed URL
+        on another host; the redirect is followed by hand so the installation
+        token is never sent there.  Returns the final HTTP status; the body is
+        only streamed when it is 200.
+        """
+        target = sansio.format_url(url, url_vars, base_url=self.base_url)
+        headers: dict[str, str] = {"user-agent": USER_AGENT, "accept": "*/*"}
+        if self._token is not None:
+            headers["authorization"] = f"token {await self._token()}"
+        for _ in range(max_redirects + 1):
+            async with self._session.get(target, headers=headers, allow_redirects=False) as resp:
+                if self._on_response is not None and "authorization" in headers:
+                    self._on_response("GET", resp.status, resp.headers)
+                if resp.status in (301, 302, 303, 307, 308) and "Location" in resp.headers:
+                    target = str(resp.url.join(URL(resp.headers["Location"])))
+                    headers = {"user-agent": USER_AGENT, "accept": "*/*"}
+                    continue
+                if resp.status == 200:
+                    async for chunk in resp.content.iter_chunked(64 * 1024):
+                        sink(chunk)
+                return resp.status
+        return 310  # too many redirects
 
     @staticmethod
     def _may_retry_transport(method: str, attempt: int) -> bool:

@@ -57,6 +57,7 @@ class Settings:
     openai_api_key: str | None = field(default=None, repr=False)
     openai_base_url: str | None = None
     insecure_allow_unsigned: bool = False
+    allow_repo_fixer_command: bool = False
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret value, so redaction and environment scrubbing can find them."""
@@ -137,6 +138,7 @@ def load_settings(
         openai_api_key=values.get("OPENAI_API_KEY") or None,
         openai_base_url=values.get("OPENAI_BASE_URL") or None,
         insecure_allow_unsigned=insecure,
+        allow_repo_fixer_command=reader.boolean("ALLOW_REPO_FIXER_COMMAND", False),
     )
     if reader.problems:
         raise SettingsError(reader.problems)

@@ -131,8 +131,11 @@ def test_the_rendered_problem_names_key_value_and_allowed_values() -> None:
         ({"verify": {"command": ""}}, "verify.command", "non-empty command"),
         ({"escalation": {"assignees": ["not a login"]}}, "escalation.assignees[0]", "login"),
         ({"models": {"test": "rm -rf /"}}, "models.test", "model name"),
-        ({"guard": {"forbidden_paths": ["!.github/workflows/**"]}}, "guard.forbidden_paths[0]",
-         "negation"),
+        (
+            {"guard": {"forbidden_paths": ["!.github/workflows/**"]}},
+            "guard.forbidden_paths[0]",
+            "negation",
+        ),
         # out of range
         ({"max_iterations": 0}, "max_iterations", "integer from 1 to 20"),
         ({"max_iterations": 21}, "max_iterations", "integer from 1 to 20"),

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from app.maintainer_commands import (
     KNOWN_COMMANDS,
     Command,
+    has_write_access,
     help_text,
     is_bot,
     parse_command,
     refusal_text,
 )
+from tests.test_config_source import installation_client
+
+INSTALLATION = 11
 
 
 @pytest.mark.parametrize(
@@ -22,7 +28,10 @@ from app.maintainer_commands import (
         ("/ci-fix status", Command("status")),
         ("/ci-fix help", Command("help")),
         ("/CI-Fix RETRY", Command("retry")),
-        ("/ci-fix retry please, the runner was down", Command("retry", "please, the runner was down")),
+        (
+            "/ci-fix retry please, the runner was down",
+            Command("retry", "please, the runner was down"),
+        ),
         ("Thanks!\r\n\r\n/ci-fix stop\r\n", Command("stop")),
         ("   /ci-fix status   ", Command("status")),
         ("/ci-fix\tstatus", Command("status")),
@@ -77,3 +86,39 @@ def test_refusal_is_polite_and_names_the_command() -> None:
     assert text.startswith("Thanks, @mallory.")
     assert "`/ci-fix retry`" in text
     assert "write access" in text
+
+
+# --- who may command the app: the collaborator permission API of the fake GitHub ---------
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        ("admin", True),
+        ("maintain", True),
+        ("write", True),
+        ("triage", False),
+        ("read", False),
+        ("none", False),
+    ],
+)
+async def test_write_access_follows_the_collaborator_role(
+    fake_github: Any, role: str, expected: bool
+) -> None:
+    fake_github.add_repo("acme/app", installation_id=INSTALLATION)
+    fake_github.set_permission("acme/app", "dana", role)
+
+    async with installation_client(fake_github, INSTALLATION) as gh:
+        allowed = await has_write_access(gh, owner="acme", repo="app", username="dana")
+
+    assert allowed is expected
+    assert fake_github.calls("GET", "/repos/acme/app/collaborators/dana/permission")
+
+
+async def test_someone_who_is_not_a_collaborator_has_no_write_access(fake_github: Any) -> None:
+    fake_github.add_repo("acme/app", installation_id=INSTALLATION)
+
+    async with installation_client(fake_github, INSTALLATION) as gh:
+        allowed = await has_write_access(gh, owner="acme", repo="app", username="stranger")
+
+    assert allowed is False

@@ -448,11 +448,12 @@ async def navigate(tools: DevTools, page: str, url: str) -> None:
 
 
 async def click(tools: DevTools, page: str, selector: str) -> None:
-    """A real mouse click in the middle of the element, as a person would."""
+    """A real mouse click in the middle of the element (scrolled into view), as a person would."""
     box = await tools.evaluate(
         page,
-        f"(() => {{ const r = document.querySelector({json.dumps(selector)})"
-        ".getBoundingClientRect(); return {x: r.x + r.width / 2, y: r.y + r.height / 2}; })()",
+        f"(() => {{ const e = document.querySelector({json.dumps(selector)});"
+        " e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect();"
+        " return {x: r.x + r.width / 2, y: r.y + r.height / 2}; })()",
     )
     for kind in ("mousePressed", "mouseReleased"):
         await tools.send(
@@ -516,7 +517,9 @@ async def test_a_browser_renders_the_page_and_registers_end_to_end(
                             background: getComputedStyle(button).backgroundColor};
                 })()""",
             )
-            shot = await tools.send("Page.captureScreenshot", {"format": "png"}, page)
+            shot = await tools.send(
+                "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}, page
+            )
             (tmp_path / "setup.png").write_bytes(base64.b64decode(shot["data"]))
 
             await click(tools, page, "#register")
@@ -547,4 +550,3 @@ async def test_a_browser_renders_the_page_and_registers_end_to_end(
     assert values["APP_ID"] == str(fake_github.app_id)
     assert values["PRIVATE_KEY"] == fake_github.private_key_pem
     assert stat.S_IMODE(os.stat(env_path).st_mode) == 0o600
-

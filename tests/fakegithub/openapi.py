@@ -80,7 +80,7 @@ class OpenAPI:
     """Loaded description with cached validators; safe to share between fakes (read-only)."""
 
     def __init__(self, document: dict[str, Any]) -> None:
-        self.document = _allow_null_in_nullable_enums(copy.deepcopy(document))
+        self.document = _normalise(document)
         self._registry: Registry = Registry().with_resource(
             BASE_URI, Resource.from_contents(self.document, default_specification=DRAFT4)
         )
@@ -253,21 +253,27 @@ class OpenAPI:
         return _Completer(self, now).fill(pointer, copy.deepcopy(value))
 
 
-def _allow_null_in_nullable_enums(node: Any) -> Any:
-    """Let ``null`` through ``nullable`` enums, as GitHub's own answers need.
+def _normalise(node: Any) -> Any:
+    """Adjust GitHub's description where a strict OAS 3.0 validator disagrees with GitHub.
 
-    Strict OAS 3.0.3 reading says ``nullable`` does not extend ``enum``; GitHub's description
-    relies on the looser reading (an in-progress job has ``"conclusion": null``), so without
-    this the validator would reject GitHub's real answers and requests.
+    - ``nullable`` with ``enum``: strict OAS 3.0.3 says ``nullable`` does not extend the enum,
+      but GitHub sends ``"conclusion": null`` for an in-progress job; add ``null``.
+    - ``nullable`` with ``oneOf``/``anyOf``/``allOf``: ``null`` matches no branch, yet GitHub
+      sends ``"author": null`` on a commit; accept ``null`` beside the branches.
+    - ``discriminator``: the contents endpoint maps ``"array"`` (a directory listing) through
+      a discriminator no validator can read from an array; ``oneOf`` alone decides correctly.
     """
-    if isinstance(node, dict):
-        if node.get("nullable") and "enum" in node and None not in node["enum"]:
-            node["enum"] = [*node["enum"], None]
-        for value in node.values():
-            _allow_null_in_nullable_enums(value)
-    elif isinstance(node, list):
-        for value in node:
-            _allow_null_in_nullable_enums(value)
+    if isinstance(node, list):
+        return [_normalise(value) for value in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _normalise(value) for key, value in node.items() if key != "discriminator"}
+    if node.get("nullable") and "enum" in node and None not in node["enum"]:
+        node["enum"] = [*node["enum"], None]
+    combinator = next((k for k in ("oneOf", "anyOf", "allOf") if k in node), None)
+    if node.get("nullable") and combinator:
+        branches = {combinator: node.pop(combinator)}
+        node["anyOf"] = [{"nullable": True, "enum": [None]}, branches]
     return node
 
 

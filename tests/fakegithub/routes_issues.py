@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import bodies
-from .http import Reply, not_found, validation_failed
+from .http import Reply, not_found
 from .models import Comment, Issue, Reaction, Repo
 from .routing import Ctx, RouteTable
 
@@ -174,8 +174,6 @@ def react_to_comment(ctx: Ctx) -> Reply:
     for reaction in comment.reactions:
         if reaction.content == content and reaction.user == user:
             return Reply(200, bodies.reaction(ctx.state, reaction))
-    if not content:
-        raise validation_failed("Reaction", "invalid", field="content")
     reaction = Reaction(ctx.state.new_id(), content, user, ctx.state.clock())
     comment.reactions.append(reaction)
     return Reply(201, bodies.reaction(ctx.state, reaction))

@@ -1,0 +1,135 @@
+"""Command line: ``python -m app serve | setup | status | classify``.
+
+Every failure a user can cause (missing settings, a busy port) ends with a
+message that says what to do and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from app import classify_cli
+from app.logs import configure_logging
+from app.settings import Settings, SettingsError, load_settings, unregistered
+
+ENV_FILE = Path(".env")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m app", description="ci-fix-loop: a GitHub App that repairs failing CI."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the webhook server and the fix worker")
+    serve.add_argument("--port", type=int, help="port to listen on (default: PORT or 3000)")
+    setup = commands.add_parser("setup", help="register the GitHub App from app.yml")
+    setup.add_argument("--host", default="127.0.0.1")
+    setup.add_argument("--port", type=int, default=3000)
+    setup.add_argument("--public-url", help="the URL GitHub will send webhooks to")
+    status = commands.add_parser("status", help="active loops, history, budget, breakers")
+    status.add_argument("--json", action="store_true", help="print the raw JSON")
+    classify_cli.add_parser(commands)
+    args = parser.parse_args(argv)
+
+    if args.command == "classify":
+        return classify_cli.run(args)
+    if args.command == "setup":
+        return run_setup_command(args.host, args.port, args.public_url)
+    if args.command == "serve" and unregistered(env_file=ENV_FILE):
+        print(
+            "No GitHub App is registered yet (APP_ID, PRIVATE_KEY and WEBHOOK_SECRET are not "
+            "set).\nStarting the setup flow so you can register one now.\n",
+            file=sys.stderr,
+        )
+        return run_setup_command("127.0.0.1", args.port or 3000, None)
+    try:
+        settings = load_settings(env_file=ENV_FILE)
+    except SettingsError as exc:
+        print("ci-fix-loop cannot start:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        print(
+            "Set these in the environment or in .env (python -m app setup writes them).",
+            file=sys.stderr,
+        )
+        return 2
+    if args.command == "status":
+        return print_status(settings, as_json=args.json)
+    return serve_forever(settings, args.port)
+
+
+def run_setup_command(host: str, port: int, public_url: str | None) -> int:
+    from app.setup_flow import run_setup
+
+    try:
+        run_setup(host, port, ENV_FILE.resolve(), public_url=public_url)
+    except OSError as exc:
+        print(f"The setup page cannot listen on {host}:{port}: {exc.strerror}.", file=sys.stderr)
+        return 2
+    return 0
+
+
+def serve_forever(settings: Settings, port: int | None) -> int:
+    from app.server import build_app
+
+    configure_logging(fmt=settings.log_format, level=settings.log_level, secrets=settings.secrets())
+    log = logging.getLogger("app")
+    if settings.webhook_secret is None:
+        log.warning(
+            "INSECURE_ALLOW_UNSIGNED_WEBHOOKS is on: deliveries are NOT verified. "
+            "Anyone who can reach this server can make the app act. Never use this in production."
+        )
+    listen_port = port or settings.port
+    log.info("listening on %s:%s, webhooks at %s", settings.host, listen_port,
+             settings.webhook_path)  # fmt: skip
+    try:
+        web.run_app(build_app(settings), host=settings.host, port=listen_port, print=None)
+    except OSError as exc:
+        print(f"Cannot listen on {settings.host}:{listen_port}: {exc.strerror}.", file=sys.stderr)
+        return 2
+    return 0
+
+
+def print_status(settings: Settings, *, as_json: bool) -> int:
+    from app.status import build_status
+    from app.store.open import open_store
+
+    async def collect() -> dict[str, Any]:
+        store = await open_store(settings)
+        try:
+            return await build_status(store, settings, time.time())
+        finally:
+            await store.close()
+
+    report = asyncio.run(collect())
+    if as_json:
+        print(json.dumps(report, indent=2, default=str))
+        return 0
+    print(f"Active loops: {len(report['active'])}")
+    for loop in report["active"]:
+        print(f"  #{loop['id']} {loop['repo']} {loop['state']} run {loop['run_id']} "
+              f"iterations={loop['iterations']} ${loop['cost_usd']:.2f}")  # fmt: skip
+    history = report["history"]
+    print(f"History (last {len(history)}):")
+    for loop in history[:20]:
+        print(f"  #{loop['id']} {loop['repo']} {loop['state']} {loop['category']} "
+              f"${loop['cost_usd']:.2f} {loop['reason'] or ''}")  # fmt: skip
+    budget = report["budget"]
+    print(f"Spend today: ${budget['spend_today_usd']:.2f}")
+    for breaker in report["breakers"]:
+        if breaker["open"]:
+            print(f"Circuit breaker OPEN for {breaker['repo']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

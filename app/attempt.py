@@ -1,0 +1,209 @@
+"""One fix attempt: workspace, fixers, guard, verification, commit.
+
+The order is the point: the fixer only ever edits a private checkout; the diff
+it produced is judged by the guard in code (whatever the prompt said); the
+repository's own verify command must pass; only then is the change committed,
+through the Git Data API, to the loop's ``ci-fix/`` branch.  Anything short of
+that returns a ``problem`` the next iteration's prompt is told about.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from gidgethub.abc import GitHubAPI
+
+from app.engine import AttemptInput, AttemptResult
+from app.fixers.base import Fixer, FixRequest
+from app.github_client import AppGitHubAPI
+from app.guard import GuardVerdict, check_diff
+from app.metrics import Metrics
+from app.prompts import PromptContext, build_prompt
+from app.publish import publish_fix
+from app.verify import VerifyResult, run_verify
+from app.workspace import UnsafeArchive, Workspace, WorkspaceError
+
+log = logging.getLogger(__name__)
+
+MAX_TARBALL_BYTES = 512 * 1024 * 1024
+FixerFactory = Callable[[AttemptInput], Sequence[Fixer]]
+
+
+class TarballTooLarge(Exception):
+    pass
+
+
+class FixAttempter:
+    """The engine's ``Attempter``."""
+
+    def __init__(self, *, fixers: FixerFactory, metrics: Metrics) -> None:
+        self._fixers = fixers
+        self._metrics = metrics
+
+    async def attempt(
+        self,
+        gh: GitHubAPI,
+        request: AttemptInput,
+        on_spend: Callable[[float], Awaitable[None]],
+    ) -> AttemptResult:
+        loop = request.loop
+        parent = loop.fix_sha or loop.head_sha
+        with tempfile.TemporaryDirectory(prefix="ci-fix-dl-") as download_dir:
+            try:
+                tarball = await _download(gh, loop.repo, parent, Path(download_dir))
+                workspace = await Workspace.from_tarball(tarball)
+            except (UnsafeArchive, WorkspaceError, TarballTooLarge, DownloadFailed) as exc:
+                return AttemptResult(problem=f"The checkout of {parent[:7]} failed: {exc}")
+        async with workspace:
+            return await self._in_workspace(gh, request, workspace, parent, on_spend)
+
+    async def _in_workspace(
+        self,
+        gh: GitHubAPI,
+        request: AttemptInput,
+        workspace: Workspace,
+        parent: str,
+        on_spend: Callable[[float], Awaitable[None]],
+    ) -> AttemptResult:
+        loop, config, diagnosis = request.loop, request.config, request.diagnosis
+        verify: dict[str, Any] | None = None
+        if config.verify:
+            before = await self._verify(config.verify, workspace, config.verify_timeout_s)
+            verify = {"command": config.verify, "before_ok": before.ok,
+                      "before_tail": before.output_tail}  # fmt: skip
+        prompt = build_prompt(
+            PromptContext(
+                repo=loop.repo,
+                iteration=request.iteration,
+                max_iterations=config.max_iterations,
+                diagnosis=diagnosis,
+                run_url=loop.run_url,
+                head_sha=loop.head_sha,
+                branch=loop.branch,
+                guard=config.guard,
+                previous_outcome=request.previous_outcome,
+                verify_command=config.verify,
+            )
+        )
+        model = config.models.for_iteration(diagnosis.category, request.iteration)
+        cost = 0.0
+        tokens: int | None = None
+        used: list[str] = []
+        for fixer in self._fixers(request):
+            started = time.monotonic()
+            result = await fixer.fix(
+                FixRequest(
+                    workspace=workspace.path,
+                    diagnosis=diagnosis,
+                    prompt=prompt,
+                    model=model,
+                    iteration=request.iteration,
+                    timeout_s=config.fixer.timeout_s,
+                )
+            )
+            self._metrics.fixer_seconds.labels(fixer.name).observe(time.monotonic() - started)
+            used.append(fixer.name)
+            cost += result.cost_usd
+            if result.tokens is not None:
+                tokens = (tokens or 0) + result.tokens
+            await on_spend(result.cost_usd)
+            common = {"cost_usd": cost, "fixer": "+".join(used), "model": model, "tokens": tokens}
+            if result.escalate_reason:
+                return AttemptResult(escalate_reason=result.escalate_reason, **common)
+            if result.error and fixer.name != "autofix":
+                return AttemptResult(
+                    problem=f"The {fixer.name} fixer failed: {result.error}\n"
+                    f"{result.transcript_tail[-2000:]}",
+                    **common,
+                )
+            if not (await workspace.diff()).strip():
+                continue
+            if fixer.name == "autofix" and config.verify:
+                # Deterministic fixes first; the agent only runs if they were not enough.
+                if (await self._verify(config.verify, workspace, config.verify_timeout_s)).ok:
+                    break
+                continue
+            break
+        common = {"cost_usd": cost, "fixer": "+".join(used) or None, "model": model,
+                  "tokens": tokens}  # fmt: skip
+        diff = await workspace.diff()
+        if not diff.strip():
+            return AttemptResult(problem="The fixers made no change to the code.", **common)
+        verdict = check_diff(diff, config.guard)
+        stats = {
+            "files_changed": verdict.files_changed,
+            "lines_changed": verdict.lines_added + verdict.lines_removed,
+            "guard_ok": verdict.ok,
+            "guard_reasons": verdict.reasons,
+        }
+        if not verdict.ok:
+            return AttemptResult(problem=_rejection(verdict), verify=verify, **common, **stats)
+        if config.verify:
+            after = await self._verify(config.verify, workspace, config.verify_timeout_s)
+            verify = {**(verify or {}), "after_ok": after.ok, "after_tail": after.output_tail}
+            if not after.ok:
+                return AttemptResult(
+                    problem=f"The change did not pass `{config.verify}`:\n{after.output_tail}",
+                    verify=verify,
+                    **common,
+                    **stats,
+                )
+        sha = await publish_fix(
+            gh,
+            repo=loop.repo,
+            base_sha=loop.head_sha,
+            parent_sha=parent,
+            branch=loop.fix_branch,
+            changes=await workspace.changed_files(),
+            modes=await workspace.file_modes(),
+            message=_commit_message(request),
+        )
+        return AttemptResult(published_sha=sha, verify=verify, **common, **stats)
+
+    async def _verify(self, command: str, workspace: Workspace, timeout_s: float) -> VerifyResult:
+        return await run_verify(command, workspace.path, timeout_s)
+
+
+class DownloadFailed(Exception):
+    pass
+
+
+async def _download(gh: GitHubAPI, repo: str, sha: str, into: Path) -> Path:
+    assert isinstance(gh, AppGitHubAPI)
+    owner, name = repo.split("/", 1)
+    path = into / "source.tar.gz"
+    written = 0
+    with path.open("wb") as out:
+
+        def sink(chunk: bytes) -> None:
+            nonlocal written
+            written += len(chunk)
+            if written > MAX_TARBALL_BYTES:
+                raise TarballTooLarge(f"the archive is larger than {MAX_TARBALL_BYTES} bytes")
+            out.write(chunk)
+
+        status = await gh.download(
+            "/repos/{owner}/{repo}/tarball/{ref}", {"owner": owner, "repo": name, "ref": sha}, sink
+        )
+    if status != 200:
+        raise DownloadFailed(f"GitHub answered HTTP {status} for the source archive")
+    return path
+
+
+def _rejection(verdict: GuardVerdict) -> str:
+    reasons = "\n".join(f"- {reason}" for reason in verdict.reasons)
+    return f"The guard rejected the change, so it was not published:\n{reasons}"
+
+
+def _commit_message(request: AttemptInput) -> str:
+    diagnosis = request.diagnosis
+    tool = f" ({diagnosis.tool})" if diagnosis.tool else ""
+    subject = f"fix(ci): {diagnosis.category.value} failure{tool} in {request.loop.workflow_name}"
+    return (
+        f"{subject}\n\nci-fix-loop iteration {request.iteration} for run {request.loop.run_url}\n"
+    )

@@ -1,0 +1,343 @@
+"""Streaming parser for GitHub Actions job logs.
+
+A job log can be hundreds of megabytes, and only a small part of it explains a
+failure: the output of the step that failed, the ``##[error]`` lines and the
+end of the log.  ``LogReader`` therefore works on raw bytes as they arrive and
+keeps only bounded pieces: the first and last bytes of the step being read, a
+frozen copy of the last step that failed, the log's tail and a capped list of
+error and warning lines.  Nothing is decoded or cleaned until ``finish()``, and
+then only what was kept, so the cost of a huge log is a few ``bytes.find``
+calls per chunk.
+
+The format: every line starts with an ISO 8601 timestamp
+(``2024-01-02T03:04:05.1234567Z ``), a step begins at ``##[group]Run <cmd>``
+whose group echoes the script (until the first ``##[endgroup]``), and a failed
+step ends at ``##[error]Process completed with exit code N.``.  Lines may carry
+ANSI colour codes, CRLF endings, invalid UTF-8 or no timestamp at all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+DEFAULT_TAIL_BYTES = 64 * 1024
+DEFAULT_STEP_HEAD_BYTES = 64 * 1024
+DEFAULT_STEP_TAIL_BYTES = 256 * 1024
+MAX_LINE_CHARS = 4096
+MAX_MESSAGES = 50
+MAX_STEPS = 500
+MAX_COMMAND_BYTES = 2048
+SETUP_STEP = "Set up job"
+POST_STEP = "Post job cleanup"
+
+_BOM = "\ufeff"
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?")
+# CSI sequences (colours, cursor moves), OSC sequences (titles, hyperlinks) and
+# the remaining two-byte escapes.
+_ANSI = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]"
+)
+_MARKER_PREFIX = re.compile(
+    rb"(?:\xef\xbb\xbf)?(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?)?(?:\x1b\[[0-9;]*m)*"
+)
+_EXIT_CODE = re.compile(r"Process completed with exit code (-?\d+)")
+_MARKERS = (b"##[", b"Post job cleanup.")
+
+
+def clean_line(raw: str) -> str:
+    """One log line as a person reads it: no timestamp, no colour codes, bounded length."""
+    if raw.startswith(_BOM):
+        raw = raw[1:]
+    raw = raw.rstrip("\r\n")
+    if raw[:1].isdigit():
+        match = _TIMESTAMP.match(raw)
+        if match:
+            raw = raw[match.end() :]
+    if "\x1b" in raw or "\x9b" in raw:
+        raw = _ANSI.sub("", raw)
+    if "\r" in raw:
+        # A progress bar redraws the line: what remains on screen is the last part.
+        raw = raw.rsplit("\r", 1)[-1] or raw.replace("\r", "")
+    return raw[:MAX_LINE_CHARS]
+
+
+def clean_lines(
+    data: bytes, *, partial_start: bool = False, partial_end: bool = False
+) -> list[str]:
+    """Decode a kept buffer and clean each line, dropping lines cut by the buffer's edges."""
+    lines = data.decode("utf-8", errors="replace").split("\n")
+    if (lines and lines[-1] == "") or (partial_end and lines):
+        lines.pop()
+    if partial_start and lines:
+        lines.pop(0)
+    cleaned = (clean_line(line) for line in lines)
+    return [line for line in cleaned if line != "##[endgroup]"]
+
+
+@dataclass(frozen=True)
+class LogMessage:
+    """An ``##[error]`` or ``##[warning]`` line and the step it was written in."""
+
+    step: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class ParsedLog:
+    """What a job log says about its failure, cleaned and bounded.
+
+    ``failing_lines`` is the output of ``failing_step`` (the last step that ended
+    with ``Process completed with exit code``, else the last one with an
+    ``##[error]``), without the echoed script; when the step wrote more than the
+    reader keeps, the middle is dropped and ``failing_omitted_bytes`` says how
+    much.  ``failed_steps`` lists every step that exited non-zero.
+    """
+
+    steps: tuple[str, ...] = ()
+    failing_step: str | None = None
+    failing_command: str = ""
+    failing_lines: tuple[str, ...] = ()
+    failing_omitted_bytes: int = 0
+    failed_steps: tuple[str, ...] = ()
+    errors: tuple[LogMessage, ...] = ()
+    warnings: tuple[LogMessage, ...] = ()
+    exit_code: int | None = None
+    tail: tuple[str, ...] = ()
+    total_bytes: int = 0
+    total_lines: int = 0
+
+
+class _Ring:
+    """The last ``size`` bytes written to it, in amortised constant time per byte."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.buffer = bytearray()
+        self.total = 0
+
+    def write(self, data: bytes) -> None:
+        self.total += len(data)
+        self.buffer += data
+        if len(self.buffer) > 2 * self.size:
+            del self.buffer[: len(self.buffer) - self.size]
+
+    def value(self) -> bytes:
+        return bytes(self.buffer[-self.size :]) if self.size else b""
+
+
+class _Section:
+    """The bounded output of one step: its first bytes, its last bytes and its size."""
+
+    def __init__(self, name: str, head_size: int, tail_size: int) -> None:
+        self.name = name
+        self.head_size = head_size
+        self.head = bytearray()
+        self.tail = _Ring(tail_size)
+        self.command = bytearray()
+        self.in_header = False
+        self.exit_code: int | None = None
+        self.has_error = False
+
+    def write(self, data: bytes) -> None:
+        if self.in_header:
+            room = MAX_COMMAND_BYTES - len(self.command)
+            if room > 0:
+                self.command += data[:room]
+            return
+        room = self.head_size - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+        self.tail.write(data)
+
+    @property
+    def failure_strength(self) -> int:
+        """2 for a non-zero exit, 1 for an error line only, 0 for a clean step."""
+        if self.exit_code is not None:
+            return 2
+        return 1 if self.has_error else 0
+
+    def lines(self) -> tuple[list[str], int]:
+        """The cleaned output and how many bytes of its middle were not kept."""
+        head, total = bytes(self.head), self.tail.total
+        tail = bytes(self.tail.buffer)
+        if total <= len(head):
+            return clean_lines(head), 0
+        rest = total - len(head)
+        if rest <= len(tail):
+            return clean_lines(head + tail[len(tail) - rest :]), 0
+        tail = tail[-self.tail.size :]
+        omitted = total - len(head) - len(tail)
+        lines = clean_lines(head, partial_end=True) + clean_lines(tail, partial_start=True)
+        return lines, omitted
+
+
+class LogReader:
+    """Feed a job log in chunks of any size; memory stays bounded whatever the log size."""
+
+    def __init__(
+        self,
+        *,
+        tail_bytes: int = DEFAULT_TAIL_BYTES,
+        step_head_bytes: int = DEFAULT_STEP_HEAD_BYTES,
+        step_tail_bytes: int = DEFAULT_STEP_TAIL_BYTES,
+        max_line_bytes: int = MAX_LINE_CHARS,
+    ) -> None:
+        self._head_size = step_head_bytes
+        self._tail_size = step_tail_bytes
+        self._max_line = max_line_bytes
+        self._tail = _Ring(tail_bytes)
+        self._carry = b""
+        self._skipping_long_line = False
+        self._current: _Section | None = _Section(SETUP_STEP, step_head_bytes, step_tail_bytes)
+        self._failing: _Section | None = None
+        self._steps: list[str] = [SETUP_STEP]
+        self._failed_steps: list[str] = []
+        self._errors: list[LogMessage] = []
+        self._warnings: list[LogMessage] = []
+        self._lines = 0
+        self._bytes = 0
+        self._finished = False
+
+    def feed(self, chunk: bytes) -> None:
+        """Consume the next piece of the log; lines may be split across calls."""
+        if self._finished:
+            raise RuntimeError("LogReader.feed() called after finish(); create a new reader.")
+        if not chunk:
+            return
+        chunk = bytes(chunk)
+        self._bytes += len(chunk)
+        if self._skipping_long_line:
+            newline = chunk.find(b"\n")
+            if newline < 0:
+                return
+            self._skipping_long_line = False
+            chunk = chunk[newline + 1 :]
+        data = self._carry + chunk if self._carry else chunk
+        last = data.rfind(b"\n")
+        if last < 0:
+            self._carry = data
+        else:
+            self._carry = data[last + 1 :]
+            self._block(data[: last + 1])
+        if len(self._carry) > self._max_line:
+            # A line longer than anyone reads: keep its start, drop the rest of it.
+            self._block(self._carry[: self._max_line] + b"\n")
+            self._carry = b""
+            self._skipping_long_line = True
+
+    def finish(self) -> ParsedLog:
+        """End of the log: return what was learned."""
+        if not self._finished:
+            if self._carry:
+                self._block(self._carry + b"\n")
+                self._carry = b""
+            self._end_step()
+            self._finished = True
+        failing = self._failing
+        lines: list[str] = []
+        omitted = 0
+        command = ""
+        if failing is not None:
+            lines, omitted = failing.lines()
+            command = "\n".join(clean_lines(bytes(failing.command)))
+        tail = self._tail.value()
+        return ParsedLog(
+            steps=tuple(self._steps),
+            failing_step=failing.name if failing else None,
+            failing_command=command,
+            failing_lines=tuple(lines),
+            failing_omitted_bytes=omitted,
+            failed_steps=tuple(self._failed_steps),
+            errors=tuple(self._errors),
+            warnings=tuple(self._warnings),
+            exit_code=failing.exit_code if failing else None,
+            tail=tuple(clean_lines(tail, partial_start=self._tail.total > len(tail))),
+            total_bytes=self._bytes,
+            total_lines=self._lines,
+        )
+
+    def _block(self, block: bytes) -> None:
+        """Handle a run of complete lines: plain output between the few marker lines."""
+        self._lines += block.count(b"\n")
+        self._tail.write(block)
+        markers: list[int] = []
+        for needle in _MARKERS:
+            start = block.find(needle)
+            while start >= 0:
+                markers.append(start)
+                start = block.find(needle, start + len(needle))
+        markers.sort()
+        written = 0
+        for position in markers:
+            line_start = block.rfind(b"\n", 0, position) + 1
+            if line_start < written or not _MARKER_PREFIX.fullmatch(block, line_start, position):
+                continue
+            line_end = block.find(b"\n", position) + 1
+            self._output(block[written:line_start])
+            self._marker(block[position:line_end])
+            written = line_end
+        self._output(block[written:])
+
+    def _output(self, data: bytes) -> None:
+        if data and self._current is not None:
+            self._current.write(data)
+
+    def _marker(self, line: bytes) -> None:
+        text = clean_line(line.decode("utf-8", errors="replace"))
+        if text.startswith("##[group]Run "):
+            self._end_step()
+            self._start_step(text[len("##[group]") :])
+            return
+        if text.startswith("##[endgroup]"):
+            if self._current is not None:
+                self._current.in_header = False
+            return
+        if text.startswith("Post job cleanup."):
+            self._end_step()
+            self._start_step(POST_STEP, header=False)
+            self._output(line)
+            return
+        self._output(line)
+        step = self._current.name if self._current else None
+        if text.startswith("##[error]"):
+            self._message(self._errors, LogMessage(step, text))
+            if self._current is not None:
+                self._current.has_error = True
+                exit_code = _EXIT_CODE.match(text, len("##[error]"))
+                if exit_code:
+                    self._current.exit_code = int(exit_code.group(1))
+                    self._end_step()
+        elif text.startswith("##[warning]"):
+            self._message(self._warnings, LogMessage(step, text))
+
+    def _message(self, into: list[LogMessage], message: LogMessage) -> None:
+        if len(into) < MAX_MESSAGES:
+            into.append(message)
+
+    def _start_step(self, name: str, *, header: bool = True) -> None:
+        section = _Section(name[:200], self._head_size, self._tail_size)
+        section.in_header = header
+        self._current = section
+        if len(self._steps) < MAX_STEPS:
+            self._steps.append(section.name)
+
+    def _end_step(self) -> None:
+        """Close the current step; keep it if it is now the failure to explain."""
+        section, self._current = self._current, None
+        if section is None or section.failure_strength == 0:
+            return
+        if section.exit_code is not None and len(self._failed_steps) < MAX_STEPS:
+            self._failed_steps.append(section.name)
+        if self._failing is None or section.failure_strength >= self._failing.failure_strength:
+            self._failing = section
+
+
+def parse_log(log: str | bytes, *, chunk_size: int = 64 * 1024) -> ParsedLog:
+    """Parse a whole log held in memory (tests, the CLI, small logs)."""
+    data = log.encode("utf-8", errors="replace") if isinstance(log, str) else log
+    reader = LogReader()
+    view = memoryview(data)
+    for start in range(0, len(data), chunk_size):
+        reader.feed(view[start : start + chunk_size])
+    return reader.finish()

@@ -1,0 +1,158 @@
+"""The web service: builds every component from Settings and serves the HTTP routes.
+
+Routes: the GitHub webhook, ``/healthz``, ``/status`` (bearer token),
+``/metrics`` (Prometheus) and ``/hooks/ci`` (the seed's endpoint for CI
+systems other than GitHub Actions).  Components are created in the app's
+cleanup context, so a test builds the same app against a fake GitHub and a
+temporary store, and shutdown always closes what start-up opened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import web
+
+from app.auth import AppAuth
+from app.commands import CommandHandler
+from app.context import AppContext
+from app.dispatch import Dispatcher
+from app.engine import Attempter, Diagnoser, Engine
+from app.events import router
+from app.github_client import GitHubClients
+from app.installations import InstallationHandler
+from app.metrics import Metrics
+from app.reporting import GitHubReporter
+from app.settings import Settings
+from app.status import build_status
+from app.store.open import open_store
+from app.webhook import make_webhook_handler
+from app.wiring import RepoConfigLoader, default_attempter, default_diagnoser
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Seams for tests and benchmarks: a controlled clock, sleeper, or fixer pipeline."""
+
+    clock: Callable[[], float] = time.time
+    sleeper: Callable[[float], Awaitable[None]] = asyncio.sleep
+    attempter: Attempter | None = None
+    diagnoser: Diagnoser | None = None
+    run_worker: bool = True
+
+
+CONTEXT = web.AppKey("context", AppContext)
+
+
+def build_app(settings: Settings, overrides: Overrides | None = None) -> web.Application:
+    options = overrides or Overrides()
+    app = web.Application(client_max_size=settings.max_body_bytes + 1)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        store = await open_store(settings)
+        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300, sock_connect=10))
+        metrics = Metrics()
+        auth = AppAuth(
+            app_id=settings.app_id,
+            private_key=settings.private_key,
+            api_url=settings.github_api_url,
+            session=session,
+            clock=options.clock,
+        )
+        clients = GitHubClients(
+            auth=auth,
+            session=session,
+            api_url=settings.github_api_url,
+            sleeper=options.sleeper,
+            clock=options.clock,
+            on_response=metrics.github_response,
+        )
+        engine = Engine(
+            settings=settings,
+            store=store,
+            github=clients.for_installation,
+            diagnoser=options.diagnoser or default_diagnoser(settings),
+            configs=RepoConfigLoader(settings),
+            attempter=options.attempter or default_attempter(settings, metrics),
+            reporter=GitHubReporter(store=store, dry_run=settings.dry_run),
+            metrics=metrics,
+            clock=options.clock,
+        )
+        context = AppContext(
+            settings=settings,
+            store=store,
+            clients=clients,
+            engine=engine,
+            commands=CommandHandler(store=store, engine=engine, github=clients.for_installation),
+            installations=InstallationHandler(
+                store=store, engine=engine, clients=clients, clock=options.clock
+            ),
+            metrics=metrics,
+            dispatcher=None,  # type: ignore[arg-type]  # set just below: it needs the context
+            clock=options.clock,
+        )
+        context.dispatcher = Dispatcher(
+            router=router, store=store, metrics=metrics, context=context, clock=options.clock
+        )
+        app[CONTEXT] = context
+        app.router.add_post(
+            settings.webhook_path,
+            make_webhook_handler(
+                dispatcher=context.dispatcher,
+                secret=settings.webhook_secret,
+                max_body_bytes=settings.max_body_bytes,
+            ),
+        )
+        worker = asyncio.create_task(engine.run(), name="engine") if options.run_worker else None
+        await context.dispatcher.replay_unfinished()
+        try:
+            yield
+        finally:
+            await context.dispatcher.drain()
+            await engine.shutdown()
+            if worker is not None:
+                worker.cancel()
+                await asyncio.gather(worker, return_exceptions=True)
+            await session.close()
+            await store.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/status", status)
+    app.router.add_get("/metrics", metrics_endpoint)
+    return app
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+def bearer_ok(request: web.Request, expected: str | None) -> bool:
+    """Constant-time comparison of the request's bearer token with ``expected``."""
+    if not expected:
+        return False
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return False
+    return hmac.compare_digest(token.encode(), expected.encode())
+
+
+async def status(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    if not bearer_ok(request, context.settings.status_token):
+        return web.json_response(
+            {"error": "a valid 'Authorization: Bearer <STATUS_TOKEN>' header is required"},
+            status=401,
+        )
+    return web.json_response(await build_status(context.store, context.settings, context.clock()))
+
+
+async def metrics_endpoint(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    return web.Response(body=context.metrics.render(), content_type="text/plain", charset="utf-8")
