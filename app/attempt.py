@@ -20,6 +20,7 @@ from gidgethub.abc import GitHubAPI
 
 from app.engine import AttemptInput, AttemptResult
 from app.fixers.base import Fixer, FixRequest
+from app.fixers.select import FixerUnavailable
 from app.github_client import AppGitHubAPI
 from app.guard import GuardVerdict, check_diff
 from app.metrics import Metrics
@@ -91,10 +92,20 @@ class FixAttempter:
             )
         )
         model = config.models.for_iteration(diagnosis.category, request.iteration)
+        try:
+            fixers = self._fixers(request)
+        except FixerUnavailable as exc:
+            return AttemptResult(escalate_reason=f"No fixer can run: {exc}", model=model)
+        if not fixers:
+            return AttemptResult(
+                escalate_reason="No fixer is configured for this failure "
+                f"({diagnosis.category.value}; fixer.kind is {config.fixer.kind!r})",
+                model=model,
+            )
         cost = 0.0
         tokens: int | None = None
         used: list[str] = []
-        for fixer in self._fixers(request):
+        for fixer in fixers:
             started = time.monotonic()
             result = await fixer.fix(
                 FixRequest(
@@ -114,7 +125,8 @@ class FixAttempter:
             await on_spend(result.cost_usd)
             common = {"cost_usd": cost, "fixer": "+".join(used), "model": model, "tokens": tokens}
             if result.escalate_reason:
-                return AttemptResult(escalate_reason=result.escalate_reason, **common)
+                reason = f"The fixing agent asked to escalate: {result.escalate_reason}"
+                return AttemptResult(escalate_reason=reason, **common)
             if result.error and fixer.name != "autofix":
                 return AttemptResult(
                     problem=f"The {fixer.name} fixer failed: {result.error}\n"

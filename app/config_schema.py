@@ -46,7 +46,7 @@ from app.repo_config import (
 CONFIG_PATH = ".github/ci-fix-loop.yml"
 EXTENDS_KEY = "_extends"
 # Paths the fixer may never change, whatever a repository's config says.
-ALWAYS_FORBIDDEN: tuple[str, ...] = (".github/workflows/**",)
+ALWAYS_FORBIDDEN: tuple[str, ...] = (".github/workflows/**", ".github/ci-fix-loop.yml")
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from gidgethub.abc import GitHubAPI
 from app.config_schema import (
     CONFIG_PATH,
     EXTENDS_KEY,
+    SCHEMA,
     ConfigError,
     ConfigProblem,
     load_yaml,
@@ -99,10 +100,7 @@ async def _resolve(gh: GitHubAPI, file: _File) -> tuple[Any, list[str]]:
     raw = load_yaml(file.text, source=file.source)
     layers = [raw]
     while isinstance(raw, dict) and EXTENDS_KEY in raw:
-        target = _extends_target(raw[EXTENDS_KEY], chain[-1])
-        problem = _chain_problem(target, raw[EXTENDS_KEY], chain)
-        if problem is not None or target is None:
-            raise ConfigError([problem] if problem else [], source=chain[-1].source)
+        target = _extends_target(raw[EXTENDS_KEY], chain)
         base = await _fetch(gh, target, None)
         if base is None:
             missing = ConfigProblem(
@@ -117,7 +115,9 @@ async def _resolve(gh: GitHubAPI, file: _File) -> tuple[Any, list[str]]:
         raw = load_yaml(base.text, source=base.source)
         if raw is not None and not isinstance(raw, dict):
             # A base must be a mapping too; merging would otherwise drop it silently.
-            wrong = ConfigProblem("(top level)", raw, f"{show_value(raw)} is not valid", "a mapping")
+            wrong = ConfigProblem(
+                "(top level)", raw, f"{show_value(raw)} is not valid", "a mapping"
+            )
             raise ConfigError([wrong], source=base.source)
         layers.append(raw)
     merged: Any = None
@@ -128,36 +128,32 @@ async def _resolve(gh: GitHubAPI, file: _File) -> tuple[Any, list[str]]:
     return merged, [item.source for item in chain]
 
 
-def _extends_target(value: Any, current: _File) -> str | None:
-    """``repo`` and ``.github`` are in the current owner; ``owner/repo`` is explicit."""
-    if not isinstance(value, str) or not value.strip() or value.count("/") > 1:
-        return None
-    if "/" in value:
-        return value.strip()
-    owner = current.full_name.split("/", 1)[0]
-    return f"{owner}/{value.strip()}"
+def _extends_target(value: Any, chain: list[_File]) -> str:
+    """The repository ``value`` names (``repo`` and ``.github`` are in the current owner).
 
-
-def _chain_problem(target: str | None, value: Any, chain: list[_File]) -> ConfigProblem | None:
-    if target is None:
-        return ConfigProblem(
-            EXTENDS_KEY,
-            value,
-            f"{show_value(value)} is not valid",
-            "another repository: 'repo', 'owner/repo' or '.github'",
-        )
-    seen = [item.full_name.lower() for item in chain]
-    if target.lower() in seen:
-        loop = " -> ".join([item.full_name for item in chain] + [target])
-        return ConfigProblem(EXTENDS_KEY, value, f"cycle: {loop}", "a chain without cycles")
+    Raises `ConfigError` for a malformed name, a cycle, or a chain deeper than ``MAX_EXTENDS``.
+    """
+    source = chain[-1].source
+    problems: list[ConfigProblem] = []
+    SCHEMA.fields[EXTENDS_KEY].check(value, EXTENDS_KEY, problems)
+    if problems:
+        raise ConfigError(problems, source=source)
+    owner = chain[-1].full_name.split("/", 1)[0]
+    target = value if "/" in value else f"{owner}/{value}"
+    names = [item.full_name for item in chain]
+    if target.lower() in (name.lower() for name in names):
+        loop = " -> ".join([*names, target])
+        problem = ConfigProblem(EXTENDS_KEY, value, f"cycle: {loop}", "a chain without cycles")
+        raise ConfigError([problem], source=source)
     if len(chain) > MAX_EXTENDS:
-        return ConfigProblem(
+        problem = ConfigProblem(
             EXTENDS_KEY,
             value,
-            f"too deep: {' -> '.join(item.full_name for item in chain)} -> {target}",
+            f"too deep: {' -> '.join([*names, target])}",
             f"at most {MAX_EXTENDS} levels of _extends",
         )
-    return None
+        raise ConfigError([problem], source=source)
+    return target
 
 
 def _deep_merge(base: Any, overlay: Any) -> Any:

@@ -94,7 +94,7 @@ def after_fix_ci(conclusion: str) -> Decision:
 def after_attempt(*, escalate_reason: str | None, published: bool, problem: str | None) -> Decision:
     """What follows one fixer attempt in the workspace."""
     if escalate_reason:
-        return Decision(Step.ESCALATE, f"The fixing agent asked to escalate: {escalate_reason}")
+        return Decision(Step.ESCALATE, escalate_reason)
     if published:
         return Decision(Step.AWAIT_CI)
     return Decision(Step.ITERATE, problem or "the attempt produced no publishable fix")

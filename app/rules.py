@@ -31,9 +31,9 @@ SSR = Category.SSR
 INFRA = Category.INFRA
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Rule:
-    """One recognisable kind of log line."""
+    """One recognisable kind of log line (compared by identity: each rule is one entry)."""
 
     category: Category | None
     tool: str | None
@@ -177,26 +177,6 @@ RULES: tuple[Rule, ...] = (
         key=8,
         hint="proxy.golang.org",
     ),
-    _rule(INFRA, "network", _NET, weight=5, key=8),
-    _rule(
-        INFRA,
-        "network",
-        r"\b(?:ECONNRESET|ETIMEDOUT|EAI_AGAIN|ESOCKETTIMEDOUT|EPIPE)\b"
-        r"|socket hang up|ERR_SOCKET_TIMEOUT",
-        weight=4,
-        key=8,
-    ),
-    _rule(INFRA, "network", r"\bECONNREFUSED\b", weight=1.5, key=7, hint="ECONNREFUSED"),
-    _rule(
-        INFRA,
-        "network",
-        r"\b(?:502 Bad Gateway|503 Service Unavailable|504 Gateway Time-?out"
-        r"|429 Too Many Requests|Too Many Requests \(429\)|too many 50\d error responses"
-        r"|returned error: (?:5\d\d|429)|HTTP (?:error )?(?:5\d\d|429)\b|status code:? (?:5\d\d|429)"
-        r"|toomanyrequests|rate limit exceeded|API rate limit)",
-        weight=4,
-        key=8,
-    ),
     _rule(
         INFRA,
         "pip",
@@ -233,6 +213,26 @@ RULES: tuple[Rule, ...] = (
         weight=5,
         key=9,
         hint="Error response from daemon",
+    ),
+    _rule(INFRA, "network", _NET, weight=5, key=8),
+    _rule(
+        INFRA,
+        "network",
+        r"\b(?:ECONNRESET|ETIMEDOUT|EAI_AGAIN|ESOCKETTIMEDOUT|EPIPE)\b"
+        r"|socket hang up|ERR_SOCKET_TIMEOUT",
+        weight=4,
+        key=8,
+    ),
+    _rule(INFRA, "network", r"\bECONNREFUSED\b", weight=1.5, key=7, hint="ECONNREFUSED"),
+    _rule(
+        INFRA,
+        "network",
+        r"\b(?:502 Bad Gateway|503 Service Unavailable|504 Gateway Time-?out"
+        r"|429 Too Many Requests|Too Many Requests \(429\)|too many 50\d error responses"
+        r"|returned error: (?:5\d\d|429)|HTTP (?:error )?(?:5\d\d|429)\b|status code:? (?:5\d\d|429)"
+        r"|toomanyrequests|rate limit exceeded|API rate limit)",
+        weight=4,
+        key=8,
     ),
     # --- package managers: resolution and installation ---------------------
     _rule(
@@ -788,13 +788,15 @@ RULES: tuple[Rule, ...] = (
         key=5,
         hint="Failed to collect",
     ),
+    _rule(SSR, "vue", r"@vue/server-renderer|^\[Vue warn\]", weight=1),
     _rule(
         SSR,
-        None,
-        r"@vue/server-renderer|react-dom/server|renderToString|renderToPipeableStream"
-        r"|\[nuxt\] \[request error\]|\bprerender(?:ing)? |Hydration failed because",
+        "react",
+        r"react-dom/server|renderToString|renderToPipeableStream|Hydration failed because",
         weight=1,
     ),
+    _rule(SSR, "nuxt", r"\[nuxt\] \[request error\]", weight=1, hint="[nuxt]"),
+    _rule(SSR, None, r"\bprerender(?:ing)? ", weight=1, hint="prerender"),
     # --- Go -------------------------------------------------------------------
     _rule(
         BUILD,

@@ -8,7 +8,7 @@ from app.attempt import FixAttempter
 from app.config_source import ConfigLoad, load_repo_config
 from app.engine import AttemptInput
 from app.fixers.base import Fixer
-from app.fixers.select import choose_fixers
+from app.fixers.select import FixerSettings, choose_fixers
 from app.gather import LogGatherer
 from app.metrics import Metrics
 from app.settings import Settings
@@ -35,7 +35,9 @@ def default_diagnoser(settings: Settings) -> LogGatherer:
 
 
 def default_attempter(settings: Settings, metrics: Metrics) -> FixAttempter:
+    operator = FixerSettings.from_settings(settings)
+
     def fixers(request: AttemptInput) -> list[Fixer]:
-        return choose_fixers(request.config, request.diagnosis.category, settings=settings)
+        return choose_fixers(request.config, request.diagnosis.category, operator)
 
     return FixAttempter(fixers=fixers, metrics=metrics)

@@ -88,7 +88,7 @@ def test_valid_full_example_becomes_the_expected_repo_config() -> None:
         guard=GuardConfig(
             max_changed_lines=120,
             max_files=6,
-            forbidden_paths=(".github/workflows/**", "migrations/**", "*.lock"),
+            forbidden_paths=(*ALWAYS_FORBIDDEN, "migrations/**", "*.lock"),
         ),
         rerun_flaky_tests=True,
         escalation=EscalationConfig(labels=("ci", "needs-human"), assignees=("octocat",)),

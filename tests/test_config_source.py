@@ -180,6 +180,28 @@ async def test_an_extends_target_without_config_is_a_problem(fake: Any) -> None:
     assert "acme/nowhere has no readable .github/ci-fix-loop.yml" in str(problem)
 
 
+@pytest.mark.parametrize("value", ["a/b/c", "acme/", "[x]"])
+async def test_a_malformed_extends_value_is_a_problem(fake: Any, value: str) -> None:
+    add(fake, "acme/app", f"_extends: '{value}'\n")
+
+    loaded = await load(fake)
+
+    [problem] = loaded.problems
+    assert problem.key_path == "_extends"
+    assert "'owner/repo'" in str(problem)
+    assert not fake.calls("GET", "/repos/acme/[!a]*")  # nothing fetched but acme/app
+
+
+async def test_a_base_that_is_not_a_mapping_is_a_problem(fake: Any) -> None:
+    add(fake, "acme/app", "_extends: base\n")
+    add(fake, "acme/base", "- just\n- a list\n")
+
+    loaded = await load(fake)
+
+    assert loaded.source == "acme/base:.github/ci-fix-loop.yml"
+    assert str(loaded.problems[0]).startswith('(top level): ["just", "a list"] is not valid')
+
+
 async def test_invalid_config_disables_the_app_and_lists_every_problem(fake: Any) -> None:
     add(fake, "acme/app", "_extends: base\nguard:\n  max_files: ten\n")
     add(fake, "acme/base", "max_iteration: 3\n")

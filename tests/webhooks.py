@@ -60,8 +60,11 @@ def workflow_run_payload(
     payload["repository"] = copy.deepcopy(run["repository"])
     owner = run["repository"]["owner"]
     if owner.get("type") == "Organization":
-        payload["organization"] = {**payload["organization"], "login": owner["login"],
-                                   "id": owner["id"]}
+        payload["organization"] = {
+            **payload["organization"],
+            "login": owner["login"],
+            "id": owner["id"],
+        }
     else:
         payload.pop("organization", None)
     repo_api = run["repository"]["url"]

@@ -60,8 +60,11 @@ def verify_app_jwt(authorization: str | None, public_key: str, app_id: int) -> N
             options={"require": ["iat", "exp", "iss"]},
         )
     except jwt.ExpiredSignatureError as error:
-        raise ApiError(401, "'Expiration time' claim ('exp') must be a numeric value "
-                            "representing the future time at which the assertion expires") from error
+        raise ApiError(
+            401,
+            "'Expiration time' claim ('exp') must be a numeric value "
+            "representing the future time at which the assertion expires",
+        ) from error
     except jwt.InvalidTokenError as error:
         raise ApiError(401, f"A JSON web token could not be decoded ({error})") from error
     if str(claims["iss"]) != str(app_id):

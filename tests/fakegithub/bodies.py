@@ -133,14 +133,20 @@ def _pull_minimal(state: GitHubState, repo: Repo, issue: Issue) -> Body:
         "head": {
             "ref": issue.pull.head_ref,
             "sha": pull_head_sha(state, repo, issue),
-            "repo": {"id": head_repo.id, "url": f"{state.api_url}/repos/{head_repo.full_name}",
-                     "name": head_repo.name},
+            "repo": {
+                "id": head_repo.id,
+                "url": f"{state.api_url}/repos/{head_repo.full_name}",
+                "name": head_repo.name,
+            },
         },
         "base": {
             "ref": issue.pull.base_ref,
             "sha": repo.refs.get(f"refs/heads/{issue.pull.base_ref}", ""),
-            "repo": {"id": repo.id, "url": f"{state.api_url}/repos/{repo.full_name}",
-                     "name": repo.name},
+            "repo": {
+                "id": repo.id,
+                "url": f"{state.api_url}/repos/{repo.full_name}",
+                "name": repo.name,
+            },
         },
     }
 
@@ -296,8 +302,11 @@ def git_ref(state: GitHubState, repo: Repo, name: str, sha: str) -> Body:
         "ref": name,
         "node_id": f"REF_{repo.id}_{name}",
         "url": f"{api}/{name}",
-        "object": {"type": repo.objects.kind(sha) or "commit", "sha": sha,
-                   "url": f"{api}/commits/{sha}"},
+        "object": {
+            "type": repo.objects.kind(sha) or "commit",
+            "sha": sha,
+            "url": f"{api}/commits/{sha}",
+        },
     }
 
 
@@ -317,12 +326,20 @@ def git_commit(state: GitHubState, repo: Repo, commit: Commit) -> Body:
         "message": commit.message,
         "tree": {"sha": commit.tree, "url": f"{api}/trees/{commit.tree}"},
         "parents": [
-            {"sha": p, "url": f"{api}/commits/{p}",
-             "html_url": f"{state.html_url}/{repo.full_name}/commit/{p}"}
+            {
+                "sha": p,
+                "url": f"{api}/commits/{p}",
+                "html_url": f"{state.html_url}/{repo.full_name}/commit/{p}",
+            }
             for p in commit.parents
         ],
-        "verification": {"verified": False, "reason": "unsigned", "signature": None,
-                         "payload": None, "verified_at": None},
+        "verification": {
+            "verified": False,
+            "reason": "unsigned",
+            "signature": None,
+            "payload": None,
+            "verified_at": None,
+        },
     }
 
 
@@ -358,8 +375,10 @@ def rest_commit(state: GitHubState, repo: Repo, commit: Commit, files: list[Body
         },
         "author": None,
         "committer": None,
-        "parents": [{"sha": p["sha"], "url": f"{api}/commits/{p['sha']}",
-                     "html_url": p["html_url"]} for p in git["parents"]],
+        "parents": [
+            {"sha": p["sha"], "url": f"{api}/commits/{p['sha']}", "html_url": p["html_url"]}
+            for p in git["parents"]
+        ],
         "files": files,
         "stats": {
             "additions": sum(f["additions"] for f in files),
@@ -437,9 +456,19 @@ def pull(state: GitHubState, repo: Repo, item: Issue) -> Body:
     api = f"{state.api_url}/repos/{repo.full_name}/pulls/{item.number}"
     head_repo = state.repos.get(item.pull.head_repo.lower(), repo)
     return {
-        **{k: v for k, v in fields.items() if k not in ("pull_request", "repository_url",
-                                                        "events_url", "labels_url",
-                                                        "state_reason", "comments")},
+        **{
+            k: v
+            for k, v in fields.items()
+            if k
+            not in (
+                "pull_request",
+                "repository_url",
+                "events_url",
+                "labels_url",
+                "state_reason",
+                "comments",
+            )
+        },
         "id": item.pull.id,
         "node_id": f"PR_{item.pull.id}",
         "url": api,
@@ -448,8 +477,7 @@ def pull(state: GitHubState, repo: Repo, item: Issue) -> Body:
         "patch_url": f"{fields['html_url']}.patch",
         "commits_url": f"{api}/commits",
         "review_comments_url": f"{api}/comments",
-        "review_comment_url": f"{state.api_url}/repos/{repo.full_name}/pulls/comments"
-        "{/number}",
+        "review_comment_url": f"{state.api_url}/repos/{repo.full_name}/pulls/comments{{/number}}",
         "statuses_url": f"{state.api_url}/repos/{repo.full_name}/statuses/"
         f"{pull_head_sha(state, repo, item)}",
         "draft": item.pull.draft,
@@ -462,6 +490,10 @@ def pull(state: GitHubState, repo: Repo, item: Issue) -> Body:
         "maintainer_can_modify": item.pull.maintainer_can_modify,
         "comments": item.comments,
         "auto_merge": None,
+        # pull-request schemas type a label's description as a plain string.
+        "labels": [
+            {**entry, "description": entry["description"] or ""} for entry in fields["labels"]
+        ],
         "requested_reviewers": [],
         "requested_teams": [],
         "head": {

@@ -162,7 +162,9 @@ class ObjectStore:
                 if self.kind(change.sha) != _TYPE_OF_MODE[change.mode] and (
                     change.mode != SUBMODULE_MODE
                 ):
-                    raise GitObjectError(f"{change.sha} is not a valid {_TYPE_OF_MODE[change.mode]}")
+                    raise GitObjectError(
+                        f"{change.sha} is not a valid {_TYPE_OF_MODE[change.mode]}"
+                    )
                 entries[head] = TreeEntry(head, change.mode, change.sha)
         for name, sub_changes in nested.items():
             current = entries.get(name)

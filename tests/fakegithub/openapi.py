@@ -161,9 +161,7 @@ class OpenAPI:
             params.append({**param, "_schema": f"{pointer}/schema"})
         return params
 
-    def check_request(
-        self, match: Match, query: dict[str, list[str]], body: Any
-    ) -> RequestCheck:
+    def check_request(self, match: Match, query: dict[str, list[str]], body: Any) -> RequestCheck:
         """Check parameters and body; ``body`` is ``MISSING`` when the request had none."""
         op = match.operation
         path_problems: list[str] = []

@@ -26,8 +26,9 @@ def create_access_token(ctx: Ctx) -> Reply:
     for name in names or ():
         if f"{installation.account}/{name}".lower() not in installation.repos:
             raise ApiError(
-                422, f"There is at least one repository that does not exist or is not "
-                f"accessible to the parent installation: {name}"
+                422,
+                f"There is at least one repository that does not exist or is not "
+                f"accessible to the parent installation: {name}",
             )
     token = ctx.state.issue_token(installation.id, names)
     return Reply(
@@ -78,6 +79,13 @@ def get_rate_limit(ctx: Ctx) -> Reply:
         "remaining": max(RATE_LIMIT - used, 0),
         "reset": ctx.extra["rate_reset"],
     }
-    return Reply(200, {"resources": {"core": core, "search": {**core, "limit": 30, "used": 0,
-                                                               "remaining": 30}},
-                       "rate": core})
+    return Reply(
+        200,
+        {
+            "resources": {
+                "core": core,
+                "search": {**core, "limit": 30, "used": 0, "remaining": 30},
+            },
+            "rate": core,
+        },
+    )

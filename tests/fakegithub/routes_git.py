@@ -267,10 +267,16 @@ def compare(ctx: Ctx) -> Reply:
     merge_base = repo.objects.merge_base(base, head)
     if merge_base is None:
         raise ApiError(404, f"No common ancestor between {base_ref} and {head_ref}.")
-    ahead = [sha for sha in repo.objects.ancestors(head) if sha not in repo.objects.ancestors(merge_base)]
-    behind = [sha for sha in repo.objects.ancestors(base) if sha not in repo.objects.ancestors(merge_base)]
-    status = "identical" if base == head else (
-        "diverged" if ahead and behind else "ahead" if ahead else "behind"
+    ahead = [
+        sha for sha in repo.objects.ancestors(head) if sha not in repo.objects.ancestors(merge_base)
+    ]
+    behind = [
+        sha for sha in repo.objects.ancestors(base) if sha not in repo.objects.ancestors(merge_base)
+    ]
+    status = (
+        "identical"
+        if base == head
+        else ("diverged" if ahead and behind else "ahead" if ahead else "behind")
     )
     html = f"{ctx.state.html_url}/{repo.full_name}/compare/{base_ref}...{head_ref}"
     return Reply(

@@ -27,8 +27,13 @@ LEGACY_PERMISSION = {
 @routes.add("GET", "/repos/{owner}/{repo}")
 def get_repo(ctx: Ctx) -> Reply:
     body = bodies.repository(ctx.state, ctx.the_repo)
-    body["permissions"] = {"admin": False, "maintain": False, "push": True, "triage": True,
-                           "pull": True}
+    body["permissions"] = {
+        "admin": False,
+        "maintain": False,
+        "push": True,
+        "triage": True,
+        "pull": True,
+    }
     return Reply(200, body)
 
 
@@ -42,9 +47,7 @@ def get_permission(ctx: Ctx) -> Reply:
     if role is None:
         raise ApiError(404, f"{username} is not a user")
     user = {**bodies.user(ctx.state, username), "role_name": role}
-    return Reply(
-        200, {"permission": LEGACY_PERMISSION[role], "role_name": role, "user": user}
-    )
+    return Reply(200, {"permission": LEGACY_PERMISSION[role], "role_name": role, "user": user})
 
 
 def _commit(ctx: Ctx, ref: str | None) -> str:
@@ -74,8 +77,9 @@ def get_contents(ctx: Ctx) -> Reply:
         ]
         return Reply(200, listing)
     if "vnd.github.raw" in ctx.headers.get("accept", ""):
-        return Reply(200, repo.objects.blob(entry.sha),
-                     {"Content-Type": "application/vnd.github.raw"})
+        return Reply(
+            200, repo.objects.blob(entry.sha), {"Content-Type": "application/vnd.github.raw"}
+        )
     return Reply(200, bodies.content_file(ctx.state, repo, path, entry.sha, ref))
 
 

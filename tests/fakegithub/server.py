@@ -22,8 +22,15 @@ from typing import Any
 
 from aiohttp import web
 
-from . import routes_actions, routes_app, routes_checks, routes_git, routes_issues
-from . import routes_pulls, routes_repos
+from . import (
+    routes_actions,
+    routes_app,
+    routes_checks,
+    routes_git,
+    routes_issues,
+    routes_pulls,
+    routes_repos,
+)
 from .auth import credentials, generate_private_key_pem, public_key_pem, verify_app_jwt
 from .blobhost import BlobHost
 from .faults import Fault, FaultPlan
@@ -53,7 +60,8 @@ def load_spec() -> OpenAPI:
     return OpenAPI.load(shared_dir() / "github" / "openapi-subset.json")
 
 
-def _all_routes(spec: OpenAPI) -> dict[tuple[str, str], Route]:
+def all_routes(spec: OpenAPI) -> dict[tuple[str, str], Route]:
+    """Every handler, keyed like the description; refuses to build a fake that lacks one."""
     routes: dict[tuple[str, str], Route] = {}
     for table in ROUTE_TABLES:
         routes.update(table.routes)
@@ -101,7 +109,7 @@ class FakeGitHub(GitHubState):
         self.violations: list[Violation] = []
         self.leaks: list[Leak] = []
         self.faults = FaultPlan()
-        self._routes = _all_routes(spec)
+        self._routes = all_routes(spec)
         self._runners: list[web.AppRunner] = []
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -140,7 +148,9 @@ class FakeGitHub(GitHubState):
 
     # -- test helpers ------------------------------------------------------------------
 
-    def calls(self, method: str | None = None, path_glob: str | None = None) -> list[RecordedRequest]:
+    def calls(
+        self, method: str | None = None, path_glob: str | None = None
+    ) -> list[RecordedRequest]:
         """Recorded API requests, filtered by method and an fnmatch glob on the path."""
         return [
             r
@@ -163,8 +173,16 @@ class FakeGitHub(GitHubState):
     ) -> Fault:
         """Answer the next ``times`` matching requests with this fault (see :class:`Fault`)."""
         return self.faults.add(
-            Fault(method, path_pattern, status, times, dict(headers or {}), body,
-                  reset_connection, delay_s)
+            Fault(
+                method,
+                path_pattern,
+                status,
+                times,
+                dict(headers or {}),
+                body,
+                reset_connection,
+                delay_s,
+            )
         )
 
     def problems(self) -> list[str]:
@@ -278,9 +296,10 @@ class FakeGitHub(GitHubState):
             raise ApiError(401, "Requires authentication")
         if "owner" in ctx.params:
             ctx.repo = self.repos.get(f"{ctx.params['owner']}/{ctx.params['repo']}".lower())
-            visible = auth is Auth.JWT or (ctx.token and self.token_can_see(ctx.token, ctx.repo))
-            if ctx.repo is None or not visible:
+            if ctx.repo is None:
                 raise ApiError(404, "Not Found")
+            if auth is not Auth.JWT and not (ctx.token and self.token_can_see(ctx.token, ctx.repo)):
+                raise ApiError(404, "Not Found")  # GitHub hides what a token cannot see
         self.rate_used[ctx.extra["rate_identity"]] += 1
         ctx.extra["rate_reset"] = self._rate_reset()
 
@@ -312,8 +331,10 @@ class FakeGitHub(GitHubState):
         data = json.dumps(reply.body).encode()
         if request.method == "GET" and reply.status == 200:
             out["ETag"] = f'W/"{hashlib.sha256(data).hexdigest()}"'
-            wanted = {tag.strip().removeprefix("W/") for tag in
-                      headers.get("if-none-match", "").split(",")}
+            wanted = {
+                tag.strip().removeprefix("W/")
+                for tag in headers.get("if-none-match", "").split(",")
+            }
             if out["ETag"].removeprefix("W/") in wanted:
                 return web.Response(status=304, headers=out)
         out["Content-Type"] = "application/json; charset=utf-8"
@@ -325,9 +346,12 @@ class FakeGitHub(GitHubState):
         if fault.delay_s:
             await asyncio.sleep(fault.delay_s)  # simulated latency, not synchronisation
         if fault.reset_connection and request.transport is not None:
-            request.transport.abort()
-            raise ConnectionResetError("fault injection: connection reset")
+            request.transport.abort()  # the client sees the connection drop mid-request
+            return web.Response(status=fault.status)
         body = fault.body if fault.body is not None else error_body(HTTPStatus(fault.status).phrase)
-        headers = {**self._github_headers(self._identity(headers)),
-                   **(fault.headers or {}), "Content-Type": "application/json; charset=utf-8"}
+        headers = {
+            **self._github_headers(self._identity(headers)),
+            **(fault.headers or {}),
+            "Content-Type": "application/json; charset=utf-8",
+        }
         return web.Response(status=fault.status, body=json.dumps(body).encode(), headers=headers)

@@ -155,7 +155,11 @@ class GitHubState:
         installation_id: int | None = None,
         private: bool = False,
     ) -> str:
-        """Create a repository with one commit holding ``files``; returns that commit's sha."""
+        """Create a repository with one commit holding ``files``; returns that commit's sha.
+
+        ``files=None`` gives a README; ``installation_id`` adds the repository to that
+        installation (created for the owner if it does not exist yet).
+        """
         owner, _, name = full_name.partition("/")
         if not owner or not name or "/" in name:
             raise ValueError(f"{full_name!r} is not an 'owner/name' repository name")
@@ -244,7 +248,9 @@ class GitHubState:
         self.runs[run.id] = run
         return self.run_body(run)
 
-    def add_job(self, run: WorkflowRun, fake_job: FakeJob, *, run_attempt: int | None = None) -> Job:
+    def add_job(
+        self, run: WorkflowRun, fake_job: FakeJob, *, run_attempt: int | None = None
+    ) -> Job:
         """Attach one more job to ``run`` (e.g. from an ``on_rerun`` hook for a new attempt)."""
         log = fake_job.log
         job = Job(

@@ -1,0 +1,107 @@
+"""Measure the classifier on the labelled corpus of real CI failure logs.
+
+Each case is a folder with ``log.txt`` (a job log as the API returns it) and
+``meta.json`` (``category``, ``failed_jobs``, ``tool``, ``key_line``).  Two
+figures matter: how often the category is right, and how often the labelled key
+line is among the classifier's top three.  ``tests/test_corpus.py`` asserts on
+them; ``python -m bench.corpus_accuracy`` prints them with every miss.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.classify import classify_text
+
+TOP_KEY_LINES = 3
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    name: str
+    expected_category: str
+    category: str
+    expected_key_line: str | None
+    top_key_lines: tuple[str, ...]
+
+    @property
+    def category_ok(self) -> bool:
+        return self.category == self.expected_category
+
+    @property
+    def key_line_ok(self) -> bool:
+        if not self.expected_key_line:
+            return True
+        expected = _normalise(self.expected_key_line)
+        return any(expected in _normalise(t) or _normalise(t) in expected for t in self.top_key_lines
+                   if t.strip())
+
+
+@dataclass(frozen=True)
+class CorpusScore:
+    cases: tuple[CaseResult, ...] = field(default=())
+
+    @property
+    def category_accuracy(self) -> float:
+        return sum(c.category_ok for c in self.cases) / len(self.cases) if self.cases else 0.0
+
+    @property
+    def key_line_top3(self) -> float:
+        keyed = [c for c in self.cases if c.expected_key_line]
+        return sum(c.key_line_ok for c in keyed) / len(keyed) if keyed else 0.0
+
+    def summary(self) -> str:
+        lines = [
+            f"cases: {len(self.cases)}",
+            f"category accuracy: {self.category_accuracy:.1%}",
+            f"key line in top {TOP_KEY_LINES}: {self.key_line_top3:.1%}",
+        ]
+        for case in self.cases:
+            if not case.category_ok:
+                lines.append(f"  {case.name}: category {case.category}, expected "
+                             f"{case.expected_category}")
+            if not case.key_line_ok:
+                lines.append(f"  {case.name}: key line {case.expected_key_line!r} not in "
+                             f"{list(case.top_key_lines)!r}")
+        return "\n".join(lines)
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def shared_dir() -> Path:
+    """The read-only reference material next to the repository (``CI_FIX_SHARED_DIR`` wins)."""
+    override = os.environ.get("CI_FIX_SHARED_DIR")
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def score_corpus(corpus: Path | None = None) -> CorpusScore:
+    """Classify every case in the corpus and compare with its labels."""
+    corpus = corpus or shared_dir() / "corpus"
+    results = []
+    for case in sorted(p for p in corpus.iterdir() if (p / "meta.json").is_file()):
+        meta = json.loads((case / "meta.json").read_text(encoding="utf-8"))
+        diagnosis = classify_text((case / "log.txt").read_bytes(), meta.get("failed_jobs", ()))
+        results.append(
+            CaseResult(
+                name=case.name,
+                expected_category=meta["category"],
+                category=diagnosis.category.value,
+                expected_key_line=meta.get("key_line"),
+                top_key_lines=tuple(k.text for k in diagnosis.key_lines[:TOP_KEY_LINES]),
+            )
+        )
+    return CorpusScore(tuple(results))
+
+
+if __name__ == "__main__":
+    score = score_corpus(Path(sys.argv[1]) if len(sys.argv) > 1 else None)
+    print(score.summary())

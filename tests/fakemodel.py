@@ -1,0 +1,181 @@
+"""A fake model API on loopback, driven by the real ``anthropic`` and ``openai`` SDKs.
+
+Serves ``POST /v1/messages`` (Anthropic Messages) and ``POST /v1/chat/completions``
+(OpenAI Chat Completions).  Each request is checked for the shape the SDKs send
+(the API key header, a model, messages, a token limit); anything off is recorded in
+``problems`` and answered 400, which the SDKs do not retry.  Replies come from a
+queue scripted by the test; every request body is recorded so a test can assert
+what reached the model (and what did not: secrets).
+
+Usage::
+
+    async with FakeModel(api_key="sk-test") as fake:
+        fake.reply('{"edits": []}', input_tokens=1000, output_tokens=50)
+        fixer = ApiFixer("anthropic", "sk-test", base_url=fake.anthropic_url)
+        ...
+        assert fake.problems == []
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass(frozen=True)
+class Scripted:
+    text: str
+    input_tokens: int
+    output_tokens: int
+    stop: str | None = None  # None: a normal end; "max_tokens": cut off
+
+
+@dataclass
+class Recorded:
+    api: str  # "anthropic" or "openai"
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+    @property
+    def text(self) -> str:
+        """Everything the model was shown: system prompt and messages."""
+        parts = [str(self.body.get("system", ""))]
+        for message in self.body.get("messages", []):
+            content = message.get("content")
+            if isinstance(content, list):
+                parts.extend(str(block.get("text", "")) for block in content)
+            else:
+                parts.append(str(content))
+        return "\n".join(parts)
+
+
+@dataclass
+class FakeModel:
+    api_key: str
+    replies: deque[Scripted] = field(default_factory=deque)
+    requests: list[Recorded] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    base_url: str = ""
+    _runner: web.AppRunner | None = None
+
+    @property
+    def anthropic_url(self) -> str:
+        return self.base_url
+
+    @property
+    def openai_url(self) -> str:
+        return self.base_url + "/v1"
+
+    def reply(
+        self, text: str, *, input_tokens: int = 100, output_tokens: int = 20, stop: str | None = None
+    ) -> None:
+        self.replies.append(Scripted(text, input_tokens, output_tokens, stop))
+
+    async def __aenter__(self) -> FakeModel:
+        app = web.Application()
+        app.router.add_post("/v1/messages", self._messages)
+        app.router.add_post("/v1/chat/completions", self._chat)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.base_url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+    # -- handlers --------------------------------------------------------------------
+
+    async def _messages(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        problems = self._check(
+            body,
+            key_ok=request.headers.get("x-api-key") == self.api_key,
+            limit_ok=isinstance(body.get("max_tokens"), int),
+            extra_ok=bool(request.headers.get("anthropic-version")),
+        )
+        self.requests.append(Recorded("anthropic", dict(request.headers), body))
+        if problems:
+            return _error(problems)
+        scripted = self.replies.popleft()
+        return web.json_response(
+            {
+                "id": f"msg_{len(self.requests)}",
+                "type": "message",
+                "role": "assistant",
+                "model": body["model"],
+                "content": [{"type": "text", "text": scripted.text}],
+                "stop_reason": scripted.stop or "end_turn",
+                "stop_sequence": None,
+                "usage": {
+                    "input_tokens": scripted.input_tokens,
+                    "output_tokens": scripted.output_tokens,
+                },
+            }
+        )
+
+    async def _chat(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        problems = self._check(
+            body,
+            key_ok=request.headers.get("Authorization") == f"Bearer {self.api_key}",
+            limit_ok=isinstance(body.get("max_completion_tokens", body.get("max_tokens")), int),
+            extra_ok=True,
+        )
+        self.requests.append(Recorded("openai", dict(request.headers), body))
+        if problems:
+            return _error(problems)
+        scripted = self.replies.popleft()
+        return web.json_response(
+            {
+                "id": f"chatcmpl-{len(self.requests)}",
+                "object": "chat.completion",
+                "created": 1_700_000_000,
+                "model": body["model"],
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": scripted.text},
+                        "finish_reason": "length" if scripted.stop else "stop",
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": scripted.input_tokens,
+                    "completion_tokens": scripted.output_tokens,
+                    "total_tokens": scripted.input_tokens + scripted.output_tokens,
+                },
+            }
+        )
+
+    def _check(self, body: dict[str, Any], *, key_ok: bool, limit_ok: bool, extra_ok: bool) -> str:
+        found = []
+        if not key_ok:
+            found.append("wrong or missing API key header")
+        if not isinstance(body.get("model"), str) or not body["model"]:
+            found.append("no model")
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            found.append("no messages")
+        elif not all(isinstance(m, dict) and m.get("role") and "content" in m for m in messages):
+            found.append("a message without role or content")
+        if not limit_ok:
+            found.append("no output token limit")
+        if not extra_ok:
+            found.append("no anthropic-version header")
+        if not self.replies:
+            found.append("no scripted reply left")
+        self.problems.extend(found)
+        return "; ".join(found)
+
+
+def _error(message: str) -> web.Response:
+    return web.json_response(
+        {"type": "error", "error": {"type": "invalid_request_error", "message": message}},
+        status=400,
+    )

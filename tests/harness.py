@@ -1,0 +1,151 @@
+"""The running app, built as in production, pointed at the fake GitHub.
+
+``app_harness`` starts ``app.server.build_app`` on loopback through
+pytest-aiohttp's test client with a real SQLite file, real settings and the
+fake GitHub as ``GITHUB_API_URL``; tests deliver signed webhooks to it and
+inspect the fake's state.  The app's clock follows the fake's clock, so token
+expiry and breaker cooldowns move only when a test advances time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient
+
+from app.context import AppContext
+from app.server import CONTEXT, Overrides, build_app
+from app.settings import Settings
+from tests.fakegithub import FakeGitHub, FakeJob
+from tests.webhooks import webhook_headers, workflow_run_payload
+
+WEBHOOK_SECRET = "test-webhook-secret-0123456789"
+INSTALLATION_ID = 9001
+REPO = "acme/widgets"
+AGENTS = Path(__file__).parent / "agents"
+
+
+def make_settings(fake: FakeGitHub, tmp_path: Path, **changes: Any) -> Settings:
+    settings = Settings(
+        app_id=fake.app_id,
+        private_key=fake.private_key_pem,
+        webhook_secret=WEBHOOK_SECRET,
+        github_api_url=fake.url,
+        store_path=tmp_path / "store.sqlite3",
+        status_token="status-token-for-tests",
+        ci_hook_token="ci-hook-token-for-tests",
+    )
+    return replace(settings, **changes)
+
+
+def agent_command(script: str, *args: str) -> str:
+    """A `command` fixer line running one of tests/agents with this interpreter."""
+    return " ".join([sys.executable, str(AGENTS / script), *args])
+
+
+async def no_sleep(_seconds: float) -> None:
+    """Retries and rate-limit waits in tests pass instantly; the waits are asserted elsewhere."""
+
+
+@dataclass
+class Harness:
+    fake: FakeGitHub
+    client: TestClient
+    settings: Settings
+
+    @property
+    def ctx(self) -> AppContext:
+        return self.client.app[CONTEXT]  # type: ignore[index]
+
+    async def post(
+        self, event: str, payload: Any, *, delivery_id: str | None = None
+    ) -> ClientResponse:
+        body = json.dumps(payload).encode()
+        headers = webhook_headers(event, body, WEBHOOK_SECRET, delivery_id)
+        return await self.client.post(self.settings.webhook_path, data=body, headers=headers)
+
+    async def deliver(self, event: str, payload: Any, *, delivery_id: str | None = None) -> None:
+        """Deliver and wait until the app has done everything it will do without new events."""
+        response = await self.post(event, payload, delivery_id=delivery_id)
+        assert response.status in (200, 202), await response.text()
+        await self.settle()
+
+    async def settle(self) -> None:
+        await self.ctx.dispatcher.drain()
+        await self.ctx.engine.idle()
+
+    def seed_repo(self, files: dict[str, str], *, config: str | None = None) -> str:
+        """The test repository with ``files`` (and a `.github/ci-fix-loop.yml`); its head sha."""
+        if config is not None:
+            files = {**files, ".github/ci-fix-loop.yml": config}
+        return self.fake.add_repo(REPO, files=files, installation_id=INSTALLATION_ID)
+
+    def failing_run(
+        self,
+        head_sha: str,
+        *,
+        log: str,
+        branch: str = "main",
+        job: str = "test",
+        step: str = "Run tests",
+        workflow_id: int = 1,
+        conclusion: str = "failure",
+    ) -> dict[str, Any]:
+        return self.fake.add_workflow_run(
+            REPO,
+            head_sha=head_sha,
+            head_branch=branch,
+            conclusion=conclusion,
+            workflow_id=workflow_id,
+            jobs=[
+                FakeJob(
+                    name=job,
+                    conclusion=conclusion if conclusion != "success" else "success",
+                    steps=[("Set up job", "success"), (step, conclusion)],
+                    log=log,
+                )
+            ],
+        )
+
+    def payload(self, run: dict[str, Any]) -> dict[str, Any]:
+        return workflow_run_payload(self.fake, run, installation_id=INSTALLATION_ID)
+
+
+HarnessFactory = Callable[..., Awaitable[Harness]]
+
+
+@pytest.fixture
+async def app_harness(
+    fake_github: FakeGitHub,
+    tmp_path: Path,
+    aiohttp_client: Callable[..., Awaitable[TestClient]],
+) -> AsyncIterator[HarnessFactory]:
+    """Call ``await app_harness(**settings_changes)`` to start the app against the fake."""
+    started: list[Harness] = []
+
+    async def start(overrides: Overrides | None = None, **changes: Any) -> Harness:
+        settings = make_settings(fake_github, tmp_path, **changes)
+        options = overrides or Overrides(
+            clock=lambda: fake_github.clock().timestamp(), sleeper=no_sleep
+        )
+        client = await aiohttp_client(build_app(settings, options))
+        harness = Harness(fake=fake_github, client=client, settings=settings)
+        started.append(harness)
+        return harness
+
+    yield start
+    for harness in started:
+        await harness.client.close()
+
+
+def env_without_secrets() -> dict[str, str]:
+    """The test process's environment minus anything the app would treat as configuration."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "GITHUB_"))}
