@@ -623,15 +623,22 @@ def check_diff(
     removed = sum(len(fd.removed) for fd in files)
     reasons: list[str] = []
     if added + removed > config.max_changed_lines:
+        biggest = sorted(files, key=lambda fd: len(fd.added) + len(fd.removed), reverse=True)
+        largest = ", ".join(
+            f"{fd.path} (+{len(fd.added)}/-{len(fd.removed)})" for fd in biggest[:5]
+        )
         reasons.append(
             f"The diff changes {added + removed} lines ({added} added, {removed} removed); "
-            f"the limit is {config.max_changed_lines}. Make a smaller, more focused fix."
+            f"the limit is {config.max_changed_lines}. Largest: {largest}. "
+            "Make a smaller, more focused fix."
         )
     if len(files) > config.max_files:
+        paths = ", ".join(fd.path for fd in files[:20]) + (", ..." if len(files) > 20 else "")
         reasons.append(
-            f"The diff touches {len(files)} files; the limit is {config.max_files}. "
+            f"The diff touches {len(files)} files ({paths}); the limit is {config.max_files}. "
             "Change only the files the failure needs."
         )
+
     for fd in files:
         reasons.extend(_forbidden(fd, config.forbidden_paths))
         reasons.extend(_test_file_removal(fd))

@@ -70,7 +70,12 @@ class FakeModel:
         return self.base_url + "/v1"
 
     def reply(
-        self, text: str, *, input_tokens: int = 100, output_tokens: int = 20, stop: str | None = None
+        self,
+        text: str,
+        *,
+        input_tokens: int = 100,
+        output_tokens: int = 20,
+        stop: str | None = None,
     ) -> None:
         self.replies.append(Scripted(text, input_tokens, output_tokens, stop))
 

@@ -74,13 +74,14 @@ def test_too_many_lines_rejected_and_limit_inclusive(tmp_path):
     over = verdict(tmp_path / "no", before, {"a.py": "x = 1\n" * 11}, GuardConfig(10, 10))
     assert not over.ok
     assert "changes 11 lines" in over.reasons[0] and "limit is 10" in over.reasons[0]
+    assert "Largest: a.py (+11/-0)" in over.reasons[0]
 
 
 def test_too_many_files_rejected(tmp_path):
     after = {f"m{i}.py": "x = 1\n" for i in range(4)}
     assert verdict(tmp_path / "ok", {}, after, GuardConfig(max_files=4)).ok
     v = verdict(tmp_path / "no", {}, after, GuardConfig(max_files=3))
-    assert any("touches 4 files" in r for r in v.reasons)
+    assert any("touches 4 files (m0.py, m1.py, m2.py, m3.py)" in r for r in v.reasons)
 
 
 def test_workflow_edit_forbidden_by_default(tmp_path):

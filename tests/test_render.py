@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from app.diagnosis import Category, Diagnosis, KeyLine
 from app.guard import GuardVerdict
 from app.render import (
@@ -198,3 +201,12 @@ def test_secret_shaped_strings_are_redacted():
     s = summary(reason=f"leaked {token}", verify_tail=f"AKIAABCDEFGHIJKLMNOP {token}")
     for body in (pr_body(s), escalation_body(s), check_summary(s)):
         assert token not in body and "AKIAABCDEFGHIJKLMNOP" not in body
+
+
+@given(st.text(alphabet=st.sampled_from("`~\n ab#<>-"), max_size=200))
+def test_no_text_can_close_its_fence(text):
+    block = fence(text)
+    ticks = block.split("\n", 1)[0].removesuffix("text")
+    inner = block.split("\n")[1:-1]
+    assert not any(line.strip().startswith(ticks) for line in inner)
+    assert block.endswith("\n" + ticks)

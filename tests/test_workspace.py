@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import stat
@@ -114,7 +115,10 @@ HOSTILE: dict[str, tuple[Callable[[], bytes], str]] = {
         lambda: _hostile(_info(f"{TOP}/f"), _info(f"{TOP}/f"), data=b"x"),
         "appears twice",
     ),
-    "bomb by size": (lambda: _hostile(_info(f"{TOP}/big"), data=b"\0" * 5000), "bytes uncompressed"),
+    "bomb by size": (
+        lambda: _hostile(_info(f"{TOP}/big"), data=b"\0" * 5000),
+        "bytes uncompressed",
+    ),
     "bomb by size across files": (
         lambda: _hostile(*(_info(f"{TOP}/part{i}") for i in range(3)), data=b"\0" * 1500),
         "bytes uncompressed",
@@ -141,8 +145,9 @@ async def test_hostile_archive_is_refused_with_a_reason(case: str, private_tmp: 
         await Workspace.from_tarball(build(), max_bytes=4000, max_files=10)
     assert reason in raised.value.reason
     assert "refusing to extract" in str(raised.value)
-    assert not list(private_tmp.glob("ci-fix-ws-*")), "a refused archive must leave nothing"
-    assert not (private_tmp.parent / "outside").exists()
+    assert not [n for n in os.listdir(private_tmp) if n.startswith("ci-fix-ws-")], (
+        "a refused archive must leave nothing behind"
+    )
 
 
 async def test_normal_archive_is_extracted_without_the_top_folder(private_tmp: Path) -> None:
@@ -234,17 +239,23 @@ async def test_tool_caches_are_not_part_of_the_change(private_tmp: Path) -> None
         assert await ws.changed_files() == {}
 
 
-async def test_diff_survives_an_agent_committing_and_hooks_never_run(private_tmp: Path) -> None:
+async def test_diff_survives_an_agent_commit_and_its_git_config(private_tmp: Path) -> None:
+    """An agent may commit, and may write .git/config; our git must run none of it."""
     async with await Workspace.from_tarball(tarball_of({"m.py": "x = 1\n"})) as ws:
-        hook = ws.path / ".git" / "hooks" / "pre-commit"
-        marker = private_tmp / "hook-ran"
-        hook.write_text(f"#!/bin/sh\ntouch {marker}\n")
-        hook.chmod(0o755)
+        marker = private_tmp / "agent-code-ran"
+        script = private_tmp / "fsmonitor.sh"
+        script.write_text(f"#!/bin/sh\ntouch {marker}\n")
+        script.chmod(0o755)
         (ws.path / "m.py").write_text("x = 2\n")
-        from app.workspace import _git  # the same git the workspace uses
-
-        await _git(ws.path, "commit", "-qam", "agent commit")
+        agent_git = ["git", "-c", "user.name=agent", "-c", "user.email=agent@example.com"]
+        commit = await asyncio.create_subprocess_exec(
+            *agent_git, "commit", "-qam", "agent commit", cwd=ws.path
+        )
+        assert await commit.wait() == 0
+        with (ws.path / ".git" / "config").open("a") as config:
+            config.write(f"[core]\n\tfsmonitor = {script}\n")
         assert await ws.changed_files() == {"m.py": b"x = 2\n"}
+        assert "+x = 2" in await ws.diff()
         assert not marker.exists()
 
 
@@ -277,7 +288,14 @@ async def github_and_blob_host():
         seen["blob"].append(request.headers.get("Authorization"))
         if "Authorization" in request.headers:
             return web.Response(status=400, text="credentials leaked to the blob host")
-        return web.Response(body=body, content_type="application/x-gzip")
+        # Chunked, with no Content-Length: the size cap must hold while streaming.
+        response = web.StreamResponse(headers={"Content-Type": "application/x-gzip"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for start in range(0, len(body), 64):
+            await response.write(body[start : start + 64])
+        await response.write_eof()
+        return response
 
     blob_app = web.Application()
     blob_app.router.add_get("/codeload/{name}", blob)
@@ -312,7 +330,7 @@ async def test_download_follows_the_redirect_without_the_token(github_and_blob_h
 
 
 async def test_download_over_the_size_cap_is_aborted(github_and_blob_host, tmp_path):
-    api_url, body, _seen = github_and_blob_host
+    api_url, _body, _seen = github_and_blob_host
     dest = tmp_path / "repo.tar.gz"
     async with aiohttp.ClientSession() as session:
         with pytest.raises(DownloadError, match="larger than"):

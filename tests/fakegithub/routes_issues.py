@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from . import bodies
-from .http import Reply, not_found
+from .http import Reply, not_found, validation_failed
 from .models import Comment, Issue, Reaction, Repo
 from .routing import Ctx, RouteTable
 
 routes = RouteTable()
+ASSIGNABLE_ROLES = ("admin", "maintain", "write", "triage")
 
 
 def actor(ctx: Ctx) -> str:
@@ -36,6 +37,16 @@ def label_names(repo: Repo, raw: list[Any]) -> list[str]:
     return names
 
 
+def assignable(repo: Repo, logins: list[str]) -> list[str]:
+    """GitHub refuses (422) assignees without triage access or better; seed them with
+    ``set_permission`` (the repository owner always qualifies)."""
+    for login in logins:
+        role = repo.permissions.get(login.lower())
+        if login.lower() != repo.owner.lower() and role not in ASSIGNABLE_ROLES:
+            raise validation_failed("Issue", "invalid", field="assignees", value=login)
+    return list(logins)
+
+
 def apply_issue_fields(ctx: Ctx, issue: Issue, fields: dict[str, Any]) -> None:
     """Title/body/state/labels/assignees as create and update (issue or pull) share them."""
     now = ctx.state.clock()
@@ -46,9 +57,9 @@ def apply_issue_fields(ctx: Ctx, issue: Issue, fields: dict[str, Any]) -> None:
     if "labels" in fields and fields["labels"] is not None:
         issue.labels = label_names(ctx.the_repo, fields["labels"])
     if fields.get("assignees") is not None:
-        issue.assignees = list(fields["assignees"])
+        issue.assignees = assignable(ctx.the_repo, fields["assignees"])
     elif fields.get("assignee"):
-        issue.assignees = [fields["assignee"]]
+        issue.assignees = assignable(ctx.the_repo, [fields["assignee"]])
     state = fields.get("state")
     if state and state != issue.state:
         issue.state = state

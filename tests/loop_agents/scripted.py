@@ -1,0 +1,31 @@
+#!/usr/bin/env python3
+"""An agent that follows a script, one step per invocation, for loop tests.
+
+argv[1] is a JSON file: a list of steps, each ``{"files": {path: content or null},
+"cost": float, "say": str}``.  The invocation count is kept next to it, so the
+n-th call of a loop performs the n-th step.  ``say`` is printed, so a step can
+answer ``ESCALATE: <reason>``.  The prompt is read from stdin and saved beside the
+script (``prompt-<n>.txt``) so tests can inspect what the agent was told.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+plan_path = Path(sys.argv[1])
+counter = plan_path.with_suffix(".count")
+n = int(counter.read_text()) if counter.exists() else 0
+counter.write_text(str(n + 1))
+plan = json.loads(plan_path.read_text())
+step = plan[min(n, len(plan) - 1)]
+plan_path.with_name(f"prompt-{n + 1}.txt").write_text(sys.stdin.read())
+for path, content in step.get("files", {}).items():
+    target = Path(path)
+    if content is None:
+        target.unlink()
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content)
+if step.get("say"):
+    print(step["say"])
+print(json.dumps({"type": "result", "total_cost_usd": step.get("cost", 0.0)}))
