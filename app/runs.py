@@ -78,5 +78,6 @@ class RunFacts:
                 conclusion=str(run.get("conclusion") or ""),
                 event=str(run.get("event") or ""),
             )
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, AttributeError):
+            # AttributeError: a block that should be an object is a list or a string.
             return None

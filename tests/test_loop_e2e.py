@@ -27,7 +27,7 @@ def pytest_log(assertion: str) -> str:
         "2024-05-01T10:00:01.2000000Z =================================== FAILURES\n"
         "2024-05-01T10:00:01.3000000Z     def test_add():\n"
         f"2024-05-01T10:00:01.4000000Z >       {assertion}\n"
-        f"2024-05-01T10:00:01.5000000Z E       {assertion.replace('assert', 'AssertionError: assert')}\n"
+        f"2024-05-01T10:00:01.5000000Z E       AssertionError: {assertion}\n"
         "2024-05-01T10:00:01.6000000Z tests/test_calc.py:5: AssertionError\n"
         "2024-05-01T10:00:01.7000000Z =========================== short test summary info\n"
         f"2024-05-01T10:00:01.8000000Z FAILED tests/test_calc.py::test_add - {assertion}\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import select
 from pathlib import Path
@@ -97,12 +98,14 @@ async def test_verify_sees_none_of_the_apps_secrets(tmp_path: Path, app_secrets)
 
 async def test_private_env_home_is_fresh_and_removed(tmp_path: Path) -> None:
     with private_env() as env:
-        home = Path(env["HOME"])
-        assert home.is_dir() and not any(home.iterdir())
-        assert home != Path.home()
-        result = await run_verify('touch "$HOME/state" && test -d "$TMPDIR"', tmp_path, 30, env)
-        assert result.ok
-    assert not home.exists()
+        home = env["HOME"]
+        assert home != str(Path.home())
+        fresh_and_writable = (
+            'test -z "$(ls -A "$HOME")" && touch "$HOME/state" && test -d "$TMPDIR"'
+        )
+        result = await run_verify(fresh_and_writable, tmp_path, 30, env)
+        assert result.ok, result.output_tail
+    assert not await asyncio.to_thread(os.path.exists, home)
 
 
 def test_clean_env_refuses_app_secrets_even_when_asked() -> None:

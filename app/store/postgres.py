@@ -1,0 +1,137 @@
+"""The scale-out store: PostgreSQL, shared by every web instance and worker.
+
+The queries are the ones in ``app.store.sql`` (written with ``?`` placeholders);
+this module only translates them to psycopg's ``%s`` style and supplies a pool
+so concurrent coroutines each get their own connection.  Statements outside a
+transaction run in autocommit mode, the same one-statement-one-transaction
+behaviour SQLite gives.  Transactions are READ COMMITTED: the store's
+compare-and-set updates (``UPDATE ... WHERE <still free> RETURNING``) re-check
+their condition on the locked row, so two processes can never both win one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from typing import Any, ClassVar
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from app.store.sql import Row, SqlStore
+
+# Any fixed 64-bit number: every instance of the app takes this advisory lock
+# before migrating, so two instances starting together never race on DDL.
+MIGRATION_LOCK_KEY = 0x0C1F1C5_0001
+
+
+def to_psycopg(sql: str) -> str:
+    """``?`` placeholders to ``%s``; literal ``%`` doubled; quoted text left alone."""
+    out: list[str] = []
+    quoted = False
+    for char in sql:
+        if char == "'":
+            quoted = not quoted
+            out.append(char)
+        elif char == "%":
+            out.append("%%")
+        elif char == "?" and not quoted:
+            out.append("%s")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+class PostgresConnection:
+    """The ``Connection`` protocol over a psycopg connection pool."""
+
+    types: ClassVar[Mapping[str, str]] = {
+        "id": "BIGSERIAL PRIMARY KEY",
+        "int": "BIGINT",
+        "real": "DOUBLE PRECISION",
+        "blob": "BYTEA",
+    }
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+        # The connection of the transaction the current task is in, if any.
+        # A ContextVar (not an attribute) so concurrent tasks never share one.
+        self._current: ContextVar[AsyncConnection[Any] | None] = ContextVar(
+            f"pg-transaction-{id(self)}", default=None
+        )
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncConnection[Any]]:
+        current = self._current.get()
+        if current is not None:
+            yield current
+            return
+        async with self._pool.connection() as conn:
+            yield conn
+
+    async def execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        async with self._connection() as conn:
+            cursor = await conn.execute(to_psycopg(sql), params)
+            return cursor.rowcount
+
+    async def fetchone(self, sql: str, params: tuple[Any, ...] = ()) -> Row | None:
+        async with self._connection() as conn:
+            cursor = await conn.cursor(row_factory=dict_row).execute(to_psycopg(sql), params)
+            return await cursor.fetchone()
+
+    async def fetchall(self, sql: str, params: tuple[Any, ...] = ()) -> list[Row]:
+        async with self._connection() as conn:
+            cursor = await conn.cursor(row_factory=dict_row).execute(to_psycopg(sql), params)
+            return await cursor.fetchall()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """One connection for every statement inside; nested calls join the outer one."""
+        if self._current.get() is not None:
+            yield
+            return
+        async with self._pool.connection() as conn, conn.transaction():
+            token = self._current.set(conn)
+            try:
+                yield
+            finally:
+                self._current.reset(token)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+
+async def open_postgres_store(url: str, *, max_connections: int = 10) -> SqlStore:
+    """Connect to ``url`` (a ``postgresql://`` URL) and bring its schema up to date.
+
+    Several instances may start at once: the migration runs under a
+    transaction-scoped advisory lock, so one applies it and the others find
+    it done.
+    """
+    pool = AsyncConnectionPool(
+        url,
+        min_size=1,
+        max_size=max_connections,
+        kwargs={"autocommit": True},
+        open=False,
+    )
+    try:
+        await pool.open(wait=True, timeout=30)
+    except Exception as exc:
+        await pool.close()
+        raise RuntimeError(
+            f"Cannot connect to the PostgreSQL database in DATABASE_URL ({type(exc).__name__}): "
+            "check the host, port, database name and credentials, and that the server is up."
+        ) from exc
+    conn = PostgresConnection(pool)
+    store = SqlStore(conn)
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK_KEY,))
+            await store.migrate()
+    except BaseException:
+        await pool.close()
+        raise
+    return store
