@@ -10,6 +10,7 @@ in-flight request.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,9 +41,10 @@ class InstallationToken:
 class AppAuth:
     """Issues App JWTs and cached installation tokens.
 
-    ``clock`` returns Unix seconds; tests pass their own to move time without
-    sleeping.  The cache is bounded so a very large number of installations
-    cannot grow memory without limit.
+    ``clock`` returns Unix seconds and decides when a cached token is stale;
+    tests pass their own to move time without sleeping.  JWTs always use the
+    wall clock: GitHub checks them against its own.  The cache is bounded so a
+    very large number of installations cannot grow memory without limit.
     """
 
     def __init__(
@@ -53,6 +55,7 @@ class AppAuth:
         api_url: str,
         session: aiohttp.ClientSession,
         clock: Callable[[], float],
+        wall_clock: Callable[[], float] = time.time,
         max_installations: int = 10_000,
     ) -> None:
         self._app_id = app_id
@@ -60,6 +63,7 @@ class AppAuth:
         self._api_url = api_url.rstrip("/")
         self._session = session
         self._clock = clock
+        self._wall_clock = wall_clock
         self._tokens: cachetools.TLRUCache[int, InstallationToken] = cachetools.TLRUCache(
             maxsize=max_installations,
             ttu=lambda _key, value, _now: value.expires_at - TOKEN_REFRESH_MARGIN_S,
@@ -70,7 +74,7 @@ class AppAuth:
 
     def app_jwt(self) -> str:
         """A JWT that identifies the App itself (for /app endpoints)."""
-        now = int(self._clock())
+        now = int(self._wall_clock())
         payload = {
             "iat": now - JWT_BACKDATE_S,
             "exp": now + JWT_LIFETIME_S,

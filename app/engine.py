@@ -111,6 +111,17 @@ class Reporter(Protocol):
     async def rerun_failed_jobs(self, gh: GitHubAPI, loop: Loop) -> None: ...
 
 
+class Scheduler(Protocol):
+    """Hands queued loops to workers elsewhere (the distributed mode, see ``app.jobs``).
+
+    Without one, the engine's own ``run`` claims queued loops in this process.
+    """
+
+    async def schedule(self, loop_id: int) -> None: ...
+
+    async def close(self) -> None: ...
+
+
 class Engine:
     def __init__(
         self,
@@ -125,6 +136,7 @@ class Engine:
         metrics: Metrics,
         clock: Callable[[], float],
         worker_id: str | None = None,
+        scheduler: Scheduler | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -140,6 +152,7 @@ class Engine:
         self._slots = asyncio.Semaphore(settings.max_concurrent_fixes)
         self._running: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._scheduler = scheduler if scheduler is not None else _default_scheduler(settings)
 
     # ------------------------------------------------------------------ events
 
@@ -198,7 +211,7 @@ class Engine:
             check_run_id = await self._reporter.loop_started(gh, loop)
             if check_run_id is not None:
                 await self.store.update_loop(loop.id, now=now, check_run_id=check_run_id)
-        self.wake()
+        await self._queued(loop.id)
 
     async def _supersede_older(self, facts: RunFacts, now: float) -> None:
         for older in await self.store.active_loops(
@@ -235,7 +248,7 @@ class Engine:
                 awaiting_run_id=facts.run_id,
                 diagnosis=None,
             )
-        self.wake()
+        await self._queued(loop.id)
 
     async def _on_fix_branch_run(self, facts: RunFacts) -> None:
         loop = await self.store.loop_for_fix_branch(facts.repo, facts.head_branch)
@@ -265,7 +278,7 @@ class Engine:
                     awaiting_run_id=facts.run_id,
                     diagnosis=None,
                 )
-                self.wake()
+                await self._queued(loop.id)
             else:
                 await self._finish(
                     loop, LoopState.ESCALATED, decision.reason, expect=[LoopState.AWAITING_CI]
@@ -292,7 +305,7 @@ class Engine:
         )
         if updated is not None:
             await self._event(updated, "retry", by=by)
-            self.wake()
+            await self._queued(updated.id)
         return updated
 
     async def installation_removed(self, installation_id: int) -> None:
@@ -310,9 +323,25 @@ class Engine:
     def wake(self) -> None:
         self._wake.set()
 
+    async def _queued(self, loop_id: int) -> None:
+        """A loop became ``queued``: wake this engine's worker, or schedule it elsewhere."""
+        if self._scheduler is None:
+            self.wake()
+        else:
+            await self._scheduler.schedule(loop_id)
+
     async def run(self) -> None:
-        """Claim and work queued loops until ``shutdown``; at most N at a time."""
+        """Claim and work queued loops until ``shutdown``; at most N at a time.
+
+        With a scheduler, workers elsewhere do the claiming: this only recovers
+        and re-schedules what a stopped instance may have left queued.
+        """
         await self.recover()
+        if self._scheduler is not None:
+            for loop in await self.store.active_loops():
+                if loop.state is LoopState.QUEUED:
+                    await self._scheduler.schedule(loop.id)
+            return
         while not self._stopping:
             await self._slots.acquire()
             loop = await self.store.claim_loop(
@@ -336,6 +365,8 @@ class Engine:
         for task in list(self._running):
             task.cancel()
         await asyncio.gather(*self._running, return_exceptions=True)
+        if self._scheduler is not None:
+            await self._scheduler.close()
 
     async def idle(self) -> None:
         """Wait until no loop is being worked and none is queued (tests, bench)."""
@@ -366,29 +397,33 @@ class Engine:
             if loop.lease_owner is None:
                 continue
             expired = loop.lease_until is None or loop.lease_until < now
-            if not (expired or self._owns_all_leases()):
-                continue
-            if loop.state is LoopState.FIXING:
-                await self.store.update_iteration(
-                    loop.id, loop.iteration, status="interrupted", ended_at=now
-                )
-                interrupted = loop.attempts_interrupted + 1
-                await self._event(loop, "interrupted", iteration=loop.iteration)
-                if interrupted >= MAX_INTERRUPTIONS:
-                    reason = f"The fix was interrupted {interrupted} times (worker restarts)"
-                    await self._finish(loop, LoopState.ESCALATED, reason, expect=[loop.state])
-                    continue
-                await self.store.update_loop(
-                    loop.id,
-                    expect=[LoopState.FIXING],
-                    now=now,
-                    state=LoopState.QUEUED,
-                    attempts_interrupted=interrupted,
-                    lease_owner=None,
-                    lease_until=None,
-                )
-            elif loop.lease_owner is not None:
-                await self.store.update_loop(loop.id, now=now, lease_owner=None, lease_until=None)
+            if expired or self._owns_all_leases():
+                await self.recover_loop(loop)
+
+    async def recover_loop(self, loop: Loop) -> None:
+        """Take back one loop whose lease holder is known to be dead."""
+        now = self._clock()
+        if loop.state is LoopState.FIXING:
+            await self.store.update_iteration(
+                loop.id, loop.iteration, status="interrupted", ended_at=now
+            )
+            interrupted = loop.attempts_interrupted + 1
+            await self._event(loop, "interrupted", iteration=loop.iteration)
+            if interrupted >= MAX_INTERRUPTIONS:
+                reason = f"The fix was interrupted {interrupted} times (worker restarts)"
+                await self._finish(loop, LoopState.ESCALATED, reason, expect=[loop.state])
+                return
+            await self.store.update_loop(
+                loop.id,
+                expect=[LoopState.FIXING],
+                now=now,
+                state=LoopState.QUEUED,
+                attempts_interrupted=interrupted,
+                lease_owner=None,
+                lease_until=None,
+            )
+        elif loop.lease_owner is not None:
+            await self.store.update_loop(loop.id, now=now, lease_owner=None, lease_until=None)
 
     def _owns_all_leases(self) -> bool:
         # The embedded engine is the only worker: every lease left from
@@ -396,6 +431,13 @@ class Engine:
         return self.settings.database_url is None
 
     async def _work_and_release(self, loop: Loop) -> None:
+        try:
+            await self.work_claimed(loop)
+        finally:
+            self._slots.release()
+
+    async def work_claimed(self, loop: Loop) -> None:
+        """Work a loop this engine holds the lease of, escalate what breaks, then release it."""
         try:
             with log_context(repo=loop.repo, loop_id=loop.id):
                 await self.work(loop)
@@ -413,7 +455,6 @@ class Engine:
                 )
         finally:
             await self.store.release_loop(loop.id, self.worker_id, now=self._clock())
-            self._slots.release()
 
     async def work(self, loop: Loop) -> None:
         """Move one claimed ``queued`` loop as far as it goes without waiting for CI."""
@@ -564,7 +605,7 @@ class Engine:
             loop.id, expect=[LoopState.FIXING], now=self._clock(), state=LoopState.QUEUED
         )
         await self._event(current, "retrying", reason=decision.reason)
-        self.wake()
+        await self._queued(loop.id)
 
     async def _adopt_published_fix(self, gh: GitHubAPI, loop: Loop, config: RepoConfig) -> bool:
         """After an interruption: if the dead worker's commit reached the fix branch, use it."""
@@ -692,6 +733,15 @@ class Engine:
 
     async def _event(self, loop: Loop, kind: str, **detail: Any) -> None:
         await self.store.add_event(LoopEvent(loop.id, self._clock(), kind, detail))
+
+
+def _default_scheduler(settings: Settings) -> Scheduler | None:
+    """With a shared database, queued loops go to the job queue the workers read."""
+    if settings.database_url is None:
+        return None
+    from app.jobs import JobScheduler  # needs the `postgres` extra, only loaded when used
+
+    return JobScheduler(settings.database_url)
 
 
 def _dry_run_summary(diagnosis: Diagnosis, config: RepoConfig, loop: Loop) -> str:

@@ -177,7 +177,7 @@ def parse_diff(diff: str) -> list[FileDiff]:
 
 # ── Path classification ─────────────────────────────────────────────────────
 
-_TEST_DIRS = {"tests", "test", "__tests__", "spec", "specs", "testing", "e2e"}
+_TEST_DIRS = frozenset({"tests", "test", "__tests__", "spec", "specs", "testing", "e2e"})
 _TEST_NAME = re.compile(
     r"""^(
         test_.+\.py | .+_test\.py | conftest\.py
@@ -198,7 +198,7 @@ _CI_TEST_CONFIG_NAMES = re.compile(
     )$""",
     re.VERBOSE,
 )
-_CI_DIRS = {".github", ".circleci", ".buildkite", "ci", ".ci"}
+_CI_DIRS = frozenset({".github", ".circleci", ".buildkite", "ci", ".ci"})
 
 _LINT_CONFIG_NAMES = re.compile(
     r"""^(
@@ -369,14 +369,14 @@ _TIMEOUT_SETTINGS: tuple[tuple[str, re.Pattern[str], float | None], ...] = (
     ("pytest timeout", re.compile(r"^\s*timeout\s*=\s*" + _NUMBER), None),
     ("pytest.mark.timeout", re.compile(r"pytest\.mark\.timeout\s*\(\s*" + _NUMBER), None),
 )
-_MS_SETTINGS = {"testTimeout", "hookTimeout", "jest.setTimeout", "this.timeout"}
+_MS_SETTINGS = frozenset({"testTimeout", "hookTimeout", "jest.setTimeout", "this.timeout"})
 _PYTEST_CONFIG = re.compile(r"(^|/)(pyproject\.toml|setup\.cfg|tox\.ini|pytest\.ini)$")
 
 
 def _seconds(setting: str, value: str, unit: str | None) -> float:
     """Normalise a timeout to seconds so ``10m`` and ``600s`` compare."""
     number = float(value)
-    if unit in ("ms",):
+    if unit == "ms":
         return number / 1000
     if unit in ("m", "min"):
         return number * 60

@@ -52,4 +52,6 @@ async def fake_github(openapi_spec: OpenAPI, app_private_key: str) -> AsyncItera
             "leaked credentials:\n  " + "\n  ".join(problems),
             pytrace=False,
         )
+
+
 pytest_plugins = ["tests.harness"]

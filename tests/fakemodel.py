@@ -2,7 +2,7 @@
 
 Serves ``POST /v1/messages`` (Anthropic Messages) and ``POST /v1/chat/completions``
 (OpenAI Chat Completions).  Each request is checked for the shape the SDKs send
-(the API key header, a model, messages, a token limit); anything off is recorded in
+(the API key header (``x-api-key`` or a bearer token), a model, messages, a token limit); anything off is recorded in
 ``problems`` and answered 400, which the SDKs do not retry.  Replies come from a
 queue scripted by the test; every request body is recorded so a test can assert
 what reached the model (and what did not: secrets).
@@ -101,7 +101,9 @@ class FakeModel:
         body = await request.json()
         problems = self._check(
             body,
-            key_ok=request.headers.get("x-api-key") == self.api_key,
+            # The SDK sends the key as x-api-key (older) or as a bearer token (2.x).
+            key_ok=self.api_key
+            in (request.headers.get("x-api-key"), _bearer(request.headers.get("Authorization"))),
             limit_ok=isinstance(body.get("max_tokens"), int),
             extra_ok=bool(request.headers.get("anthropic-version")),
         )
@@ -129,7 +131,7 @@ class FakeModel:
         body = await request.json()
         problems = self._check(
             body,
-            key_ok=request.headers.get("Authorization") == f"Bearer {self.api_key}",
+            key_ok=_bearer(request.headers.get("Authorization")) == self.api_key,
             limit_ok=isinstance(body.get("max_completion_tokens", body.get("max_tokens")), int),
             extra_ok=True,
         )
@@ -177,6 +179,10 @@ class FakeModel:
             found.append("no scripted reply left")
         self.problems.extend(found)
         return "; ".join(found)
+
+
+def _bearer(header: str | None) -> str | None:
+    return header[len("Bearer ") :] if header and header.startswith("Bearer ") else None
 
 
 def _error(message: str) -> web.Response:

@@ -123,7 +123,9 @@ def test_same_fingerprint_while_ci_has_not_failed_does_not_escalate() -> None:
 
 def test_previous_iteration_without_fingerprint_never_matches() -> None:
     d = diagnosis()
-    previous = Iteration(loop_id=1, n=1, status="published", fingerprint="", ci_conclusion="failure")
+    previous = Iteration(
+        loop_id=1, n=1, status="published", fingerprint="", ci_conclusion="failure"
+    )
     assert before_iteration(d, previous=previous, used=1, max_iterations=3).step is Step.FIX
 
 
