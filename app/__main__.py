@@ -1,4 +1,4 @@
-"""Command line: ``python -m app serve | setup | status | classify``.
+"""Command line: ``python -m app serve | worker | setup | status | classify``.
 
 Every failure a user can cause (missing settings, a busy port) ends with a
 message that says what to do and exit code 2, never a traceback.
@@ -31,6 +31,21 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the webhook server and the fix worker")
     serve.add_argument("--port", type=int, help="port to listen on (default: PORT or 3000)")
+    worker = commands.add_parser(
+        "worker", help="work fix loops from the shared job queue (needs DATABASE_URL)"
+    )
+    worker.add_argument(
+        "--concurrency", type=int, help="jobs worked at once (default: MAX_CONCURRENT_FIXES)"
+    )
+    worker.add_argument(
+        "--heartbeat", type=float, default=10.0, help="seconds between liveness heartbeats"
+    )
+    worker.add_argument(
+        "--stalled-after",
+        type=float,
+        default=60.0,
+        help="seconds of silence after which a worker's jobs are taken over by others",
+    )
     setup = commands.add_parser("setup", help="register the GitHub App from app.yml")
     setup.add_argument("--host", default="127.0.0.1")
     setup.add_argument("--port", type=int, default=3000)
@@ -64,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "status":
         return print_status(settings, as_json=args.json)
+    if args.command == "worker":
+        return run_worker_command(settings, args)
     return serve_forever(settings, args.port)
 
 
@@ -95,6 +112,30 @@ def serve_forever(settings: Settings, port: int | None) -> int:
         web.run_app(build_app(settings), host=settings.host, port=listen_port, print=None)
     except OSError as exc:
         print(f"Cannot listen on {settings.host}:{listen_port}: {exc.strerror}.", file=sys.stderr)
+        return 2
+    return 0
+
+
+def run_worker_command(settings: Settings, args: argparse.Namespace) -> int:
+    configure_logging(fmt=settings.log_format, level=settings.log_level, secrets=settings.secrets())
+    try:
+        from app.worker import WorkerOptions, run_worker
+
+        options = WorkerOptions(
+            concurrency=args.concurrency or settings.max_concurrent_fixes,
+            heartbeat_s=args.heartbeat,
+            stalled_after_s=args.stalled_after,
+        )
+        asyncio.run(run_worker(settings, options))
+    except ImportError as exc:
+        print(
+            f"The worker needs the PostgreSQL extra ({exc.name} is missing): "
+            "pip install 'ci-fix-loop[postgres]'.",
+            file=sys.stderr,
+        )
+        return 2
+    except (ValueError, RuntimeError) as exc:
+        print(f"The worker cannot start: {exc}", file=sys.stderr)
         return 2
     return 0
 

@@ -35,6 +35,7 @@ MAX_KEY_LINES = 10
 EXCERPT_CHARS = 8000
 WRONG_CATEGORY_FACTOR = 0.6
 LOCATION_LOOKAHEAD = 20
+TOOL_TIE_FACTOR = 0.75
 TRACEBACK_LOOKBACK = 60
 
 _RUNNER_ROOT = re.compile(
@@ -122,9 +123,7 @@ class _Tally:
     """Votes per category and per tool, summed over jobs, sources and annotations."""
 
     scores: defaultdict[Category, float] = field(default_factory=lambda: defaultdict(float))
-    tools: defaultdict[Category, Counter[str]] = field(
-        default_factory=lambda: defaultdict(Counter)
-    )
+    tools: defaultdict[Category, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
 
     def add_rules(self, counts: Counter[Rule], factor: float) -> defaultdict[Category, float]:
         """Add the votes of recognised lines; a rule seen again counts less, up to twice."""
@@ -337,29 +336,40 @@ def _locate(
         line = params.get("line", "")
         candidate.line = int(line) if line.isdigit() and len(line) < 10 else None
         return
-    located = sorted(
-        (m for m in candidate.matches if m.file or m.line), key=lambda m: -m.rule.key
-    )
+    located = sorted((m for m in candidate.matches if m.file or m.line), key=lambda m: -m.rule.key)
     for match in located:
         if match.file:
             candidate.file, candidate.line = match.file, match.line
+            if match.line is None:
+                # "FAIL src/a.test.ts > adds" names the file; the stack below has the line.
+                nearby = _location_after(lines, index)
+                if nearby and nearby[0] == match.file:
+                    candidate.line = nearby[1]
             return
     if located and header_file:
         candidate.file, candidate.line = header_file, located[0].line
         return
     if not candidate.matches or _is_exit_line(candidate.matches):
         return
-    for after in lines[index + 1 : index + 1 + LOCATION_LOOKAHEAD]:
-        for pattern in _LOCATION_AFTER:
-            hit = pattern.match(after)
-            if hit and not _THIRD_PARTY.search(hit.group("file")):
-                candidate.file, candidate.line = repo_path(hit.group("file")), int(hit["line"])
-                return
+    nearby = _location_after(lines, index)
+    if nearby:
+        candidate.file, candidate.line = nearby
+        return
     for before in reversed(lines[max(0, index - TRACEBACK_LOOKBACK) : index]):
         hit = _TRACEBACK_FRAME.match(before)
         if hit and not _THIRD_PARTY.search(hit.group("file")):
             candidate.file, candidate.line = repo_path(hit.group("file")), int(hit["line"])
             return
+
+
+def _location_after(lines: Sequence[str], index: int) -> tuple[str | None, int] | None:
+    """The first project location printed below a line (a ``-->`` pointer, a stack frame)."""
+    for after in lines[index + 1 : index + 1 + LOCATION_LOOKAHEAD]:
+        for pattern in _LOCATION_AFTER:
+            hit = pattern.match(after)
+            if hit and not _THIRD_PARTY.search(hit.group("file")):
+                return repo_path(hit.group("file")), int(hit["line"])
+    return None
 
 
 def _fallback_lines(
@@ -440,11 +450,16 @@ def _decide(scores: dict[Category, float]) -> tuple[Category, float]:
 
 
 def _pick_tool(winner: Category, tools: Counter[str], from_command: str | None) -> str | None:
+    """The tool that printed the evidence; the command's tool breaks near-ties (``make`` runs
+    ``gcc``: the compiler's lines outweigh it)."""
     if winner is Category.UNKNOWN:
         return None
-    if from_command and (not tools or from_command in tools):
+    if not tools:
         return from_command
-    return tools.most_common(1)[0][0] if tools else from_command
+    best, votes = tools.most_common(1)[0]
+    if from_command and tools[from_command] >= TOOL_TIE_FACTOR * votes:
+        return from_command
+    return best
 
 
 def _rank(candidates: Sequence[_Candidate], winner: Category) -> tuple[KeyLine, ...]:

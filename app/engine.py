@@ -339,7 +339,7 @@ class Engine:
         await self.recover()
         if self._scheduler is not None:
             for loop in await self.store.active_loops():
-                if loop.state is LoopState.QUEUED:
+                if loop.state is LoopState.QUEUED and loop.lease_owner is None:
                     await self._scheduler.schedule(loop.id)
             return
         while not self._stopping:
@@ -395,6 +395,9 @@ class Engine:
         now = self._clock()
         for loop in await self.store.active_loops():
             if loop.lease_owner is None:
+                # Only a worker that was cancelled mid-fix leaves ``fixing`` unleased.
+                if loop.state is LoopState.FIXING:
+                    await self.recover_loop(loop)
                 continue
             expired = loop.lease_until is None or loop.lease_until < now
             if expired or self._owns_all_leases():

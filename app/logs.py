@@ -50,8 +50,10 @@ class _JsonFormatter(logging.Formatter):
         }
         for name in CONTEXT_FIELDS:
             entry[name] = getattr(record, name, "-")
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
         return json.dumps(entry, default=str)
 
 
@@ -71,6 +73,12 @@ class _SecretRedactor(logging.Filter):
             redacted = redacted.replace(secret, "[redacted]")
         if redacted != message:
             record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            # A traceback quotes the exception's message, which may hold a token or URL.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            for secret in self._secrets:
+                record.exc_text = record.exc_text.replace(secret, "[redacted]")
         return True
 
 

@@ -186,7 +186,7 @@ RULES: tuple[Rule, ...] = (
         key=8,
     ),
     _rule(INFRA, "pip", r"^WARNING: Retrying \(Retry\(total=", weight=2, key=3, hint="Retrying"),
-    _rule(INFRA, "git", r"^fatal: unable to access '[^']+': ", weight=4, key=9, hint="fatal:"),
+    _rule(INFRA, "git", r"^fatal: unable to access '[^']+': ", weight=5, key=9, hint="fatal:"),
     _rule(INFRA, "curl", r"^curl: \((?:6|7|28|35|52|56)\) ", weight=4, key=8, hint="curl:"),
     _rule(
         INFRA,
@@ -229,7 +229,8 @@ RULES: tuple[Rule, ...] = (
         "network",
         r"\b(?:502 Bad Gateway|503 Service Unavailable|504 Gateway Time-?out"
         r"|429 Too Many Requests|Too Many Requests \(429\)|too many 50\d error responses"
-        r"|returned error: (?:5\d\d|429)|HTTP (?:error )?(?:5\d\d|429)\b|status code:? (?:5\d\d|429)"
+        r"|returned error: (?:5\d\d|429)|HTTP (?:error )?(?:5\d\d|429)\b"
+        r"|status code:? (?:5\d\d|429)"
         r"|toomanyrequests|rate limit exceeded|API rate limit)",
         weight=4,
         key=8,
@@ -535,7 +536,7 @@ RULES: tuple[Rule, ...] = (
         hint="collect",
     ),
     _rule(TEST, "pytest", r"^=+ test session starts =+$", weight=1, key=0, hint="session"),
-    _rule(TEST, "unittest", r"^(?:FAIL|ERROR): \w+ \([\w.]+\)", weight=3, key=8, hint=": "),
+    _rule(TEST, "unittest", r"^(?:FAIL|ERROR): \w+ \([\w.]+\)", weight=3, key=7.5, hint=": "),
     _rule(TEST, "unittest", r"^FAILED \((?:failures|errors)=\d+", weight=3, key=3, hint="FAILED ("),
     _rule(TEST, "unittest", r"^Ran \d+ tests? in [\d.]+s$", weight=1, key=0, hint="Ran "),
     # --- JavaScript / TypeScript lint and types -----------------------------
@@ -628,6 +629,7 @@ RULES: tuple[Rule, ...] = (
         weight=2,
         key=0,
     ),
+    _rule(LINT, "stylelint", r"^\s+(?P<line>\d+):\d+\s+[✖⚠×]\s{1,2}\S", weight=3, key=8),
     _rule(
         LINT,
         "markdownlint",
@@ -662,6 +664,7 @@ RULES: tuple[Rule, ...] = (
         hint="Found",
     ),
     _rule(TYPECHECK, "next", r"^Type error: ", weight=3, key=8, hint="Type error"),
+    _rule(TYPECHECK, "svelte-check", r"svelte-check found \d+ errors?", weight=4, key=3),
     # --- JavaScript tests ---------------------------------------------------
     _rule(TEST, "jest", r"^\s*● (?!Console\b)\S", weight=3, key=9, hint="●"),
     _rule(
@@ -779,6 +782,13 @@ RULES: tuple[Rule, ...] = (
         weight=4,
         key=6,
     ),
+    _rule(
+        SSR,
+        None,
+        r"is not available during server[- ]side rendering|only works in (?:a )?Client Component",
+        weight=4,
+        key=9,
+    ),
     # Next.js evaluates pages on the server while collecting their data.
     _rule(
         SSR,
@@ -810,7 +820,8 @@ RULES: tuple[Rule, ...] = (
         hint=".go:",
     ),
     _rule(None, "go", r"^\s*(?:vet: )?" + _GO + r":(?P<line>\d+):(?:\d+:)? \S", key=7, hint=".go:"),
-    _rule(LINT, "go vet", r"^# \[[\w./@-]+\]$|^vet: ", weight=3, key=0, hint="vet"),
+    _rule(LINT, "go vet", r"^# \[[\w./@-]+\]$", weight=3, key=0, hint="# ["),
+    _rule(LINT, "go vet", r"^vet: ", weight=3, key=0, hint="vet: "),
     _rule(
         LINT,
         "golangci-lint",

@@ -157,7 +157,6 @@ class ProcessOutcome:
     timed_out: bool
     stdout: bytes
     stderr: bytes
-    stdout_truncated: bool = False
 
 
 async def run_sandboxed(
@@ -211,15 +210,12 @@ async def run_sandboxed(
     done, pending = await asyncio.wait(readers, timeout=KILL_GRACE_S)
     for task in pending:
         task.cancel()
-    tails = [t.result() if t in done else (b"", True) for t in readers]
-    stdout, truncated = tails[0]
-    stderr = b"" if merge_stderr else tails[1][0]
+    tails = [t.result() if t in done else b"" for t in readers]
     return ProcessOutcome(
         exit_code=None if timed_out else proc.returncode,
         timed_out=timed_out,
-        stdout=stdout,
-        stderr=stderr,
-        stdout_truncated=truncated,
+        stdout=tails[0],
+        stderr=b"" if merge_stderr else tails[1],
     )
 
 
@@ -233,15 +229,13 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-async def _read_tail(stream: asyncio.StreamReader, limit: int) -> tuple[bytes, bool]:
+async def _read_tail(stream: asyncio.StreamReader, limit: int) -> bytes:
     buffer = bytearray()
-    truncated = False
     while chunk := await stream.read(65536):
         buffer += chunk
         if len(buffer) > limit:
             del buffer[:-limit]
-            truncated = True
-    return bytes(buffer), truncated
+    return bytes(buffer)
 
 
 async def _feed(stream: asyncio.StreamWriter, data: bytes) -> None:

@@ -19,6 +19,7 @@ import aiohttp
 from aiohttp import web
 
 from app.auth import AppAuth
+from app.ci_hook import make_ci_hook_handler
 from app.commands import CommandHandler
 from app.context import AppContext
 from app.dispatch import Dispatcher
@@ -108,6 +109,7 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> web.App
                 max_body_bytes=settings.max_body_bytes,
             ),
         )
+        app.router.add_route("*", "/hooks/ci", make_ci_hook_handler(context))
         worker = asyncio.create_task(engine.run(), name="engine") if options.run_worker else None
         await context.dispatcher.replay_unfinished()
         try:

@@ -47,7 +47,7 @@ def _step_output(rng: random.Random, index: int) -> Iterator[str]:
                 f"{' ' * 20}[{n % 100:3d}%]"
             )
         elif kind == 2:
-            yield f"\x1b[36m[webpack]\x1b[39m asset chunk-{n:05x}.js {n % 900} KiB [emitted] (name: main)"
+            yield f"\x1b[36m[webpack]\x1b[39m asset chunk-{n:05x}.js {n % 900} KiB [emitted]"
         else:
             yield f"  src/module_{n % 40}/file_{n}.ts \x1b[2m{n % 50}ms\x1b[22m (unchanged)"
         if n % 997 == 0:
@@ -90,16 +90,40 @@ def generate(path: Path, megabytes: int, seed: int = 7) -> int:
             written += len(text.encode())
             out.write(text)
 
-        emit(iter(["Current runner version: '2.329.0'", "##[group]Operating System", "Ubuntu",
-                   "##[endgroup]"]))  # fmt: skip
+        emit(
+            iter(
+                [
+                    "Current runner version: '2.329.0'",
+                    "##[group]Operating System",
+                    "Ubuntu",
+                    "##[endgroup]",
+                ]
+            )
+        )
         index = 0
         while written < target - 2 * 1024 * 1024:
-            emit(iter([f"##[group]Run make step-{index}", f"make step-{index}",
-                       "shell: /usr/bin/bash -e {0}", "##[endgroup]"]))  # fmt: skip
+            emit(
+                iter(
+                    [
+                        f"##[group]Run make step-{index}",
+                        f"make step-{index}",
+                        "shell: /usr/bin/bash -e {0}",
+                        "##[endgroup]",
+                    ]
+                )
+            )
             emit(_step_output(rng, index))
             index += 1
-        emit(iter(["##[group]Run pytest -q", "pytest -q", "shell: /usr/bin/bash -e {0}",
-                   "##[endgroup]"]))  # fmt: skip
+        emit(
+            iter(
+                [
+                    "##[group]Run pytest -q",
+                    "pytest -q",
+                    "shell: /usr/bin/bash -e {0}",
+                    "##[endgroup]",
+                ]
+            )
+        )
         emit(_step_output(rng, 1))
         emit(_failure())
         emit(iter(["Post job cleanup.", "Cleaning up orphan processes"]))
@@ -153,8 +177,10 @@ def main() -> int:
         runs = [_run_fresh(path) for _ in range(args.runs)]
     speeds = [size / 1e6 / float(r["seconds"]) for r in runs]  # type: ignore[arg-type]
     rss = [int(r["max_rss_kb"]) / 1024 for r in runs]  # type: ignore[call-overload]
-    print("| log size | throughput (median of %d) | peak RSS (median) | category | top key line |"
-          % args.runs)  # fmt: skip
+    print(
+        f"| log size | throughput (median of {args.runs}) | peak RSS (median) | category "
+        "| top key line |"
+    )
     print("|---|---|---|---|---|")
     print(
         f"| {size / 1e6:.0f} MB | {statistics.median(speeds):.0f} MB/s "

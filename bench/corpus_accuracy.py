@@ -38,8 +38,11 @@ class CaseResult:
         if not self.expected_key_line:
             return True
         expected = _normalise(self.expected_key_line)
-        return any(expected in _normalise(t) or _normalise(t) in expected for t in self.top_key_lines
-                   if t.strip())
+        return any(
+            expected in _normalise(t) or _normalise(t) in expected
+            for t in self.top_key_lines
+            if t.strip()
+        )
 
 
 @dataclass(frozen=True)
@@ -63,11 +66,14 @@ class CorpusScore:
         ]
         for case in self.cases:
             if not case.category_ok:
-                lines.append(f"  {case.name}: category {case.category}, expected "
-                             f"{case.expected_category}")
+                lines.append(
+                    f"  {case.name}: category {case.category}, expected {case.expected_category}"
+                )
             if not case.key_line_ok:
-                lines.append(f"  {case.name}: key line {case.expected_key_line!r} not in "
-                             f"{list(case.top_key_lines)!r}")
+                lines.append(
+                    f"  {case.name}: key line {case.expected_key_line!r} not in "
+                    f"{list(case.top_key_lines)!r}"
+                )
         return "\n".join(lines)
 
 
@@ -75,17 +81,8 @@ def _normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def shared_dir() -> Path:
-    """The read-only reference material next to the repository (``CI_FIX_SHARED_DIR`` wins)."""
-    override = os.environ.get("CI_FIX_SHARED_DIR")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[1].parent / "shared"
-
-
-def score_corpus(corpus: Path | None = None) -> CorpusScore:
+def score_corpus(corpus: Path) -> CorpusScore:
     """Classify every case in the corpus and compare with its labels."""
-    corpus = corpus or shared_dir() / "corpus"
     results = []
     for case in sorted(p for p in corpus.iterdir() if (p / "meta.json").is_file()):
         meta = json.loads((case / "meta.json").read_text(encoding="utf-8"))
@@ -103,5 +100,7 @@ def score_corpus(corpus: Path | None = None) -> CorpusScore:
 
 
 if __name__ == "__main__":
-    score = score_corpus(Path(sys.argv[1]) if len(sys.argv) > 1 else None)
+    # The shared reference data sits beside the clone; CI_FIX_SHARED_DIR points elsewhere.
+    shared = os.environ.get("CI_FIX_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared"
+    score = score_corpus(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(shared) / "corpus")
     print(score.summary())

@@ -1,11 +1,11 @@
 """A fake model API on loopback, driven by the real ``anthropic`` and ``openai`` SDKs.
 
 Serves ``POST /v1/messages`` (Anthropic Messages) and ``POST /v1/chat/completions``
-(OpenAI Chat Completions).  Each request is checked for the shape the SDKs send
-(the API key header (``x-api-key`` or a bearer token), a model, messages, a token limit); anything off is recorded in
-``problems`` and answered 400, which the SDKs do not retry.  Replies come from a
-queue scripted by the test; every request body is recorded so a test can assert
-what reached the model (and what did not: secrets).
+(OpenAI Chat Completions).  Each request is checked for the shape the SDKs send (the
+API key header, ``x-api-key`` or a bearer token; a model; messages; a token limit);
+anything off is recorded in ``problems`` and answered 400, which the SDKs do not
+retry.  Replies come from a queue scripted by the test; every request body is
+recorded so a test can assert what reached the model (and what did not: secrets).
 
 Usage::
 

@@ -17,7 +17,7 @@ import jwt
 import pytest
 from gidgethub.aiohttp import GitHubAPI
 
-from app.config_schema import CONFIG_PATH, ConfigProblem
+from app.config_schema import ALWAYS_FORBIDDEN, CONFIG_PATH, ConfigProblem
 from app.config_source import ConfigLoad, load_repo_config, render_config_problems
 from app.repo_config import RepoConfig
 
@@ -125,7 +125,7 @@ async def test_extends_merges_mappings_and_replaces_lists(fake: Any) -> None:
     assert config.branches == ("release",)
     assert config.guard.max_files == 3
     assert config.guard.max_changed_lines == 50
-    assert config.guard.forbidden_paths == (".github/workflows/**", "docs/**")
+    assert config.guard.forbidden_paths == (*ALWAYS_FORBIDDEN, "docs/**")
 
 
 async def test_extends_accepts_owner_slash_repo_and_dot_github_chains(fake: Any) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import shlex
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -60,7 +61,9 @@ def request_for(ws: Workspace, *, model: str = "claude-sonnet-4-5", timeout_s: f
 
 
 @pytest.fixture
-async def ws() -> AsyncIterator[Workspace]:
+async def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Workspace]:
+    """A workspace (and private homes) under tmp_path, so stray agent writes land there too."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     files = {
         "calc.py": BUGGY,
         "test_calc.py": "from calc import add\n\ndef test_add():\n    assert add(2, 2) == 4\n",
@@ -139,7 +142,7 @@ async def test_command_agent_timeout_kills_it_and_its_children(
 ) -> None:
     pid_file = tmp_path / "child.pid"
     result = await CommandFixer(agent("sleeper.py", str(pid_file)), 60).fix(
-        request_for(ws, timeout_s=1.0)
+        request_for(ws, timeout_s=2.0)
     )
     assert result.error is not None and "timed out" in result.error
     assert_process_gone(int(pid_file.read_text()))
@@ -176,9 +179,7 @@ async def test_command_agent_writing_outside_is_visible_to_the_guard(
     assert result.error is None
     assert ".github/workflows/ci.yml" in result.changed_files
     assert ".github/workflows/ci.yml" in await ws.changed_files()
-    stray = ws.path.parent / "escaped.txt"
-    assert stray.exists()
-    stray.unlink()
+    assert (ws.path.parent / "escaped.txt").read_text() == "written outside the workspace\n"
 
 
 async def test_command_agent_nonzero_exit_sets_error(ws: Workspace) -> None:

@@ -21,12 +21,24 @@ def actions_log(
     after: Sequence[tuple[str, Sequence[str]]] = (),
 ) -> str:
     """A job log in the shape the jobs API returns: timestamps, step groups, the exit marker."""
-    lines = ["\ufeffCurrent runner version: '2.329.0'", "##[group]Operating System", "Ubuntu",
-             "##[endgroup]"]  # fmt: skip
+    lines = [
+        "\ufeffCurrent runner version: '2.329.0'",
+        "##[group]Operating System",
+        "Ubuntu",
+        "##[endgroup]",
+    ]
 
     def step(cmd: str, out: Sequence[str], code: int | None) -> None:
-        lines.extend([f"##[group]Run {cmd}", cmd, "shell: /usr/bin/bash -e {0}", "env:",
-                      "  CI: true", "##[endgroup]"])  # fmt: skip
+        lines.extend(
+            [
+                f"##[group]Run {cmd}",
+                cmd,
+                "shell: /usr/bin/bash -e {0}",
+                "env:",
+                "  CI: true",
+                "##[endgroup]",
+            ]
+        )
         lines.extend(out)
         if code is not None:
             lines.append(f"##[error]Process completed with exit code {code}.")
@@ -36,7 +48,9 @@ def actions_log(
     step(command, output, exit_code)
     for cmd, out in after:
         step(cmd, out, None)
-    lines.extend(["Post job cleanup.", "[command]/usr/bin/git version", "Cleaning up orphan processes"])
+    lines.extend(
+        ["Post job cleanup.", "[command]/usr/bin/git version", "Cleaning up orphan processes"]
+    )
     return "".join(
         f"2026-11-20T10:54:{i // 1000 % 60:02d}.{i % 1000:03d}1234Z {line}\n"
         for i, line in enumerate(lines)
@@ -51,8 +65,12 @@ def test_the_failing_step_is_found_with_its_command_output_and_exit_code() -> No
         before=[("actions/checkout@v4", ["Syncing repository: acme/web"])],
     )
     parsed = parse_log(log)
-    assert parsed.steps == ("Set up job", "Run actions/checkout@v4", "Run npx tsc --noEmit",
-                            "Post job cleanup")  # fmt: skip
+    assert parsed.steps == (
+        "Set up job",
+        "Run actions/checkout@v4",
+        "Run npx tsc --noEmit",
+        "Post job cleanup",
+    )
     assert parsed.failing_step == "Run npx tsc --noEmit"
     assert parsed.failed_steps == ("Run npx tsc --noEmit",)
     assert parsed.exit_code == 2
@@ -102,8 +120,9 @@ def test_the_last_failing_step_wins_and_every_failed_step_is_listed() -> None:
 
 
 def test_a_step_with_only_an_error_line_is_failing_when_no_step_exited() -> None:
-    log = actions_log("sleep 600", ["waiting", "##[error]The operation was canceled."],
-                      exit_code=None)  # fmt: skip
+    log = actions_log(
+        "sleep 600", ["waiting", "##[error]The operation was canceled."], exit_code=None
+    )
     parsed = parse_log(log)
     assert parsed.failing_step == "Run sleep 600"
     assert parsed.exit_code is None
@@ -120,10 +139,16 @@ def test_chunk_boundaries_do_not_change_the_result() -> None:
 
 
 def test_crlf_invalid_utf8_and_lines_without_timestamps() -> None:
-    log = b"##[group]Run ./x\r\n##[endgroup]\r\nbad \xff\xfe bytes\r\n##[error]Process completed with exit code 1.\r\n"
+    log = (
+        b"##[group]Run ./x\r\n##[endgroup]\r\nbad \xff\xfe bytes\r\n"
+        b"##[error]Process completed with exit code 1.\r\n"
+    )
     parsed = parse_log(log)
     assert parsed.failing_step == "Run ./x"
-    assert parsed.failing_lines == ("bad \ufffd\ufffd bytes", "##[error]Process completed with exit code 1.")
+    assert parsed.failing_lines == (
+        "bad \ufffd\ufffd bytes",
+        "##[error]Process completed with exit code 1.",
+    )
 
 
 def test_a_huge_line_is_truncated_and_memory_stays_bounded() -> None:
@@ -148,8 +173,10 @@ def test_a_long_step_keeps_its_start_and_end_and_says_what_was_dropped() -> None
     output = [f"line {i} " + "." * 90 for i in range(20000)]
     parsed = parse_log(actions_log("pytest", [*output, "E   KeyError: 'AT'"]))
     assert parsed.failing_lines[0] == output[0]
-    assert parsed.failing_lines[-2:] == ("E   KeyError: 'AT'",
-                                         "##[error]Process completed with exit code 1.")  # fmt: skip
+    assert parsed.failing_lines[-2:] == (
+        "E   KeyError: 'AT'",
+        "##[error]Process completed with exit code 1.",
+    )
     assert parsed.failing_omitted_bytes > 1_000_000
     assert sum(len(line) for line in parsed.failing_lines) < 400 * 1024
 

@@ -347,3 +347,21 @@ async def test_download_reports_an_http_failure(github_and_blob_host, tmp_path):
             await download_tarball(
                 session, f"{api_url}/repos/octo/repo/tarball/abc1234", "wrong", tmp_path / "t", 10
             )
+
+
+async def test_download_from_the_shared_fake_github_builds_the_workspace(fake_github, tmp_path):
+    """The fake fails the test at teardown if the token reached its blob host."""
+    sha = fake_github.add_repo(
+        "octo/repo", files={"src/app.py": "x = 1\n", "README.md": "hi\n"}, installation_id=7
+    )
+    token = fake_github.issue_token(7, None).value
+    dest = tmp_path / "repo.tar.gz"
+    async with aiohttp.ClientSession() as session:
+        await download_tarball(
+            session, f"{fake_github.url}/repos/octo/repo/tarball/{sha}", token, dest, 10**6
+        )
+    async with await Workspace.from_tarball(dest) as ws:
+        assert (ws.path / "src" / "app.py").read_text() == "x = 1\n"
+        (ws.path / "README.md").write_text("fixed\n")
+        assert await ws.changed_files() == {"README.md": b"fixed\n"}
+    assert fake_github.leaks == []

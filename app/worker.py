@@ -1,0 +1,136 @@
+"""``python -m app worker``: one process that works fix loops off the PostgreSQL job queue.
+
+Run as many as the load needs, beside any number of web instances
+(``python -m app serve``) sharing the same ``DATABASE_URL``.  Each worker runs
+up to ``MAX_CONCURRENT_FIXES`` jobs at once and, besides working them, keeps
+the queue healthy: it retries the jobs of workers whose heartbeat stopped
+(killed, lost) and re-schedules queued loops that have no job (a web instance
+died between opening a loop and deferring its job).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiohttp
+
+from app.auth import AppAuth
+from app.engine import Engine
+from app.github_client import GitHubClients
+from app.jobs import CLOCK_KEY, ENGINE_KEY, QUEUE, JobScheduler
+from app.metrics import Metrics
+from app.reporting import GitHubReporter
+from app.settings import Settings
+from app.store.base import Store
+from app.store.open import open_store
+from app.store.records import LoopState
+from app.wiring import RepoConfigLoader, default_attempter, default_diagnoser
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """How often a worker proves it is alive, and when a silent one counts as dead.
+
+    ``stalled_after_s`` must comfortably exceed ``heartbeat_s``: a live worker
+    taken for dead would have its loop taken over while it still works on it.
+    """
+
+    concurrency: int = 2
+    heartbeat_s: float = 10.0
+    stalled_after_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.stalled_after_s < 3 * self.heartbeat_s:
+            raise ValueError(
+                f"stalled_after_s={self.stalled_after_s} must be at least three heartbeats "
+                f"({3 * self.heartbeat_s}s): otherwise a busy worker may be taken for dead"
+            )
+
+
+async def run_worker(
+    settings: Settings, options: WorkerOptions, *, clock: Callable[[], float] = time.time
+) -> None:
+    """Work loop jobs until SIGINT/SIGTERM, then let running jobs finish."""
+    if not settings.database_url:
+        raise ValueError(
+            "DATABASE_URL is not set: workers share loops through PostgreSQL. Set DATABASE_URL "
+            "(the same for every web instance and worker), or run `python -m app serve` alone, "
+            "which works loops in-process."
+        )
+    store = await open_store(settings)
+    scheduler = JobScheduler(settings.database_url)
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300, sock_connect=10))
+    metrics = Metrics()
+    clients = GitHubClients(
+        auth=AppAuth(
+            app_id=settings.app_id,
+            private_key=settings.private_key,
+            api_url=settings.github_api_url,
+            session=session,
+            clock=clock,
+        ),
+        session=session,
+        api_url=settings.github_api_url,
+        clock=clock,
+        on_response=metrics.github_response,
+    )
+    name = f"{socket.gethostname()}-{os.getpid()}"
+    engine = Engine(
+        settings=settings,
+        store=store,
+        github=clients.for_installation,
+        diagnoser=default_diagnoser(settings),
+        configs=RepoConfigLoader(settings),
+        attempter=default_attempter(settings, metrics),
+        reporter=GitHubReporter(store=store, dry_run=settings.dry_run),
+        metrics=metrics,
+        clock=clock,
+        worker_id=name,
+        scheduler=scheduler,
+    )
+    upkeep = asyncio.create_task(keep_queue_healthy(store, scheduler, options), name="upkeep")
+    try:
+        app = await scheduler.app()
+        log.info("worker %s: up to %s jobs at once", name, options.concurrency)
+        await app.run_worker_async(
+            queues=[QUEUE],
+            name=name,
+            concurrency=options.concurrency,
+            additional_context={ENGINE_KEY: engine, CLOCK_KEY: clock},
+            update_heartbeat_interval=options.heartbeat_s,
+            stalled_worker_timeout=options.stalled_after_s,
+            # A stopping worker finishes its jobs; one killed meanwhile has them
+            # retried by another worker once its heartbeat goes stale.
+            shutdown_graceful_timeout=None,
+            install_signal_handlers=True,
+        )
+    finally:
+        upkeep.cancel()
+        await asyncio.gather(upkeep, return_exceptions=True)
+        await engine.shutdown()  # closes the scheduler
+        await session.close()
+        await store.close()
+
+
+async def keep_queue_healthy(store: Store, scheduler: JobScheduler, options: WorkerOptions) -> None:
+    """Every half stall-period: retry dead workers' jobs, re-schedule job-less queued loops."""
+    while True:
+        try:
+            await scheduler.retry_stalled(stalled_after_s=options.stalled_after_s)
+            for loop in await store.active_loops():
+                if loop.state is LoopState.QUEUED and loop.lease_owner is None:
+                    await scheduler.schedule(loop.id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The database may be briefly unreachable; the next round tries again.
+            log.exception("queue upkeep failed; retrying in %ss", options.stalled_after_s / 2)
+        await asyncio.sleep(options.stalled_after_s / 2)
