@@ -259,7 +259,7 @@ def _scan(
             titles.update(m.rule for m in _match(params["title"]))
         counts.update(m.rule for m in matches)
         floor = _MARKER_RANK.get(marker, 0.0) if marker else 0.0
-        if any(m.rule.key > 0 for m in matches) or floor:
+        if any(m.rule.key_line for m in matches) or floor:
             candidate = _Candidate(
                 text=raw.strip(),
                 matches=matches,
@@ -408,7 +408,6 @@ def _read_annotations(
         counts.update(m.rule for m in matches)
         if note.title:
             counts.update(m.rule for m in _match(note.title))
-        keyed = [m.rule.key for m in matches if m.rule.key > 0]
         candidates.append(
             _Candidate(
                 text=text,
@@ -416,7 +415,7 @@ def _read_annotations(
                 order=(after, 2, index),
                 job=None,
                 step=None,
-                floor=0.0 if keyed else 6.0,
+                floor=0.0 if any(m.rule.key_line for m in matches) else 6.0,
                 file=repo_path(note.path) if note.path else None,
                 line=note.start_line,
             )

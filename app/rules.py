@@ -64,9 +64,8 @@ def _rule(
     weight: float = 0.0,
     key: float = 0.0,
     hint: str | None = None,
-    flags: int = 0,
 ) -> Rule:
-    return Rule(category, tool, re.compile(pattern, flags), weight, key, hint)
+    return Rule(category, tool, re.compile(pattern), weight, key, hint)
 
 
 def _hint(category: Category, tool: str | None, pattern: str) -> Hint:

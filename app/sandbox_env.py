@@ -176,7 +176,9 @@ async def run_sandboxed(
     the last ``output_limit`` bytes of each stream are kept.  Raises
     ``FileNotFoundError`` when ``argv[0]`` does not exist.
     """
-    proc = await asyncio.create_subprocess_exec(
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.subprocess_exec(
+        lambda: _ExitAwareProtocol(loop),
         *argv,
         cwd=cwd,
         env=dict(env),
@@ -185,6 +187,7 @@ async def run_sandboxed(
         stderr=asyncio.subprocess.STDOUT if merge_stderr else asyncio.subprocess.PIPE,
         start_new_session=True,
     )
+    proc = asyncio.subprocess.Process(transport, protocol, loop)
     streams = [proc.stdout] if merge_stderr else [proc.stdout, proc.stderr]
     readers = [asyncio.create_task(_read_tail(s, output_limit)) for s in streams if s]
     feeder = (
@@ -192,7 +195,7 @@ async def run_sandboxed(
     )
     timed_out = False
     try:
-        await asyncio.wait_for(proc.wait(), timeout_s)
+        await asyncio.wait_for(asyncio.shield(protocol.exited), timeout_s)
     except TimeoutError:
         timed_out = True
     except BaseException:
@@ -222,6 +225,24 @@ async def run_sandboxed(
 def tail_text(data: bytes, limit: int = OUTPUT_TAIL_BYTES) -> str:
     """The last ``limit`` bytes of output as text, for reports and prompts."""
     return data[-limit:].decode("utf-8", errors="replace")
+
+
+class _ExitAwareProtocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """Reports the process's exit as soon as it happens.
+
+    ``Process.wait()`` (Python 3.11) returns only once every pipe is closed, so a
+    daemon the agent left holding stdout would keep a finished run waiting for its
+    full timeout; ``exited`` resolves on the exit itself.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=2**16, loop=loop)
+        self.exited: asyncio.Future[None] = loop.create_future()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        if not self.exited.done():
+            self.exited.set_result(None)
 
 
 def _kill_group(pgid: int) -> None:

@@ -51,21 +51,22 @@ async def wait_for(predicate: Any, what: str) -> None:
 
 @contextlib.asynccontextmanager
 async def app_process(env: dict[str, str], port: int) -> AsyncIterator[asyncio.subprocess.Process]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "app",
-        "serve",
-        cwd=env["CRASH_TEST_CWD"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    log_path = Path(env["CRASH_TEST_CWD"]) / f"app-{port}.log"
+    with log_path.open("ab") as log_file:  # a file, not a pipe: a full pipe would block the app
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "app",
+            "serve",
+            cwd=env["CRASH_TEST_CWD"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+        )
 
     async def healthy() -> bool:
         if process.returncode is not None:
-            errors = await process.stderr.read() if process.stderr else b""
-            pytest.fail(f"app exited: {errors.decode()}")
+            pytest.fail(f"app exited: {log_path.read_text()}")
         try:
             async with (
                 aiohttp.ClientSession() as session,

@@ -15,8 +15,7 @@ from app.store.records import Iteration, LoopState, NewLoop
 from app.store.sql import SqlStore
 from tests.postgres import pg_url
 
-pytestmark = pytest.mark.usefixtures("pg_url")
-__all__ = ["pg_url"]
+__all__ = ["pg_url"]  # the fixture, imported for the tests below
 
 
 def new_loop(n: int) -> NewLoop:
@@ -135,9 +134,7 @@ async def test_concurrent_claims_from_many_connections_never_share_a_loop(pg_url
                 if free is not None and free["n"] == 0:
                     return won
 
-        results = await asyncio.gather(
-            *(claimer(stores[i % 4], f"worker-{i}") for i in range(12))
-        )
+        results = await asyncio.gather(*(claimer(stores[i % 4], f"worker-{i}") for i in range(12)))
         claimed = [loop_id for won in results for loop_id in won]
         assert sorted(claimed) == sorted(ids)  # every loop once, none twice
         owners = await stores[0]._conn.fetchall("SELECT id, lease_owner FROM loops")

@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any, ClassVar
 
+import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
@@ -110,21 +111,20 @@ async def open_postgres_store(url: str, *, max_connections: int = 10) -> SqlStor
     transaction-scoped advisory lock, so one applies it and the others find
     it done.
     """
-    pool = AsyncConnectionPool(
-        url,
-        min_size=1,
-        max_size=max_connections,
-        kwargs={"autocommit": True},
-        open=False,
-    )
     try:
-        await pool.open(wait=True, timeout=30)
-    except Exception as exc:
-        await pool.close()
+        probe = await AsyncConnection.connect(url, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        # libpq's message names host, port, database or user, never the password.
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise RuntimeError(
-            f"Cannot connect to the PostgreSQL database in DATABASE_URL ({type(exc).__name__}): "
-            "check the host, port, database name and credentials, and that the server is up."
+            f"Cannot connect to the PostgreSQL database in DATABASE_URL ({reason}): check the "
+            "host, port, database name and credentials, and that the server is up."
         ) from exc
+    await probe.close()
+    pool = AsyncConnectionPool(
+        url, min_size=1, max_size=max_connections, kwargs={"autocommit": True}, open=False
+    )
+    await pool.open(wait=True, timeout=30)
     conn = PostgresConnection(pool)
     store = SqlStore(conn)
     try:
