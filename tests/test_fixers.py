@@ -21,6 +21,7 @@ from app.fixers.edits import Edit, EditError, apply_edits
 from app.fixers.pricing import PriceTable
 from app.fixers.select import FixerSettings, FixerUnavailable, choose_fixers
 from app.repo_config import FixerConfig, RepoConfig
+from app.settings import Settings
 from app.workspace import Workspace
 from tests.fakemodel import FakeModel
 from tests.test_verify import SECRETS, assert_process_gone
@@ -385,3 +386,19 @@ def test_missing_credentials_or_command_say_what_to_set() -> None:
         )
     with pytest.raises(FixerUnavailable, match="FIXER_COMMAND"):
         choose_fixers(RepoConfig(), Category.TEST, FixerSettings())
+
+
+def test_settings_hand_agents_the_model_key_and_nothing_else() -> None:
+    settings = Settings(
+        app_id=1,
+        private_key="-----BEGIN RSA PRIVATE KEY-----",
+        webhook_secret="whsec",
+        status_token="status",
+        anthropic_api_key="sk-ant",
+        fixer_command="claude -p --model {model}",
+    )
+    fixer_settings = FixerSettings.from_settings(settings)
+    assert dict(fixer_settings.command_env) == {"ANTHROPIC_API_KEY": "sk-ant"}
+    [fixer] = choose_fixers(RepoConfig(), Category.TEST, fixer_settings)
+    assert isinstance(fixer, CommandFixer)
+    assert fixer.argv == ["claude", "-p", "--model", "{model}"]

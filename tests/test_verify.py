@@ -78,6 +78,14 @@ async def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     assert_process_gone(int((tmp_path / "child.pid").read_text()))
 
 
+async def test_daemon_left_behind_is_killed_and_does_not_hold_the_run(tmp_path: Path) -> None:
+    """A finished command is finished, even if a child it left still holds its output."""
+    result = await run_verify("sleep 300 & echo $! > daemon.pid; echo started", tmp_path, 60)
+    assert result.ok
+    assert not result.timed_out
+    assert_process_gone(int((tmp_path / "daemon.pid").read_text()))
+
+
 async def test_output_is_bounded_to_the_tail(tmp_path: Path) -> None:
     command = "i=0; while [ $i -lt 3000 ]; do echo line $i of noise; i=$((i+1)); done; echo LAST"
     result = await run_verify(command, tmp_path, 30)
