@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         "--concurrency", type=int, help="jobs worked at once (default: MAX_CONCURRENT_FIXES)"
     )
     worker.add_argument(
+        "--poll", type=float, default=5.0, help="most seconds between looks for waiting jobs"
+    )
+    worker.add_argument(
         "--heartbeat", type=float, default=10.0, help="seconds between liveness heartbeats"
     )
     worker.add_argument(
@@ -123,6 +126,7 @@ def run_worker_command(settings: Settings, args: argparse.Namespace) -> int:
 
         options = WorkerOptions(
             concurrency=args.concurrency or settings.max_concurrent_fixes,
+            poll_s=args.poll,
             heartbeat_s=args.heartbeat,
             stalled_after_s=args.stalled_after,
         )

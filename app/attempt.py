@@ -16,8 +16,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from gidgethub.abc import GitHubAPI
-
 from app.engine import AttemptInput, AttemptResult
 from app.fixers.base import Fixer, FixRequest
 from app.fixers.select import FixerUnavailable
@@ -27,16 +25,17 @@ from app.metrics import Metrics
 from app.prompts import PromptContext, build_prompt
 from app.publish import publish_fix
 from app.verify import VerifyResult, run_verify
-from app.workspace import UnsafeArchive, Workspace, WorkspaceError
+from app.workspace import (
+    DownloadError,
+    UnsafeArchive,
+    Workspace,
+    WorkspaceError,
+    download_source,
+)
 
 log = logging.getLogger(__name__)
 
-MAX_TARBALL_BYTES = 512 * 1024 * 1024
 FixerFactory = Callable[[AttemptInput], Sequence[Fixer]]
-
-
-class TarballTooLarge(Exception):
-    pass
 
 
 class FixAttempter:
@@ -48,7 +47,7 @@ class FixAttempter:
 
     async def attempt(
         self,
-        gh: GitHubAPI,
+        gh: AppGitHubAPI,
         request: AttemptInput,
         on_spend: Callable[[float], Awaitable[None]],
     ) -> AttemptResult:
@@ -56,16 +55,18 @@ class FixAttempter:
         parent = loop.fix_sha or loop.head_sha
         with tempfile.TemporaryDirectory(prefix="ci-fix-dl-") as download_dir:
             try:
-                tarball = await _download(gh, loop.repo, parent, Path(download_dir))
+                tarball = await download_source(
+                    gh, loop.repo, parent, Path(download_dir) / "source.tar.gz"
+                )
                 workspace = await Workspace.from_tarball(tarball)
-            except (UnsafeArchive, WorkspaceError, TarballTooLarge, DownloadFailed) as exc:
+            except (UnsafeArchive, WorkspaceError, DownloadError) as exc:
                 return AttemptResult(problem=f"The checkout of {parent[:7]} failed: {exc}")
         async with workspace:
             return await self._in_workspace(gh, request, workspace, parent, on_spend)
 
     async def _in_workspace(
         self,
-        gh: GitHubAPI,
+        gh: AppGitHubAPI,
         request: AttemptInput,
         workspace: Workspace,
         parent: str,
@@ -179,32 +180,6 @@ class FixAttempter:
 
     async def _verify(self, command: str, workspace: Workspace, timeout_s: float) -> VerifyResult:
         return await run_verify(command, workspace.path, timeout_s)
-
-
-class DownloadFailed(Exception):
-    pass
-
-
-async def _download(gh: GitHubAPI, repo: str, sha: str, into: Path) -> Path:
-    assert isinstance(gh, AppGitHubAPI)
-    owner, name = repo.split("/", 1)
-    path = into / "source.tar.gz"
-    written = 0
-    with path.open("wb") as out:
-
-        def sink(chunk: bytes) -> None:
-            nonlocal written
-            written += len(chunk)
-            if written > MAX_TARBALL_BYTES:
-                raise TarballTooLarge(f"the archive is larger than {MAX_TARBALL_BYTES} bytes")
-            out.write(chunk)
-
-        status = await gh.download(
-            "/repos/{owner}/{repo}/tarball/{ref}", {"owner": owner, "repo": name, "ref": sha}, sink
-        )
-    if status != 200:
-        raise DownloadFailed(f"GitHub answered HTTP {status} for the source archive")
-    return path
 
 
 def _rejection(verdict: GuardVerdict) -> str:

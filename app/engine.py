@@ -18,12 +18,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from gidgethub.abc import GitHubAPI
-
 from app.breaker import breaker_blocks, record_loop_end
 from app.budget import BudgetLimits, Spend, check_budget, utc_day_start
 from app.config_source import ConfigLoad
 from app.diagnosis import Diagnosis
+from app.github_client import AppGitHubAPI
 from app.logs import log_context
 from app.loop_policy import (
     FAILURE_CONCLUSIONS,
@@ -49,11 +48,11 @@ MAX_INTERRUPTIONS = 2
 
 
 class Diagnoser(Protocol):
-    async def diagnose(self, gh: GitHubAPI, repo: str, run_id: int) -> Diagnosis: ...
+    async def diagnose(self, gh: AppGitHubAPI, repo: str, run_id: int) -> Diagnosis: ...
 
 
 class ConfigLoader(Protocol):
-    async def load(self, gh: GitHubAPI, repo: str, head_sha: str) -> ConfigLoad:
+    async def load(self, gh: AppGitHubAPI, repo: str, head_sha: str) -> ConfigLoad:
         """The repo's effective config, or the problems that make it invalid."""
 
 
@@ -87,7 +86,7 @@ class AttemptResult:
 class Attempter(Protocol):
     async def attempt(
         self,
-        gh: GitHubAPI,
+        gh: AppGitHubAPI,
         request: AttemptInput,
         on_spend: Callable[[float], Awaitable[None]],
     ) -> AttemptResult: ...
@@ -96,19 +95,21 @@ class Attempter(Protocol):
 class Reporter(Protocol):
     """Everything the loop shows on GitHub: check run, pull request, escalation issue."""
 
-    async def loop_started(self, gh: GitHubAPI, loop: Loop) -> int | None: ...
+    async def loop_started(self, gh: AppGitHubAPI, loop: Loop) -> int | None: ...
 
-    async def fix_published(self, gh: GitHubAPI, loop: Loop, config: RepoConfig) -> int | None: ...
-
-    async def loop_ended(self, gh: GitHubAPI, loop: Loop, config: RepoConfig | None) -> None: ...
-
-    async def escalated(
-        self, gh: GitHubAPI, loop: Loop, config: RepoConfig | None
+    async def fix_published(
+        self, gh: AppGitHubAPI, loop: Loop, config: RepoConfig
     ) -> int | None: ...
 
-    async def config_invalid(self, gh: GitHubAPI, facts: RunFacts, load: ConfigLoad) -> None: ...
+    async def loop_ended(self, gh: AppGitHubAPI, loop: Loop, config: RepoConfig | None) -> None: ...
 
-    async def rerun_failed_jobs(self, gh: GitHubAPI, loop: Loop) -> None: ...
+    async def escalated(
+        self, gh: AppGitHubAPI, loop: Loop, config: RepoConfig | None
+    ) -> int | None: ...
+
+    async def config_invalid(self, gh: AppGitHubAPI, facts: RunFacts, load: ConfigLoad) -> None: ...
+
+    async def rerun_failed_jobs(self, gh: AppGitHubAPI, loop: Loop) -> None: ...
 
 
 class Scheduler(Protocol):
@@ -128,7 +129,7 @@ class Engine:
         *,
         settings: Settings,
         store: Store,
-        github: Callable[[int], GitHubAPI],
+        github: Callable[[int], AppGitHubAPI],
         diagnoser: Diagnoser,
         configs: ConfigLoader,
         attempter: Attempter,
@@ -511,7 +512,7 @@ class Engine:
 
     async def _iterate(
         self,
-        gh: GitHubAPI,
+        gh: AppGitHubAPI,
         loop: Loop,
         config: RepoConfig,
         diagnosis: Diagnosis,
@@ -610,7 +611,7 @@ class Engine:
         await self._event(current, "retrying", reason=decision.reason)
         await self._queued(loop.id)
 
-    async def _adopt_published_fix(self, gh: GitHubAPI, loop: Loop, config: RepoConfig) -> bool:
+    async def _adopt_published_fix(self, gh: AppGitHubAPI, loop: Loop, config: RepoConfig) -> bool:
         """After an interruption: if the dead worker's commit reached the fix branch, use it."""
         owner, name = loop.owner_and_name
         try:
@@ -642,7 +643,7 @@ class Engine:
             await self._event(adopted, "adopted", sha=sha)
         return True
 
-    async def _diagnosis(self, gh: GitHubAPI, loop: Loop) -> Diagnosis:
+    async def _diagnosis(self, gh: AppGitHubAPI, loop: Loop) -> Diagnosis:
         if loop.diagnosis is not None:
             return Diagnosis.from_dict(loop.diagnosis)
         run_id = loop.awaiting_run_id or loop.run_id

@@ -19,7 +19,7 @@ from gidgethub.abc import GitHubAPI
 
 PREFIX = "/ci-fix"
 KNOWN_COMMANDS: dict[str, str] = {
-    "retry": "start a new fix loop for the latest failed run of this pull request's branch",
+    "retry": "give a loop that ended without a fix a fresh set of iterations",
     "stop": "stop the running fix loop; no more commits or comments from the app",
     "status": "show the loop's iterations, spend and what it is waiting for",
     "help": "show this help",

@@ -9,8 +9,9 @@ Each ``Rule`` recognises one kind of line and says two separate things about it:
   a key line; 9-10: the error itself; 1: the runner's generic exit line).
 
 Patterns name a ``file`` and a ``line`` group where the line says where the
-problem is.  ``hint`` is a literal that must appear in the line for the pattern
-to possibly match, checked before the regex runs; it keeps classification cheap.
+problem is.  ``hints`` are literals of which at least one must appear in a line
+for the pattern to possibly match (none: always try); checking them before the
+regex runs keeps classification cheap.
 
 Rules describe what the tools print in general, never one project's output:
 the classifier is judged on logs it has not seen.
@@ -40,7 +41,7 @@ class Rule:
     pattern: re.Pattern[str]
     weight: float = 0.0
     key: float = 0.0
-    hint: str | None = None
+    hints: tuple[str, ...] = ()
 
     @property
     def key_line(self) -> bool:
@@ -63,9 +64,10 @@ def _rule(
     *,
     weight: float = 0.0,
     key: float = 0.0,
-    hint: str | None = None,
+    hint: str | tuple[str, ...] = (),
 ) -> Rule:
-    return Rule(category, tool, re.compile(pattern), weight, key, hint)
+    hints = (hint,) if isinstance(hint, str) else hint
+    return Rule(category, tool, re.compile(pattern), weight, key, hints)
 
 
 def _hint(category: Category, tool: str | None, pattern: str) -> Hint:
@@ -102,6 +104,7 @@ RULES: tuple[Rule, ...] = (
         r" signal|The runner has lost|Runner connect error",
         weight=8,
         key=10,
+        hint=("lost communication", "shutdown signal", "runner has lost", "Runner connect"),
     ),
     _rule(INFRA, "runner", r"^The operation was canceled\.", weight=5, key=9, hint="canceled"),
     _rule(
@@ -118,6 +121,7 @@ RULES: tuple[Rule, ...] = (
         r"No space left on device|\bENOSPC\b|not enough space on the disk",
         weight=6,
         key=9,
+        hint=("space", "ENOSPC"),
     ),
     # --- memory -------------------------------------------------------------
     _rule(
@@ -136,6 +140,7 @@ RULES: tuple[Rule, ...] = (
         r"|java\.lang\.OutOfMemoryError|CUDA out of memory|\bOOMKilled\b",
         weight=5,
         key=9,
+        hint=("memory", "OutOfMemory", "OOMKilled"),
     ),
     # A MemoryError inside a test may be the test's own bug: weak evidence only.
     _rule(INFRA, "oom", r"^\s*(?:E\s+)?MemoryError\b", weight=1.5, key=8, hint="MemoryError"),
@@ -183,6 +188,13 @@ RULES: tuple[Rule, ...] = (
         r"|NewConnectionError|ProtocolError\('Connection aborted|RemoteDisconnected",
         weight=4,
         key=8,
+        hint=(
+            "Max retries",
+            "TimeoutError",
+            "NewConnectionError",
+            "Connection aborted",
+            "RemoteDisconnected",
+        ),
     ),
     _rule(INFRA, "pip", r"^WARNING: Retrying \(Retry\(total=", weight=2, key=3, hint="Retrying"),
     _rule(INFRA, "git", r"^fatal: unable to access '[^']+': ", weight=5, key=9, hint="fatal:"),
@@ -194,6 +206,7 @@ RULES: tuple[Rule, ...] = (
         r" download",
         weight=3,
         key=8,
+        hint=("spurious network", "download"),
     ),
     _rule(
         INFRA,
@@ -213,7 +226,24 @@ RULES: tuple[Rule, ...] = (
         key=9,
         hint="Error response from daemon",
     ),
-    _rule(INFRA, "network", _NET, weight=5, key=8),
+    _rule(
+        INFRA,
+        "network",
+        _NET,
+        weight=5,
+        key=8,
+        hint=(
+            "Temporary failure",
+            "resolve host",
+            "service not known",
+            "getaddrinfo",
+            "timeout",
+            "reset by peer",
+            "timed out",
+            "unreachable",
+            "no such host",
+        ),
+    ),
     _rule(
         INFRA,
         "network",
@@ -221,6 +251,7 @@ RULES: tuple[Rule, ...] = (
         r"|socket hang up|ERR_SOCKET_TIMEOUT",
         weight=4,
         key=8,
+        hint=("ECONNRESET", "ETIMEDOUT", "EAI_AGAIN", "ESOCKETTIMEDOUT", "EPIPE", "socket hang up"),
     ),
     _rule(INFRA, "network", r"\bECONNREFUSED\b", weight=1.5, key=7, hint="ECONNREFUSED"),
     _rule(
@@ -233,6 +264,18 @@ RULES: tuple[Rule, ...] = (
         r"|toomanyrequests|rate limit exceeded|API rate limit)",
         weight=4,
         key=8,
+        hint=(
+            "Bad Gateway",
+            "Service Unavailable",
+            "Gateway Time",
+            "Too Many Requests",
+            "too many 50",
+            "returned error",
+            "HTTP ",
+            "status code",
+            "toomanyrequests",
+            "rate limit",
+        ),
     ),
     # --- package managers: resolution and installation ---------------------
     _rule(
@@ -287,6 +330,7 @@ RULES: tuple[Rule, ...] = (
         r"\bYN00(?:01|28|60|82)\b|^error Couldn't find (?:any versions|package)",
         weight=3,
         key=8,
+        hint=("YN00", "error Couldn't find"),
     ),
     _rule(
         INFRA,
@@ -333,6 +377,7 @@ RULES: tuple[Rule, ...] = (
         r" dependencies",
         weight=3,
         key=6,
+        hint=("ResolutionImpossible", "conflicting dependencies"),
     ),
     _rule(
         BUILD,
@@ -350,6 +395,7 @@ RULES: tuple[Rule, ...] = (
         r" subprocess|Failed to build installable wheels",
         weight=1,
         key=0,
+        hint=("did not run successfully", "note: This error", "Failed to build installable"),
     ),
     _rule(
         BUILD,
@@ -358,6 +404,7 @@ RULES: tuple[Rule, ...] = (
         r"(?:virtualenv|environment)|Getting build dependencies for|Building (?:sdist|wheel))",
         weight=1.5,
         key=0,
+        hint=("ERROR Backend", "* "),
     ),
     _rule(BUILD, "build", r"^ERROR Backend subprocess exited", weight=2, key=6, hint="Backend"),
     _rule(
@@ -367,6 +414,7 @@ RULES: tuple[Rule, ...] = (
         r" significantly since poetry\.lock|poetry\.lock is not consistent with pyproject",
         weight=4,
         key=8,
+        hint=("version solving", "SolverProblemError", "poetry.lock"),
     ),
     _rule(
         BUILD, "poetry", r"^\s*(?:- )?Building (?:sdist|wheel)$", weight=1, key=0, hint="Building"
@@ -378,6 +426,7 @@ RULES: tuple[Rule, ...] = (
         r"prepare distributions)",
         weight=4,
         key=8,
+        hint=("No solution found", "error: Failed to"),
     ),
     _rule(
         BUILD,
@@ -422,6 +471,7 @@ RULES: tuple[Rule, ...] = (
         r"|^No fixes available \(\d+ hidden",
         weight=2,
         key=2,
+        hint=("fixable with", "Found ", "No fixes available"),
     ),
     _rule(LINT, "ruff", r"^Would reformat: " + _PATH, weight=3, key=8, hint="Would reformat"),
     _rule(
@@ -441,7 +491,14 @@ RULES: tuple[Rule, ...] = (
         key=8,
         hint=".py",
     ),
-    _rule(LINT, "pylint", r"^Your code has been rated at |^\*{13} Module \S+$", weight=2, key=0),
+    _rule(
+        LINT,
+        "pylint",
+        r"^Your code has been rated at |^\*{13} Module \S+$",
+        weight=2,
+        key=0,
+        hint=("rated at", "*************"),
+    ),
     _rule(LINT, "black", r"^would reformat " + _PATH, weight=3, key=8, hint="would reformat"),
     _rule(
         LINT,
@@ -450,6 +507,7 @@ RULES: tuple[Rule, ...] = (
         r" unchanged)?\.$",
         weight=2,
         key=3,
+        hint=("Oh no!", "would be reformatted"),
     ),
     _rule(
         LINT,
@@ -562,6 +620,7 @@ RULES: tuple[Rule, ...] = (
         r" with the `--fix` option|^Oops! Something went wrong! :\(",
         weight=3,
         key=3,
+        hint=("problem", "fixable with", "Oops!"),
     ),
     _rule(LINT, "prettier", r"^\[warn\] " + _PATH + r"$", weight=3, key=8, hint="[warn] "),
     _rule(
@@ -608,6 +667,7 @@ RULES: tuple[Rule, ...] = (
         r" files? with \d+ rules",
         weight=3,
         key=3,
+        hint=("Found ", "Finished in"),
     ),
     _rule(
         LINT,
@@ -627,8 +687,16 @@ RULES: tuple[Rule, ...] = (
         r" in \S+\. No fixes applied\.",
         weight=2,
         key=0,
+        hint=("Formatter would", "No fixes applied"),
     ),
-    _rule(LINT, "stylelint", r"^\s+(?P<line>\d+):\d+\s+[✖⚠×]\s{1,2}\S", weight=3, key=8),
+    _rule(
+        LINT,
+        "stylelint",
+        r"^\s+(?P<line>\d+):\d+\s+[✖⚠×]\s{1,2}\S",
+        weight=3,
+        key=8,
+        hint=("✖", "⚠", "×"),
+    ),
     _rule(
         LINT,
         "markdownlint",
@@ -663,7 +731,14 @@ RULES: tuple[Rule, ...] = (
         hint="Found",
     ),
     _rule(TYPECHECK, "next", r"^Type error: ", weight=3, key=8, hint="Type error"),
-    _rule(TYPECHECK, "svelte-check", r"svelte-check found \d+ errors?", weight=4, key=3),
+    _rule(
+        TYPECHECK,
+        "svelte-check",
+        r"svelte-check found \d+ errors?",
+        weight=4,
+        key=3,
+        hint=("svelte-check",),
+    ),
     # --- JavaScript tests ---------------------------------------------------
     _rule(TEST, "jest", r"^\s*● (?!Console\b)\S", weight=3, key=9, hint="●"),
     _rule(
@@ -682,7 +757,14 @@ RULES: tuple[Rule, ...] = (
         key=2,
         hint="Test",
     ),
-    _rule(TEST, "jest", r"expect\(received\)|^\s*Expected:|^\s*Received:", weight=1, key=0),
+    _rule(
+        TEST,
+        "jest",
+        r"expect\(received\)|^\s*Expected:|^\s*Received:",
+        weight=1,
+        key=0,
+        hint=("expect(received)", "Expected:", "Received:"),
+    ),
     _rule(
         TEST,
         "vitest",
@@ -698,10 +780,18 @@ RULES: tuple[Rule, ...] = (
         r" \d+ ⎯",
         weight=3,
         key=2,
+        hint=("Test Files", "Tests ", "Failed Test"),
     ),
     _rule(TEST, "mocha", r"^\s*\d+ failing$", weight=3, key=3, hint="failing"),
     _rule(TEST, "mocha", r"^\s+\d+\) \S.*:$", weight=0.5, key=6, hint=") "),
-    _rule(TEST, "node", r"^not ok \d+ - |^# fail [1-9]|^✖ failing tests:", weight=3, key=8),
+    _rule(
+        TEST,
+        "node",
+        r"^not ok \d+ - |^# fail [1-9]|^✖ failing tests:",
+        weight=3,
+        key=8,
+        hint=("not ok", "# fail", "failing tests"),
+    ),
     _rule(
         TEST,
         "playwright",
@@ -719,6 +809,7 @@ RULES: tuple[Rule, ...] = (
         r"|webpack \S+ compiled with \d+ errors?",
         weight=3,
         key=8,
+        hint=("Module not found", "Module build failed", "compiled with"),
     ),
     _rule(
         BUILD,
@@ -752,6 +843,7 @@ RULES: tuple[Rule, ...] = (
         r"^Failed to compile\.|^> Build (?:error occurred|failed because)",
         weight=2,
         key=3,
+        hint=("Failed to compile", "> Build"),
     ),
     _rule(BUILD, "parcel", r"🚨 Build failed\.", weight=3, key=4, hint="Build failed"),
     _rule(
@@ -780,6 +872,7 @@ RULES: tuple[Rule, ...] = (
         r" paths",
         weight=4,
         key=6,
+        hint=("prerendering", "Export encountered"),
     ),
     _rule(
         SSR,
@@ -787,6 +880,7 @@ RULES: tuple[Rule, ...] = (
         r"is not available during server[- ]side rendering|only works in (?:a )?Client Component",
         weight=4,
         key=9,
+        hint=("server", "Server", "Client Component"),
     ),
     # Next.js evaluates pages on the server while collecting their data.
     _rule(
@@ -797,12 +891,19 @@ RULES: tuple[Rule, ...] = (
         key=5,
         hint="Failed to collect",
     ),
-    _rule(SSR, "vue", r"@vue/server-renderer|^\[Vue warn\]", weight=1),
+    _rule(
+        SSR,
+        "vue",
+        r"@vue/server-renderer|^\[Vue warn\]",
+        weight=1,
+        hint=("@vue/server-renderer", "[Vue warn]"),
+    ),
     _rule(
         SSR,
         "react",
         r"react-dom/server|renderToString|renderToPipeableStream|Hydration failed because",
         weight=1,
+        hint=("react-dom/server", "renderTo", "Hydration failed"),
     ),
     _rule(SSR, "nuxt", r"\[nuxt\] \[request error\]", weight=1, hint="[nuxt]"),
     _rule(SSR, None, r"\bprerender(?:ing)? ", weight=1, hint="prerender"),
@@ -842,6 +943,7 @@ RULES: tuple[Rule, ...] = (
         r"|^issues found$",
         weight=2,
         key=1,
+        hint=("issue", "linters_context"),
     ),
     _rule(TEST, "go test", r"^\s*--- FAIL: \S+", weight=3, key=8, hint="--- FAIL"),
     _rule(
@@ -892,6 +994,7 @@ RULES: tuple[Rule, ...] = (
         r"|^---- \S+ stdout ----$",
         weight=3,
         key=2,
+        hint=("test result: FAILED", "test failed", "----"),
     ),
     _rule(TEST, "cargo test", r"^test \S+ \.\.\. FAILED$", weight=2, key=7, hint="FAILED"),
     # --- C, C++, Java, make ---------------------------------------------------
@@ -911,6 +1014,7 @@ RULES: tuple[Rule, ...] = (
         r"|^(?:/usr/bin/)?ld(?:\.\w+)?: (?:error: |cannot find -l)",
         weight=4,
         key=9,
+        hint=("undefined reference", "Undefined symbols", "ld"),
     ),
     _rule(
         BUILD,
@@ -919,6 +1023,7 @@ RULES: tuple[Rule, ...] = (
         r" exit code",
         weight=3,
         key=4,
+        hint=("collect2", "linker command"),
     ),
     _rule(
         BUILD,
@@ -937,7 +1042,14 @@ RULES: tuple[Rule, ...] = (
         key=8,
         hint="CMake Error",
     ),
-    _rule(BUILD, "ninja", r"^FAILED: \S|^ninja: build stopped: subcommand failed", weight=2, key=4),
+    _rule(
+        BUILD,
+        "ninja",
+        r"^FAILED: \S|^ninja: build stopped: subcommand failed",
+        weight=2,
+        key=4,
+        hint=("FAILED: ", "ninja:"),
+    ),
     # --- Docker ---------------------------------------------------------------
     _rule(
         BUILD,
@@ -993,6 +1105,7 @@ RULES: tuple[Rule, ...] = (
         None,
         r"^(?:error|ERROR|Error|fatal|FATAL)(?:\[\w+\])?: (?!Process completed)",
         key=6.5,
+        hint=("rror", "RROR", "atal", "ATAL"),
     ),
 )
 

@@ -138,7 +138,7 @@ def load_settings(
         openai_api_key=values.get("OPENAI_API_KEY") or None,
         openai_base_url=values.get("OPENAI_BASE_URL") or None,
         insecure_allow_unsigned=insecure,
-        allow_repo_fixer_command=reader.boolean("ALLOW_REPO_FIXER_COMMAND", False),
+        allow_repo_fixer_command=reader.boolean("ALLOW_REPO_FIXER_COMMANDS", False),
     )
     if reader.problems:
         raise SettingsError(reader.problems)

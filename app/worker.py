@@ -37,13 +37,16 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class WorkerOptions:
-    """How often a worker proves it is alive, and when a silent one counts as dead.
+    """How many jobs at once, how often to look for jobs, when a silent worker is dead.
 
+    New jobs arrive by LISTEN/NOTIFY; ``poll_s`` bounds the wait for the ones
+    no notification announces (a retried job, one waiting on its loop's lock).
     ``stalled_after_s`` must comfortably exceed ``heartbeat_s``: a live worker
     taken for dead would have its loop taken over while it still works on it.
     """
 
     concurrency: int = 2
+    poll_s: float = 5.0
     heartbeat_s: float = 10.0
     stalled_after_s: float = 60.0
 
@@ -104,6 +107,7 @@ async def run_worker(
             queues=[QUEUE],
             name=name,
             concurrency=options.concurrency,
+            fetch_job_polling_interval=options.poll_s,
             additional_context={ENGINE_KEY: engine, CLOCK_KEY: clock},
             update_heartbeat_interval=options.heartbeat_s,
             stalled_worker_timeout=options.stalled_after_s,

@@ -25,17 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import IO
-from urllib.parse import urljoin
 
-import aiohttp
-
+from app.github_client import AppGitHubAPI
 from app.sandbox_env import clean_env, remove_tree
 
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 DEFAULT_MAX_FILES = 50_000
 DEFAULT_MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024
 CHUNK = 1024 * 1024
-MAX_REDIRECTS = 3
 GIT_TIMEOUT_S = 300.0
 
 # Command-line -c beats anything an agent wrote into .git/config.
@@ -73,62 +70,51 @@ class WorkspaceError(RuntimeError):
     """Git failed in the workspace, or the workspace holds something unpublishable."""
 
 
-async def download_tarball(
-    session: aiohttp.ClientSession,
-    url: str,
-    token: str,
+async def download_source(
+    gh: AppGitHubAPI,
+    repo: str,
+    sha: str,
     dest: Path,
     max_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
 ) -> Path:
-    """Fetch ``GET /repos/{o}/{r}/tarball/{sha}`` into ``dest``; return ``dest``.
+    """Fetch ``GET /repos/{owner}/{repo}/tarball/{sha}`` into ``dest`` (mode 0600).
 
-    GitHub answers with a redirect to a signed URL on another host.  Redirects are
-    followed by hand so the installation token is sent to the API only, never to
-    the storage host (aiohttp would forward it).  The body is streamed to disk and
-    the download aborted once it exceeds ``max_bytes``.  ``session`` must not carry
-    a default Authorization header.
+    ``gh.download`` follows GitHub's redirect to the storage host without the
+    installation token; the body is streamed to disk and the download aborted
+    once it exceeds ``max_bytes``.
     """
-    headers = {"Authorization": f"token {token}", "Accept": "application/vnd.github+json"}
-    current = url
-    for _ in range(MAX_REDIRECTS + 1):
-        async with session.get(current, headers=headers, allow_redirects=False) as response:
-            if response.status in (301, 302, 303, 307, 308):
-                location = response.headers.get("Location")
-                if not location:
-                    raise DownloadError(f"{current} redirected without a Location header")
-                current = urljoin(current, location)
-                headers = {}  # the signed URL needs no credentials; never forward ours
-                continue
-            if response.status != 200:
-                raise DownloadError(
-                    f"downloading the repository tarball failed: HTTP {response.status} "
-                    f"from {response.url.host}; check the App can read the repository contents"
-                )
-            await _stream_to_file(response, dest, max_bytes)
-            return dest
-    raise DownloadError(f"too many redirects downloading {url}")
-
-
-async def _stream_to_file(response: aiohttp.ClientResponse, dest: Path, max_bytes: int) -> None:
+    owner, name = repo.split("/", 1)
     too_large = DownloadError(
         f"the repository tarball is larger than {max_bytes} bytes; raise the download "
         "limit if this repository really is that large"
     )
-    if response.content_length is not None and response.content_length > max_bytes:
-        raise too_large
     received = 0
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(fd, "wb") as out:
-            async for chunk in response.content.iter_chunked(CHUNK):
+
+            def sink(chunk: bytes) -> None:
+                nonlocal received
                 received += len(chunk)
                 if received > max_bytes:
                     raise too_large
                 out.write(chunk)
+
+            status = await gh.download(
+                "/repos/{owner}/{repo}/tarball/{ref}",
+                {"owner": owner, "repo": name, "ref": sha},
+                sink,
+            )
+        if status != 200:
+            raise DownloadError(
+                f"downloading the repository tarball failed: HTTP {status}; "
+                "check the App can read the repository contents"
+            )
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(dest)
         raise
+    return dest
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import asyncio
 import copy
 import hashlib
 import hmac
+import itertools
 import json
 import signal
 import socket
@@ -37,10 +38,14 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.machine import REPO_ROOT, describe, median, percentile, python_env  # noqa: E402
+from bench.machine import REPO_ROOT, describe, median, percentile, python_env
 
 SECRET = "bench-webhook-secret-0123456789abcdef"
-PAYLOAD = REPO_ROOT.parent / "shared" / "github" / "webhooks" / "workflow_run" / "requested.1.json"
+WEBHOOKS = REPO_ROOT.parent / "shared" / "github" / "webhooks" / "workflow_run"
+# ``requested``: verified, parsed and recorded, then ignored (no handler), as are two of
+# the three deliveries GitHub sends per workflow run.  ``completed``: a successful run,
+# handled by the engine (it looks for loops to cancel) without any call to GitHub.
+EVENTS = {"requested": "requested.1.json", "completed": "completed.success.2.json"}
 DISTINCT_BODIES = 256
 TARGET_BODY_BYTES = 20 * 1024
 
@@ -67,10 +72,10 @@ class RunResult:
     stored: int
 
 
-def signed_bodies(count: int) -> list[tuple[bytes, str]]:
-    """``count`` distinct ``workflow_run.requested`` bodies (>= 20 KB) with their signatures."""
-    base = json.loads(PAYLOAD.read_text())
-    base["action"] = "requested"
+def signed_bodies(action: str, count: int) -> list[tuple[bytes, str]]:
+    """``count`` distinct ``workflow_run.<action>`` bodies (>= 20 KB) with their signatures."""
+    base = json.loads((WEBHOOKS / EVENTS[action]).read_text())
+    base["action"] = action
     bodies = []
     for n in range(count):
         payload = copy.deepcopy(base)
@@ -87,11 +92,13 @@ def signed_bodies(count: int) -> list[tuple[bytes, str]]:
 # --------------------------------------------------------------------- load generator
 
 
-async def generate_load(url: str, concurrency: int, limit: int, seconds: float) -> LoadResult:
+async def generate_load(
+    url: str, action: str, concurrency: int, limit: int, seconds: float
+) -> LoadResult:
     """Keep ``concurrency`` requests in flight until ``limit`` were sent or time is up."""
     import aiohttp
 
-    bodies = signed_bodies(DISTINCT_BODIES)
+    bodies = signed_bodies(action, DISTINCT_BODIES)
     latencies: list[float] = []
     counts = {"sent": 0, "accepted": 0, "errors": 0}
     connector = aiohttp.TCPConnector(limit=concurrency)
@@ -199,7 +206,7 @@ def stored_deliveries(workdir: Path) -> int:
         return int(db.execute("SELECT count(*) FROM deliveries").fetchone()[0])
 
 
-def run_once(key: str, concurrency: int, limit: int, seconds: float) -> RunResult:
+def run_once(key: str, action: str, concurrency: int, limit: int, seconds: float) -> RunResult:
     with tempfile.TemporaryDirectory(prefix="bench-intake-") as tmp:
         workdir = Path(tmp)
         port = free_port()
@@ -211,6 +218,8 @@ def run_once(key: str, concurrency: int, limit: int, seconds: float) -> RunResul
                     __file__,
                     "--generate",
                     f"http://127.0.0.1:{port}/webhook",
+                    "--event",
+                    action,
                     "--concurrency",
                     str(concurrency),
                     "--requests",
@@ -234,27 +243,36 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--event", choices=sorted(EVENTS), nargs="+", default=sorted(EVENTS))
     parser.add_argument("--generate", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate:
         result = asyncio.run(
-            generate_load(args.generate, args.concurrency[0], args.requests, args.seconds)
+            generate_load(
+                args.generate, args.event[0], args.concurrency[0], args.requests, args.seconds
+            )
         )
         print(json.dumps(asdict(result)))
         return 0
 
     key = private_key_pem()
     complete = True
-    print("| concurrency | deliveries | deliveries/s | p50 ack | p99 ack | errors | stored |")
-    print("|---|---|---|---|---|---|---|")
-    for concurrency in args.concurrency:
-        runs = [run_once(key, concurrency, args.requests, args.seconds) for _ in range(args.runs)]
+    print(
+        "| workflow_run | concurrency | deliveries | deliveries/s | p50 ack | p99 ack "
+        "| errors | stored |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for action, concurrency in itertools.product(args.event, args.concurrency):
+        runs = [
+            run_once(key, action, concurrency, args.requests, args.seconds)
+            for _ in range(args.runs)
+        ]
         lost = [r for r in runs if r.stored < r.load.accepted]
         if lost:
             complete = False
             print(f"LOST DELIVERIES: acknowledged but not stored in {len(lost)} run(s)")
         print(
-            f"| {concurrency} | {median([r.load.accepted for r in runs]):.0f} "
+            f"| {action} | {concurrency} | {median([r.load.accepted for r in runs]):.0f} "
             f"| {median([r.load.rate for r in runs]):,.0f} "
             f"| {median([r.load.p50_ms for r in runs]):.1f} ms "
             f"| {median([r.load.p99_ms for r in runs]):.1f} ms "

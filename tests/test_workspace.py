@@ -15,7 +15,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from app.workspace import DownloadError, UnsafeArchive, Workspace, download_tarball
+from app.github_client import AppGitHubAPI
+from app.workspace import DownloadError, UnsafeArchive, Workspace, download_source
 
 TOP = "octo-repo-abc1234"
 
@@ -268,7 +269,16 @@ async def test_cleanup_removes_the_directory(private_tmp: Path) -> None:
     assert not ws.path.exists()
 
 
-# -- download_tarball --------------------------------------------------------------------
+# -- download_source ---------------------------------------------------------------------
+
+
+def client(
+    session: aiohttp.ClientSession, api_url: str, token: str = "ghs_installation"
+) -> AppGitHubAPI:
+    async def token_source() -> str:
+        return token
+
+    return AppGitHubAPI(session, base_url=api_url, token=token_source)
 
 
 async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
@@ -319,9 +329,7 @@ async def test_download_follows_the_redirect_without_the_token(github_and_blob_h
     api_url, body, seen = github_and_blob_host
     dest = tmp_path / "repo.tar.gz"
     async with aiohttp.ClientSession() as session:
-        got = await download_tarball(
-            session, f"{api_url}/repos/octo/repo/tarball/abc1234", "ghs_installation", dest, 10**6
-        )
+        got = await download_source(client(session, api_url), "octo/repo", "abc1234", dest, 10**6)
     assert got == dest
     assert dest.read_bytes() == body
     assert seen == {"api": ["token ghs_installation"], "blob": [None]}
@@ -334,9 +342,7 @@ async def test_download_over_the_size_cap_is_aborted(github_and_blob_host, tmp_p
     dest = tmp_path / "repo.tar.gz"
     async with aiohttp.ClientSession() as session:
         with pytest.raises(DownloadError, match="larger than"):
-            await download_tarball(
-                session, f"{api_url}/repos/octo/repo/tarball/abc1234", "ghs_installation", dest, 10
-            )
+            await download_source(client(session, api_url), "octo/repo", "abc1234", dest, 10)
     assert not dest.exists()
 
 
@@ -344,8 +350,8 @@ async def test_download_reports_an_http_failure(github_and_blob_host, tmp_path):
     api_url, _body, _seen = github_and_blob_host
     async with aiohttp.ClientSession() as session:
         with pytest.raises(DownloadError, match="HTTP 401"):
-            await download_tarball(
-                session, f"{api_url}/repos/octo/repo/tarball/abc1234", "wrong", tmp_path / "t", 10
+            await download_source(
+                client(session, api_url, "wrong"), "octo/repo", "abc1234", tmp_path / "t", 10
             )
 
 
@@ -357,9 +363,7 @@ async def test_download_from_the_shared_fake_github_builds_the_workspace(fake_gi
     token = fake_github.issue_token(7, None).value
     dest = tmp_path / "repo.tar.gz"
     async with aiohttp.ClientSession() as session:
-        await download_tarball(
-            session, f"{fake_github.url}/repos/octo/repo/tarball/{sha}", token, dest, 10**6
-        )
+        await download_source(client(session, fake_github.url, token), "octo/repo", sha, dest)
     async with await Workspace.from_tarball(dest) as ws:
         assert (ws.path / "src" / "app.py").read_text() == "x = 1\n"
         (ws.path / "README.md").write_text("fixed\n")
