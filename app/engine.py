@@ -704,6 +704,8 @@ class Engine:
         ending = replace(ending, state=state, reason=reason)
         issue = None
         if state in (LoopState.ESCALATED, LoopState.EXHAUSTED):
+            if config is None:  # the issue's labels and assignees come from the repo's config
+                config = (await self._configs.load(gh, loop.repo, loop.head_sha)).config
             issue = await self._reporter.escalated(gh, ending, config)
             ending = replace(ending, issue_number=issue)
         await self._reporter.loop_ended(gh, ending, config)

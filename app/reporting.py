@@ -16,7 +16,14 @@ from app.config_source import ConfigLoad, render_config_problems
 from app.diagnosis import Category, Diagnosis
 from app.escalate import escalate
 from app.publish import FIX_LABEL, ensure_pull_request
-from app.render import IterationSummary, LoopSummary, check_summary, pr_body, pr_title
+from app.render import (
+    IterationSummary,
+    LoopSummary,
+    check_summary,
+    check_title,
+    pr_body,
+    pr_title,
+)
 from app.repo_config import RepoConfig
 from app.runs import RunFacts
 from app.store.base import Store
@@ -43,7 +50,7 @@ class GitHubReporter:
         return await start_check(gh, repo=loop.repo, head_sha=loop.head_sha, details_url=None)
 
     async def fix_published(self, gh: GitHubAPI, loop: Loop, config: RepoConfig) -> int | None:
-        summary = await self.summary(loop)
+        summary = await self.summary(loop, config)
         pr = await ensure_pull_request(
             gh,
             repo=loop.repo,
@@ -56,7 +63,7 @@ class GitHubReporter:
         return int(pr["number"])
 
     async def loop_ended(self, gh: GitHubAPI, loop: Loop, config: RepoConfig | None) -> None:
-        summary = await self.summary(loop)
+        summary = await self.summary(loop, config)
         if loop.pr_number is not None and not self._dry_run:
             await gh.patch(
                 f"/repos/{loop.repo}/pulls/{loop.pr_number}",
@@ -69,7 +76,7 @@ class GitHubReporter:
                 check_run_id=loop.check_run_id,
                 conclusion=CHECK_CONCLUSIONS[loop.state],
                 summary_markdown=check_summary(summary),
-                title=f"{loop.state.value}: {loop.reason or ''}"[:255],
+                title=check_title(summary),
             )
 
     async def escalated(self, gh: GitHubAPI, loop: Loop, config: RepoConfig | None) -> int | None:
@@ -79,7 +86,7 @@ class GitHubReporter:
         return await escalate(
             gh,
             repo=loop.repo,
-            summary=await self.summary(loop),
+            summary=await self.summary(loop, config),
             labels=escalation.labels,
             assignees=escalation.assignees,
             pr_number=loop.pr_number,
@@ -105,7 +112,7 @@ class GitHubReporter:
     async def rerun_failed_jobs(self, gh: GitHubAPI, loop: Loop) -> None:
         await gh.post(f"/repos/{loop.repo}/actions/runs/{loop.run_id}/rerun-failed-jobs", data={})
 
-    async def summary(self, loop: Loop) -> LoopSummary:
+    async def summary(self, loop: Loop, config: RepoConfig | None = None) -> LoopSummary:
         iterations = await self._store.iterations(loop.id)
         diagnosis = (
             Diagnosis.from_dict(loop.diagnosis)
@@ -129,6 +136,7 @@ class GitHubReporter:
             reason=loop.reason,
             pr_url=_html_url(loop, loop.pr_number, "pull"),
             issue_url=_html_url(loop, loop.issue_number, "issues"),
+            verify_command=config.verify if config else None,
             verify_tail=str((last.verify or {}).get("after_tail", "")) if last else "",
         )
 

@@ -168,7 +168,7 @@ RULES: tuple[Rule, ...] = (
         "go",
         r"dial tcp(?: [\w.:\[\]]+)?: (?:lookup \S+?(?: on \S+)?: )?(?:"
         + _NET
-        + r"|connect: connection (?:refused|timed out)|server misbehaving)",
+        + r"|connect: connection timed out|server misbehaving)",
         weight=6,
         key=9,
         hint="dial tcp",
@@ -259,8 +259,6 @@ RULES: tuple[Rule, ...] = (
         "network",
         r"\b(?:502 Bad Gateway|503 Service Unavailable|504 Gateway Time-?out"
         r"|429 Too Many Requests|Too Many Requests \(429\)|too many 50\d error responses"
-        r"|returned error: (?:5\d\d|429)|HTTP (?:error )?(?:5\d\d|429)\b"
-        r"|status code:? (?:5\d\d|429)"
         r"|toomanyrequests|rate limit exceeded|API rate limit)",
         weight=4,
         key=8,
@@ -270,12 +268,19 @@ RULES: tuple[Rule, ...] = (
             "Gateway Time",
             "Too Many Requests",
             "too many 50",
-            "returned error",
-            "HTTP ",
-            "status code",
             "toomanyrequests",
             "rate limit",
         ),
+    ),
+    # A bare status number may be a test's own assertion ("expected 200, got 500"): weaker.
+    _rule(
+        INFRA,
+        None,
+        r"returned error: (?:5\d\d|429)|\bHTTP (?:error )?(?:5\d\d|429)\b"
+        r"|status code:? (?:5\d\d|429)\b",
+        weight=2.5,
+        key=7,
+        hint=("returned error", "HTTP ", "status code"),
     ),
     # --- package managers: resolution and installation ---------------------
     _rule(
