@@ -69,6 +69,7 @@ class Dispatcher:
                     outcome = "processed"
             await self._store.finish_delivery(event.delivery_id, outcome)
             self._metrics.deliveries.labels(event.event, outcome.split(":")[0]).inc()
+            log.info("delivery %s.%s %s", event.event, action, outcome)
 
     async def replay_unfinished(self) -> int:
         """Process deliveries accepted before a crash but never finished."""

@@ -208,6 +208,7 @@ class Engine:
                 await self._reporter.loop_ended(gh, loop, config)
                 return
             self._metrics.loops_opened.inc()
+            log.info("loop %s opened for run %s on %s", loop.id, facts.run_id, facts.head_sha[:7])
             await self._event(loop, "opened", run_id=facts.run_id, sha=facts.head_sha)
             check_run_id = await self._reporter.loop_started(gh, loop)
             if check_run_id is not None:

@@ -193,7 +193,7 @@ def start_server(workdir: Path, port: int, key: str) -> subprocess.Popen[bytes]:
 
 
 def stop_server(server: subprocess.Popen[bytes]) -> None:
-    server.send_signal(signal.SIGINT)
+    server.send_signal(signal.SIGTERM)
     try:
         server.wait(timeout=30)
     except subprocess.TimeoutExpired:
