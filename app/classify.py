@@ -65,7 +65,7 @@ _NOISE = re.compile(
     r"^(?:[\W_]*|\s+at .*|Node\.js v[\d.]+|npm (?:ERR!|error)(?: (?:A complete log|For a full"
     r" report|\S*/_logs/).*)?|note: .*|##\[.*|Post job cleanup\.|Cleaning up orphan processes"
     r"|.*\[end of output\].*|\s*Done in [\d.]+m?s\.?|\d+ errors?|\s*\d+\s*[│|:].*"
-    r"|\s*\d+: 0x[0-9a-f]+ .*|Aborted(?: \(core dumped\))?)$"
+    r"|\s*\d+: 0x[0-9a-f]+ .*|Aborted(?: \(core dumped\))?|> .*)$"
 )
 _UNESCAPE = (("%0D", "\r"), ("%0A", "\n"), ("%3A", ":"), ("%2C", ","), ("%25", "%"))
 

@@ -22,7 +22,8 @@ from typing import Any
 
 import psycopg
 from procrastinate import App, JobContext, PsycopgConnector, RetryStrategy
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
+from procrastinate.jobs import Status
 
 from app.engine import Engine
 from app.store.records import LoopState
@@ -158,8 +159,13 @@ class JobScheduler:
             )
         )
         for job in stalled:
-            log.warning("job %s (loop %s) lost its worker: retrying", job.id, job.task_kwargs)
-            await app.job_manager.retry_job(job)
+            log.warning("job %s (%s) lost its worker: retrying", job.id, job.task_kwargs)
+            try:
+                await app.job_manager.retry_job(job)
+            except UniqueViolation:
+                # A job for the same loop already waits (its queueing lock allows one):
+                # end the dead one, and the waiting one, holding the lock next, takes over.
+                await app.job_manager.finish_job(job, status=Status.ABORTED, delete_job=False)
         return len(stalled)
 
     async def summary(self) -> JobsSummary:

@@ -819,13 +819,22 @@ RULES: tuple[Rule, ...] = (
     _rule(
         BUILD,
         "vite",
-        r"\[vite\]: Rollup failed to resolve import|\[vite:[\w-]+\] ",
+        r"\[vite\]: Rollup failed to resolve import",
         weight=4,
         key=9,
-        hint="[vite",
+        hint="Rollup failed",
     ),
+    # "[vite:esbuild] Transform failed": the plugin's wrapper; its cause follows.
+    _rule(BUILD, "vite", r"\[vite:[\w-]+\] ", weight=3, key=7, hint="[vite:"),
     _rule(BUILD, "vite", r"^error during build:", weight=3, key=5, hint="during build"),
-    _rule(BUILD, "esbuild", r"^\s*[✘X] \[ERROR\] ", weight=4, key=9, hint="[ERROR]"),
+    _rule(
+        BUILD,
+        "esbuild",
+        r"^\s*(?:[✘X] \[ERROR\] |" + _PATH + r":(?P<line>\d+):\d+: ERROR: )",
+        weight=4,
+        key=9,
+        hint=("[ERROR]", ": ERROR: "),
+    ),
     _rule(
         BUILD,
         "esbuild",
@@ -987,7 +996,7 @@ RULES: tuple[Rule, ...] = (
         TEST,
         "cargo test",
         r"^thread '[^']*'(?: \(\d+\))? panicked at (?:'.*', )?"
-        r"(?P<file>[^\s:']+):(?P<line>\d+)",
+        r"(?:(?P<file>[^\s:']+):(?P<line>\d+))?",
         weight=2,
         key=9,
         hint="panicked at",

@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import os
 import signal
 import socket
 import sqlite3
@@ -70,6 +71,12 @@ class LoadResult:
 class RunResult:
     load: LoadResult
     stored: int
+    server_cpu_s: float
+
+    @property
+    def cpu_us_per_delivery(self) -> float:
+        """Server CPU per delivery: steadier than throughput on a machine others share."""
+        return self.server_cpu_s / max(self.load.accepted, 1) * 1e6
 
 
 def signed_bodies(action: str, count: int) -> list[tuple[bytes, str]]:
@@ -201,6 +208,12 @@ def stop_server(server: subprocess.Popen[bytes]) -> None:
         server.wait()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stored_deliveries(workdir: Path) -> int:
     with sqlite3.connect(workdir / "store.sqlite3") as db:
         return int(db.execute("SELECT count(*) FROM deliveries").fetchone()[0])
@@ -212,6 +225,7 @@ def run_once(key: str, action: str, concurrency: int, limit: int, seconds: float
         port = free_port()
         server = start_server(workdir, port, key)
         try:
+            cpu_before = cpu_seconds(server.pid)
             out = subprocess.run(
                 [
                     sys.executable,
@@ -231,10 +245,11 @@ def run_once(key: str, action: str, concurrency: int, limit: int, seconds: float
                 check=True,
                 capture_output=True,
             )
+            server_cpu = cpu_seconds(server.pid) - cpu_before
         finally:
             stop_server(server)
         load = LoadResult(**json.loads(out.stdout))
-        return RunResult(load=load, stored=stored_deliveries(workdir))
+        return RunResult(load=load, stored=stored_deliveries(workdir), server_cpu_s=server_cpu)
 
 
 def main() -> int:
@@ -259,9 +274,9 @@ def main() -> int:
     complete = True
     print(
         "| workflow_run | concurrency | deliveries | deliveries/s | p50 ack | p99 ack "
-        "| errors | stored |"
+        "| server CPU/delivery | errors | stored |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for action, concurrency in itertools.product(args.event, args.concurrency):
         runs = [
             run_once(key, action, concurrency, args.requests, args.seconds)
@@ -276,6 +291,7 @@ def main() -> int:
             f"| {median([r.load.rate for r in runs]):,.0f} "
             f"| {median([r.load.p50_ms for r in runs]):.1f} ms "
             f"| {median([r.load.p99_ms for r in runs]):.1f} ms "
+            f"| {median([r.cpu_us_per_delivery for r in runs]):.0f} µs "
             f"| {sum(r.load.errors for r in runs)} "
             f"| {'all' if not lost else 'MISSING'} |"
         )

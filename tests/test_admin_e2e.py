@@ -46,9 +46,14 @@ def writes(harness: Harness) -> list[tuple[str, str]]:
 
 
 def repo_ref(full_name: str) -> dict[str, Any]:
-    owner, name = full_name.split("/")
-    return {"id": abs(hash(full_name)) % 10**8, "node_id": "R_x", "name": name,
-            "full_name": full_name, "private": False}  # fmt: skip
+    name = full_name.split("/")[1]
+    return {
+        "id": 186853007,
+        "node_id": "R_x",
+        "name": name,
+        "full_name": full_name,
+        "private": False,
+    }
 
 
 def installation_event(action: str, **changes: Any) -> dict[str, Any]:
@@ -69,8 +74,8 @@ def repositories_event(action: str, *, added: list[str], removed: list[str]) -> 
 
 
 async def install(harness: Harness) -> None:
-    await harness.deliver("installation", installation_event("created",
-                                                             repositories=[repo_ref(REPO)]))  # fmt: skip
+    payload = installation_event("created", repositories=[repo_ref(REPO)])
+    await harness.deliver("installation", payload)
 
 
 # ------------------------------------------------------------ installations
@@ -93,14 +98,14 @@ async def test_repositories_added_are_stored_and_removed_ones_lose_their_loops(
     await fail_ci(harness, harness.seed_repo(FILES))
     assert (await only_loop(harness)).state is LoopState.AWAITING_CI
 
-    await harness.deliver("installation_repositories",
-                          repositories_event("added", added=["acme/gadgets"], removed=[]))  # fmt: skip
+    added = repositories_event("added", added=["acme/gadgets"], removed=[])
+    await harness.deliver("installation_repositories", added)
     assert sorted(await harness.ctx.store.installation_repos(INSTALLATION_ID)) == [
         "acme/gadgets",
         REPO,
     ]
-    await harness.deliver("installation_repositories",
-                          repositories_event("removed", added=[], removed=[REPO]))  # fmt: skip
+    removed = repositories_event("removed", added=[], removed=[REPO])
+    await harness.deliver("installation_repositories", removed)
     assert await harness.ctx.store.installation_repos(INSTALLATION_ID) == ["acme/gadgets"]
     loop = await only_loop(harness)
     assert loop.state is LoopState.CANCELLED
@@ -189,8 +194,9 @@ async def test_org_wide_config_applies_when_the_repo_has_none(
     app_harness: HarnessFactory,
 ) -> None:
     harness = await app_harness()
-    harness.fake.add_repo("acme/.github", files={CONFIG_PATH: "enabled: false\n"},
-                          installation_id=INSTALLATION_ID)  # fmt: skip
+    harness.fake.add_repo(
+        "acme/.github", files={CONFIG_PATH: "enabled: false\n"}, installation_id=INSTALLATION_ID
+    )
     await fail_ci(harness, harness.seed_repo(FILES))
 
     assert await harness.ctx.store.recent_loops() == []
@@ -202,8 +208,9 @@ async def test_org_wide_config_applies_when_the_repo_has_none(
 
 async def test_repo_config_wins_over_the_org_wide_one(app_harness: HarnessFactory) -> None:
     harness = await app_harness()
-    harness.fake.add_repo("acme/.github", files={CONFIG_PATH: "enabled: false\n"},
-                          installation_id=INSTALLATION_ID)  # fmt: skip
+    harness.fake.add_repo(
+        "acme/.github", files={CONFIG_PATH: "enabled: false\n"}, installation_id=INSTALLATION_ID
+    )
     await fail_ci(harness, harness.seed_repo(FILES, config="dry_run: true\n"))
     loop = await only_loop(harness)
     assert loop.reason is not None and loop.reason.startswith("Dry run")
@@ -213,8 +220,11 @@ async def test_extends_layers_the_repo_config_over_a_shared_one(
     app_harness: HarnessFactory,
 ) -> None:
     harness = await app_harness()
-    harness.fake.add_repo("acme/ci-settings", installation_id=INSTALLATION_ID,
-                          files={CONFIG_PATH: "dry_run: true\nmax_iterations: 2\n"})  # fmt: skip
+    harness.fake.add_repo(
+        "acme/ci-settings",
+        installation_id=INSTALLATION_ID,
+        files={CONFIG_PATH: "dry_run: true\nmax_iterations: 2\n"},
+    )
     config = "_extends: ci-settings\nmax_iterations: 4\n"
     await fail_ci(harness, harness.seed_repo(FILES, config=config))
 
@@ -270,11 +280,21 @@ async def test_metrics_after_a_successful_loop_count_deliveries_loops_calls_and_
     assert value("cifix_spend_usd_total") == pytest.approx(0.10)
     assert value("cifix_cost_per_fixed_run_usd_sum") == pytest.approx(0.10)
     assert value("cifix_loop_iterations_sum") == 1
+    # Every REST call the fake saw is counted once (token minting is the App's, not a
+    # REST call); config lookups found no file (404) and logs/tarballs were redirects.
     api = [r for r in harness.fake.requests if not r.path.endswith("/access_tokens")]
+    calls = {
+        labels: count
+        for (name, labels), count in values.items()
+        if name == "cifix_github_api_calls_total"
+    }
     for method in ("GET", "POST", "PATCH"):
-        sent = sum(1 for r in api if r.method == method)
-        assert sent > 0
-        assert value("cifix_github_api_calls_total", method=method, status="2xx") == sent
+        counted = sum(n for labels, n in calls.items() if ("method", method) in labels)
+        assert counted == sum(1 for r in api if r.method == method) > 0, method
+    config_reads = [r for r in api if "/contents/" in r.path]
+    redirects = [r for r in api if r.path.endswith("/logs") or "/tarball/" in r.path]
+    assert value("cifix_github_api_calls_total", method="GET", status="4xx") == len(config_reads)
+    assert value("cifix_github_api_calls_total", method="GET", status="3xx") == len(redirects)
     assert value("cifix_github_rate_limit_remaining") > 0
 
 
@@ -289,9 +309,7 @@ async def test_status_shows_active_loops_history_budget_and_breakers(
         {**FIXED, "cost": 0.20},
         {"files": {}, "say": "ESCALATE: needs a product decision", "cost": 0.05},
     ]
-    harness = await app_harness(
-        fixer_command=scripted_agent(tmp_path, steps), breaker_threshold=1
-    )
+    harness = await app_harness(fixer_command=scripted_agent(tmp_path, steps), breaker_threshold=1)
     await install(harness)
     head = harness.seed_repo(FILES)
     await fail_ci(harness, head, workflow_id=1)
@@ -344,8 +362,7 @@ async def test_json_logs_carry_delivery_repo_and_loop_and_never_a_secret(
     capsys: pytest.CaptureFixture[str],
     restore_logging: None,
 ) -> None:
-    harness = await app_harness(fixer_command=scripted_agent(tmp_path, [FIXED]),
-                                log_format="json")  # fmt: skip
+    harness = await app_harness(fixer_command=scripted_agent(tmp_path, [FIXED]), log_format="json")
     settings = harness.settings
     configure_logging(fmt=settings.log_format, level="DEBUG", secrets=settings.secrets())
     capsys.readouterr()
@@ -358,8 +375,10 @@ async def test_json_logs_carry_delivery_repo_and_loop_and_never_a_secret(
 
     lines = [json.loads(line) for line in err.splitlines() if line.strip()]
     assert lines, "nothing was logged"
-    assert all({"time", "level", "logger", "message", "delivery_id", "repo", "loop_id"} <= set(x)
-               for x in lines)  # fmt: skip
+    assert all(
+        {"time", "level", "logger", "message", "delivery_id", "repo", "loop_id"} <= set(x)
+        for x in lines
+    )
     ours = [x for x in lines if x["delivery_id"] == "delivery-log-1"]
     assert ours and all(x["repo"] == REPO for x in ours)
     assert any(x["loop_id"] == loop.id and x["repo"] == REPO for x in lines)
@@ -367,5 +386,6 @@ async def test_json_logs_carry_delivery_repo_and_loop_and_never_a_secret(
     tokens = list(harness.fake.tokens)
     assert tokens, "the app never got an installation token"
     key_body = "".join(settings.private_key.strip().splitlines()[1:-1])
-    for secret in [*tokens, settings.webhook_secret, key_body[:64], key_body[-64:]]:
+    others = [settings.webhook_secret, settings.status_token, settings.ci_hook_token]
+    for secret in [*tokens, *others, key_body[:64], key_body[-64:]]:
         assert secret and secret not in err

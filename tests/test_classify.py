@@ -633,6 +633,39 @@ CASES = [
         "toomanyrequests",
     ),
     Case(
+        "cargo-test-old-panic",
+        "cargo test",
+        (
+            "running 2 tests",
+            "test tests::adds ... FAILED",
+            "---- tests::adds stdout ----",
+            "thread 'tests::adds' panicked at 'assertion failed: `(left == right)`",
+            "  left: `1`,",
+            " right: `2`', src/lib.rs:10:5",
+            "test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out",
+        ),
+        Category.TEST,
+        "cargo test",
+        "thread 'tests::adds' panicked at",
+        exit_code=101,
+    ),
+    Case(
+        "esbuild-via-vite",
+        "npx vite build",
+        (
+            "vite v5.0.0 building for production...",
+            "x Build failed in 120ms",
+            "error during build:",
+            "[vite:esbuild] Transform failed with 1 error:",
+            f'{W}/src/main.ts:3:10: ERROR: Expected ";" but found "x"',
+        ),
+        Category.BUILD,
+        "vite",
+        'src/main.ts:3:10: ERROR: Expected ";"',
+        "src/main.ts",
+        3,
+    ),
+    Case(
         "canceled",
         "./deploy.sh",
         (
@@ -797,6 +830,19 @@ def test_a_memory_error_inside_pytest_is_a_test_failure() -> None:
             "tests/test_chunks.py:9: MemoryError",
             "FAILED tests/test_chunks.py::test_chunking - MemoryError",
             "========================= 1 failed, 4 passed in 0.20s =========================",
+        ],
+    )
+    assert classify_text(log).category is Category.TEST
+
+
+def test_a_server_error_asserted_by_a_test_is_a_test_failure() -> None:
+    log = actions_log(
+        "pytest",
+        [
+            "E       AssertionError: unexpected status code 500",
+            "tests/test_api.py:14: AssertionError",
+            "FAILED tests/test_api.py::test_get_user - AssertionError: unexpected status code 500",
+            "========================= 1 failed in 0.12s =========================",
         ],
     )
     assert classify_text(log).category is Category.TEST

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from app.maintainer_commands import refusal_text
 from app.maintainer_commands import Command as ParsedCommand
+from app.maintainer_commands import refusal_text
 from app.store.records import Loop, LoopState
 from tests.fakegithub import bodies
 from tests.fakegithub.models import Comment
@@ -126,8 +126,9 @@ async def test_status_replies_with_the_loop_state_and_iterations(
     harness, loop = await awaiting_ci_loop(app_harness, tmp_path)
     harness.fake.set_permission(REPO, "maya", "maintain")
 
-    await harness.deliver("issue_comment", comment_on(harness, loop.pr_number, "/ci-fix status",
-                                                      login="maya"))  # fmt: skip
+    await harness.deliver(
+        "issue_comment", comment_on(harness, loop.pr_number, "/ci-fix status", login="maya")
+    )
 
     [reply] = replies(harness, loop.pr_number)
     assert f"**Loop {loop.id}**: `awaiting_ci`" in reply
@@ -156,7 +157,10 @@ async def test_retry_on_an_escalated_loop_requeues_it_and_a_new_iteration_runs(
     assert retried.iteration_base == 1
     assert retried.reason is None
     assert harness.fake.ref(REPO, f"heads/{retried.fix_branch}") == retried.fix_sha
-    assert harness.fake.read_tree(REPO, retried.fix_sha)["calc.py"] == FIXED["files"]["calc.py"].encode()
+    assert (
+        harness.fake.read_tree(REPO, retried.fix_sha)["calc.py"]
+        == FIXED["files"]["calc.py"].encode()
+    )
     assert len(harness.fake.pulls(REPO)) == 1
     iterations = await harness.ctx.store.iterations(retried.id)
     assert [i.status for i in iterations] == ["failed", "published"]
@@ -164,8 +168,8 @@ async def test_retry_on_an_escalated_loop_requeues_it_and_a_new_iteration_runs(
         f"Retrying loop {retried.id} with a fresh set of iterations, as @maya asked."
     )
     kinds = [event.kind for event in await harness.ctx.store.events(retried.id)]
-    assert kinds.count("iteration") == 2
-    assert kinds.index("retry") < len(kinds) - kinds[::-1].index("iteration")
+    iterations_at = [i for i, kind in enumerate(kinds) if kind == "iteration"]
+    assert iterations_at[0] < kinds.index("retry") < iterations_at[1]
 
 
 async def test_retry_on_a_loop_still_running_is_declined(
@@ -173,8 +177,9 @@ async def test_retry_on_a_loop_still_running_is_declined(
 ) -> None:
     harness, loop = await awaiting_ci_loop(app_harness, tmp_path)
     harness.fake.set_permission(REPO, "maya", "write")
-    await harness.deliver("issue_comment", comment_on(harness, loop.pr_number, "/ci-fix retry",
-                                                      login="maya"))  # fmt: skip
+    await harness.deliver(
+        "issue_comment", comment_on(harness, loop.pr_number, "/ci-fix retry", login="maya")
+    )
     [reply] = replies(harness, loop.pr_number)
     assert "only a loop that ended without a fix can be retried" in reply
     assert (await only_loop(harness)).iteration == 1
@@ -185,8 +190,9 @@ async def test_unknown_subcommand_gets_the_help_text(
 ) -> None:
     harness, loop = await awaiting_ci_loop(app_harness, tmp_path)
     harness.fake.set_permission(REPO, "maya", "write")
-    await harness.deliver("issue_comment", comment_on(harness, loop.pr_number,
-                                                      "/ci-fix frobnicate", login="maya"))  # fmt: skip
+    await harness.deliver(
+        "issue_comment", comment_on(harness, loop.pr_number, "/ci-fix frobnicate", login="maya")
+    )
     [reply] = replies(harness, loop.pr_number)
     assert reply.startswith("I don't know the command `frobnicate`.")
     for name in ("retry", "stop", "status", "help"):
@@ -207,8 +213,9 @@ async def test_quoted_or_fenced_commands_do_nothing(
     ]
     for body in bodies:
         seen = len(harness.fake.requests)
-        await harness.deliver("issue_comment", comment_on(harness, loop.pr_number, body,
-                                                          login="maya"))  # fmt: skip
+        await harness.deliver(
+            "issue_comment", comment_on(harness, loop.pr_number, body, login="maya")
+        )
         assert harness.fake.requests[seen:] == [], body
     assert (await only_loop(harness)).state is LoopState.AWAITING_CI
     assert replies(harness, loop.pr_number) == []
@@ -217,13 +224,14 @@ async def test_quoted_or_fenced_commands_do_nothing(
 async def test_command_on_an_unrelated_issue_says_no_loop_is_attached(
     app_harness: HarnessFactory, tmp_path: Path
 ) -> None:
-    harness, loop = await awaiting_ci_loop(app_harness, tmp_path)
+    harness, _ = await awaiting_ci_loop(app_harness, tmp_path)
     harness.fake.set_permission(REPO, "maya", "write")
     issue = await harness.ctx.clients.for_installation(INSTALLATION_ID).post(
         f"/repos/{REPO}/issues", data={"title": "Unrelated"}
     )
-    await harness.deliver("issue_comment", comment_on(harness, issue["number"], "/ci-fix stop",
-                                                      login="maya"))  # fmt: skip
+    await harness.deliver(
+        "issue_comment", comment_on(harness, issue["number"], "/ci-fix stop", login="maya")
+    )
     assert replies(harness, issue["number"]) == [
         "There is no ci-fix-loop run attached to this conversation."
     ]
