@@ -28,17 +28,22 @@ from app.diagnosis import Category, Diagnosis, KeyLine
 from app.logparse import ParsedLog, parse_log
 from app.rules import COMMAND_HINTS, JOB_NAME_HINTS, RULES, Hint, Rule
 
+# Below this a category is a guess: the command and job name together cannot reach it.
 MIN_EVIDENCE = 2.0
+# Lines outside the failing step (other steps' errors, the log's tail) are weaker evidence.
 SECONDARY_FACTOR = 0.3
 ANNOTATION_FACTOR = 0.5
 COMMAND_PRIOR = 1.0
 JOB_NAME_PRIOR = 0.5
 MAX_KEY_LINES = 10
 EXCERPT_CHARS = 8000
+# A key line that voted for a category that lost is probably a symptom, not the cause.
 WRONG_CATEGORY_FACTOR = 0.6
+# How far below a message tools print its location (jest prints a code frame in between).
 LOCATION_LOOKAHEAD = 20
-TOOL_TIE_FACTOR = 0.75
 TRACEBACK_LOOKBACK = 60
+# The step's command names the tool when its own lines carry nearly as many votes as the best.
+TOOL_TIE_FACTOR = 0.75
 
 _RUNNER_ROOT = re.compile(
     r"^(?:/home/runner/work|/Users/runner/work|[A-Za-z]:[\\/]a)[\\/][^\\/]+[\\/][^\\/]+[\\/]"
