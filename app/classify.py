@@ -516,7 +516,7 @@ def _rank(candidates: Sequence[_Candidate], winner: Category) -> tuple[KeyLine, 
             line=c.line,
             job=c.job,
             step=c.step,
-            score=round(rank, 2),
+            score=round(float(rank), 2),
         )
         for rank, c in ordered[:MAX_KEY_LINES]
     )
