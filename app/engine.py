@@ -153,6 +153,7 @@ class Engine:
         self._slots = asyncio.Semaphore(settings.max_concurrent_fixes)
         self._running: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._last_sweep = float("-inf")
         self._scheduler = scheduler if scheduler is not None else _default_scheduler(settings)
 
     # ------------------------------------------------------------------ events
@@ -161,6 +162,7 @@ class Engine:
         facts = RunFacts.from_payload(payload)
         if facts is None or facts.status != "completed":
             return
+        await self.expire_stale_waits()
         with log_context(repo=facts.repo):
             if facts.from_fork:
                 log.info("run %s comes from fork %s: ignored", facts.run_id, facts.head_repo)
@@ -386,6 +388,29 @@ class Engine:
     def _lease_s(self) -> float:
         return 3 * 3600.0
 
+    async def expire_stale_waits(self) -> None:
+        """Escalate loops whose awaited CI result never came.
+
+        A loop waits for GitHub's ``workflow_run`` event and never polls; if the
+        workflow does not run on the fix branch at all (it only runs on pushes
+        to main, say), that event never comes.  This check rides on incoming
+        events and start-up, at most once a minute, so no timer is needed.
+        """
+        now = self._clock()
+        if now - self._last_sweep < 60:
+            return
+        self._last_sweep = now
+        hours = self.settings.ci_wait_timeout_s / 3600
+        wait = f"{hours:g} hour" + ("" if hours == 1 else "s")
+        for loop in await self.store.active_loops():
+            waiting = loop.state in (LoopState.AWAITING_CI, LoopState.RERUNNING)
+            if waiting and now - loop.updated_at > self.settings.ci_wait_timeout_s:
+                reason = (
+                    f"No CI result arrived within {wait}. Does `{loop.workflow_path}` "
+                    "run on pull requests, or on pushes to `ci-fix/**` branches?"
+                )
+                await self._finish(loop, LoopState.ESCALATED, reason, expect=[loop.state])
+
     async def recover(self) -> None:
         """After a crash: loops whose worker died mid-iteration are retried or failed.
 
@@ -394,6 +419,7 @@ class Engine:
         fix branch, so a commit the dead worker already pushed is adopted, not
         pushed twice).  Twice interrupted, it escalates instead of looping.
         """
+        await self.expire_stale_waits()
         now = self._clock()
         for loop in await self.store.active_loops():
             if loop.lease_owner is None:
@@ -555,7 +581,7 @@ class Engine:
                 config=config,
                 diagnosis=diagnosis,
                 iteration=n,
-                previous_outcome=previous.outcome if previous else None,
+                previous_outcome=previous_outcome(previous),
             ),
             on_spend,
         )
@@ -746,8 +772,13 @@ def _default_scheduler(settings: Settings) -> Scheduler | None:
     """With a shared database, queued loops go to the job queue the workers read."""
     if settings.database_url is None:
         return None
-    from app.jobs import JobScheduler  # needs the `postgres` extra, only loaded when used
-
+    try:
+        from app.jobs import JobScheduler  # needs the `postgres` extra, only loaded when used
+    except ImportError as exc:
+        raise RuntimeError(
+            f"DATABASE_URL is set but {exc.name} is not installed: "
+            "pip install 'ci-fix-loop[postgres]'"
+        ) from exc
     return JobScheduler(settings.database_url)
 
 
@@ -759,3 +790,18 @@ def _dry_run_summary(diagnosis: Diagnosis, config: RepoConfig, loop: Loop) -> st
         f"({diagnosis.tool or 'tool unknown'}) with {fixers} using {model}, "
         f"up to {config.max_iterations} iterations"
     )
+
+
+def previous_outcome(previous: Iteration | None) -> str | None:
+    """What the next attempt is told about the last one."""
+    if previous is None:
+        return None
+    if previous.status == "published" and previous.ci_conclusion in FAILURE_CONCLUSIONS:
+        sha = (previous.fix_sha or "")[:7]
+        return (
+            f"Iteration {previous.n} pushed commit {sha} and CI ran on it, but it still "
+            f"ends in {previous.ci_conclusion}. The failure described above is from that "
+            "run: build on that commit (it is the checkout you are in) rather than "
+            "repeating it."
+        )
+    return previous.outcome

@@ -47,6 +47,7 @@ class Settings:
     global_daily_budget_usd: float | None = None
     breaker_threshold: int = 3
     breaker_cooldown_s: float = 3600.0
+    ci_wait_timeout_s: float = 6 * 3600.0
     dry_run: bool = False
     log_format: str = "text"
     log_level: str = "INFO"
@@ -127,6 +128,7 @@ def load_settings(
         global_daily_budget_usd=reader.number("GLOBAL_DAILY_BUDGET_USD"),
         breaker_threshold=reader.integer("BREAKER_THRESHOLD", default=3, minimum=1) or 3,
         breaker_cooldown_s=60.0 * (reader.number("BREAKER_COOLDOWN_MINUTES") or 60.0),
+        ci_wait_timeout_s=3600.0 * (reader.number("CI_WAIT_TIMEOUT_HOURS") or 6.0),
         dry_run=reader.boolean("DRY_RUN", False),
         log_format=log_format,
         log_level=values.get("LOG_LEVEL", "INFO").upper(),

@@ -70,7 +70,6 @@ def make_webhook_handler(
             return error(400, "body must be a JSON object")
         if not await dispatcher.accept(event, body):
             return web.json_response({"duplicate": True, "delivery": event.delivery_id})
-        dispatcher.start(event)
         return web.json_response({"accepted": True, "delivery": event.delivery_id}, status=202)
 
     return handle

@@ -100,6 +100,7 @@ async def test_test_failure_fixed_in_two_iterations_by_a_command_fixer(
     assert second["calc.py"] == b"def add(a, b):\n    return a + b\n"
     assert parents(harness, loop.fix_sha) == (first_fix,)
     assert len(harness.fake.pulls(REPO)) == 1  # the same PR, a second commit
+    assert f"Iteration 1 pushed commit {first_fix[:7]}" in (tmp_path / "prompt-2.txt").read_text()
 
     await ci_on_fix_branch(harness, loop, "success")
     loop = await only_loop(harness)
@@ -458,3 +459,25 @@ async def test_breaker_pauses_new_loops_after_three_failures_until_the_cooldown_
     later = await harness.ctx.store.loop_for_run(REPO, later_run["id"])
     assert later is not None and later.state is LoopState.ESCALATED
     assert (tmp_path / "plan.count").read_text() == "4"
+
+
+async def test_a_loop_whose_ci_never_reports_escalates_after_the_wait_limit(
+    app_harness: HarnessFactory, tmp_path: Path
+) -> None:
+    agent = scripted_agent(tmp_path, [{"files": {"calc.py": "def add(a, b):\n    return 4\n"}}])
+    harness = await app_harness(fixer_command=agent, ci_wait_timeout_s=3600.0)
+    head = harness.seed_repo({"calc.py": CALC, "tests/test_calc.py": TEST_CALC})
+    run = harness.failing_run(head, log=pytest_log("assert 0 == 4"))
+    await harness.deliver("workflow_run", harness.payload(run))
+    assert (await only_loop(harness)).state is LoopState.AWAITING_CI
+
+    # The workflow only runs on main, so no run on the fix branch ever comes; later
+    # an unrelated event arrives after the wait limit has passed.
+    harness.fake.clock.advance(hours=2)
+    other = harness.failing_run(head, log="", conclusion="success", workflow_id=99)
+    await harness.deliver("workflow_run", harness.payload(other))
+
+    loop = await only_loop(harness)
+    assert loop.state is LoopState.ESCALATED
+    assert "No CI result arrived within 1 hour." in (loop.reason or "")
+    assert len(harness.fake.issues(REPO)) == 1

@@ -9,7 +9,7 @@ worker can be killed (SIGKILL) while it is in the middle of an iteration.
 from __future__ import annotations
 
 import asyncio
-import json
+import importlib.util
 import os
 import signal
 import sys
@@ -24,6 +24,7 @@ from app.store.sql import SqlStore
 from tests.fakegithub import FakeGitHub, FakeJob
 from tests.harness import INSTALLATION_ID, REPO, WEBHOOK_SECRET, HarnessFactory
 from tests.postgres import pg_url
+from tests.support import require_or_skip
 
 __all__ = ["pg_url"]  # the fixture, imported for the tests below
 
@@ -44,7 +45,8 @@ LOG = (
 )
 
 # Records which worker process ran it, then waits for the test's gate before fixing.
-GATED_AGENT = """\
+GATED_AGENT = (
+    """\
 import json, os, sys, time, uuid
 from pathlib import Path
 
@@ -55,7 +57,9 @@ while not (marks / "go").exists():
     time.sleep(0.02)
 Path("calc.py").write_text(%r)
 print(json.dumps({"type": "result", "total_cost_usd": 0.01}))
-""" % FIXED
+"""
+    % FIXED
+)
 
 
 async def until(what: str, condition: Callable[[], Awaitable[bool]]) -> None:
@@ -83,6 +87,10 @@ async def start_worker(
     fake_github: FakeGitHub, pg_url: str, tmp_path: Path
 ) -> AsyncIterator[Callable[[str, str], Awaitable[Worker]]]:
     """``await start_worker(name, fixer_command)``: a ``python -m app worker`` subprocess."""
+    require_or_skip(
+        importlib.util.find_spec("procrastinate") is not None,
+        "procrastinate is not installed: pip install 'ci-fix-loop[postgres]'",
+    )
     started: list[Worker] = []
 
     async def start(name: str, fixer_command: str) -> Worker:
@@ -230,8 +238,9 @@ async def test_two_webs_and_two_workers_fix_each_failure_once_despite_a_killed_w
 
         # The killed worker's iterations were taken over and finished by the other.
         taken_over = [
-            loop for loop in loops if [i.status for i in await store.iterations(loop.id)][0]
-            == "interrupted"
+            loop
+            for loop in loops
+            if [i.status for i in await store.iterations(loop.id)][0] == "interrupted"
         ]
         assert taken_over, "no loop was mid-iteration in the killed worker"
         assert len(taken_over) == len(started_by(first))
@@ -252,3 +261,44 @@ async def test_two_webs_and_two_workers_fix_each_failure_once_despite_a_killed_w
         assert all(d["outcome"] is not None for d in deliveries)
     finally:
         await store.close()
+
+
+async def test_a_loop_scheduled_many_times_waits_as_one_job(pg_url: str) -> None:
+    from app.jobs import JobScheduler
+
+    schedulers = [JobScheduler(pg_url) for _ in range(3)]
+    try:
+        await asyncio.gather(*(s.schedule(loop_id) for s in schedulers for loop_id in (5, 5, 6)))
+        summary = await schedulers[0].summary()
+        assert summary.queued == 2  # loop 5 once, loop 6 once
+        assert summary.running == () and summary.failed == 0
+        assert summary.to_dict() == {"queued": 2, "running": [], "failed": 0}
+    finally:
+        await asyncio.gather(*(s.close() for s in schedulers))
+
+
+async def test_a_worker_without_database_url_says_what_to_set(tmp_path: Path) -> None:
+    from tests.fakegithub.auth import generate_private_key_pem
+
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(ROOT),
+        "APP_ID": "1",
+        "PRIVATE_KEY": generate_private_key_pem(),
+        "WEBHOOK_SECRET": WEBHOOK_SECRET,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app", "worker",
+        cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, stderr = await process.communicate()
+    assert process.returncode == 2
+    assert "DATABASE_URL is not set" in stderr.decode()
+    assert "Traceback" not in stderr.decode()
+
+
+def test_a_stall_timeout_shorter_than_three_heartbeats_is_refused() -> None:
+    from app.worker import WorkerOptions
+
+    with pytest.raises(ValueError, match="at least three heartbeats"):
+        WorkerOptions(heartbeat_s=10.0, stalled_after_s=20.0)

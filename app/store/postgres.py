@@ -16,12 +16,19 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any, ClassVar
 
-import psycopg
-from psycopg import AsyncConnection
-from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool
-
 from app.store.sql import Row, SqlStore
+
+try:
+    import psycopg
+    from psycopg import AsyncConnection
+    from psycopg.rows import dict_row
+    from psycopg_pool import AsyncConnectionPool
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        f"DATABASE_URL is set but the PostgreSQL driver is missing ({exc.name}): "
+        "pip install 'ci-fix-loop[postgres]'",
+        name=exc.name,
+    ) from exc
 
 # Any fixed 64-bit number: every instance of the app takes this advisory lock
 # before migrating, so two instances starting together never race on DDL.
