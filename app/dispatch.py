@@ -54,9 +54,7 @@ class Dispatcher:
         """
         if not self._router.fetch(event):
             return await self._ignore(event)
-        if not await self._store.add_delivery(
-            event.delivery_id, event.event, body, self._clock()
-        ):
+        if not await self._store.add_delivery(event.delivery_id, event.event, body, self._clock()):
             return False
         self._start(event)
         return True
@@ -68,6 +66,8 @@ class Dispatcher:
             return False
         await self._store.finish_delivery(event.delivery_id, IGNORED)
         self._metrics.deliveries.labels(event.event, IGNORED).inc()
+        with log_context(delivery_id=event.delivery_id, event=event.event):
+            log.info("delivery %s.%s %s", event.event, event.data.get("action"), IGNORED)
         return True
 
     def _start(self, event: sansio.Event) -> None:

@@ -312,15 +312,19 @@ class Engine:
             await self._queued(updated.id)
         return updated
 
-    async def installation_removed(self, installation_id: int) -> None:
-        for loop in await self.store.active_loops(installation_id=installation_id):
-            await self.store.update_loop(
-                loop.id,
-                expect=ACTIVE_STATES,
-                now=self._clock(),
-                state=LoopState.CANCELLED,
-                reason="The App was uninstalled",
+    async def access_lost(self, loops: list[Loop], reason: str) -> None:
+        """Cancel loops the App can no longer reach (uninstalled, repository removed).
+
+        Nothing is written to GitHub: the App's access is already gone.
+        """
+        for loop in loops:
+            await self._finish(
+                loop, LoopState.CANCELLED, reason, expect=ACTIVE_STATES, on_github=False
             )
+
+    async def installation_removed(self, installation_id: int) -> None:
+        loops = await self.store.active_loops(installation_id=installation_id)
+        await self.access_lost(loops, "The App was uninstalled")
 
     # ----------------------------------------------------------------- worker
 
@@ -717,6 +721,7 @@ class Engine:
         *,
         expect: Any,
         config: RepoConfig | None = None,
+        on_github: bool = True,
     ) -> Loop | None:
         """End a loop: show it on GitHub, then record it, then feed the breaker.
 
@@ -724,18 +729,11 @@ class Engine:
         loop is still active and ending it again only finds the issue that
         was already filed (escalations are deduplicated), never loses it.
         """
-        gh = self._github(loop.installation_id)
         ending = await self.store.get_loop(loop.id) or loop
         if ending.state.terminal:
             return None
         ending = replace(ending, state=state, reason=reason)
-        issue = None
-        if state in (LoopState.ESCALATED, LoopState.EXHAUSTED):
-            if config is None:  # the issue's labels and assignees come from the repo's config
-                config = (await self._configs.load(gh, loop.repo, loop.head_sha)).config
-            issue = await self._reporter.escalated(gh, ending, config)
-            ending = replace(ending, issue_number=issue)
-        await self._reporter.loop_ended(gh, ending, config)
+        issue = await self._show_end(ending, config) if on_github else None
         changes: dict[str, Any] = {"state": state, "reason": reason}
         if issue is not None:
             changes["issue_number"] = issue
@@ -763,6 +761,18 @@ class Engine:
             green=state.successful,
         )
         return ended
+
+    async def _show_end(self, ending: Loop, config: RepoConfig | None) -> int | None:
+        """The check run's conclusion, and for a failed loop the escalation issue."""
+        gh = self._github(ending.installation_id)
+        issue = None
+        if ending.state in (LoopState.ESCALATED, LoopState.EXHAUSTED):
+            if config is None:  # the issue's labels and assignees come from the repo's config
+                config = (await self._configs.load(gh, ending.repo, ending.head_sha)).config
+            issue = await self._reporter.escalated(gh, ending, config)
+            ending = replace(ending, issue_number=issue)
+        await self._reporter.loop_ended(gh, ending, config)
+        return issue
 
     async def _event(self, loop: Loop, kind: str, **detail: Any) -> None:
         await self.store.add_event(LoopEvent(loop.id, self._clock(), kind, detail))

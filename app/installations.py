@@ -14,7 +14,6 @@ from typing import Any
 from app.engine import Engine
 from app.github_client import GitHubClients
 from app.store.base import Store
-from app.store.records import ACTIVE_STATES, LoopState
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +63,10 @@ class InstallationHandler:
         removed = [r["full_name"] for r in payload.get("repositories_removed") or []]
         await self._store.set_installation_repos(installation_id, added=added, removed=removed)
         for repo in removed:
-            for loop in await self._store.active_loops(repo=repo):
-                await self._store.update_loop(
-                    loop.id,
-                    expect=ACTIVE_STATES,
-                    now=self._clock(),
-                    state=LoopState.CANCELLED,
-                    reason="The repository was removed from the installation",
-                )
+            loops = await self._store.active_loops(repo=repo)
+            await self._engine.access_lost(
+                loops, "The repository was removed from the installation"
+            )
 
 
 def _account(installation: dict[str, Any]) -> str:
