@@ -154,7 +154,7 @@ class Engine:
         self._running: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._last_sweep = float("-inf")
-        self._scheduler = scheduler if scheduler is not None else _default_scheduler(settings)
+        self._scheduler = scheduler
 
     # ------------------------------------------------------------------ events
 
@@ -376,16 +376,31 @@ class Engine:
         if self._scheduler is not None:
             await self._scheduler.close()
 
-    async def idle(self) -> None:
-        """Wait until no loop is being worked and none is queued (tests, bench)."""
+    async def idle(self, max_idle_turns: int = 1000) -> None:
+        """Wait until this process works no loop and has none left to claim (tests, bench).
+
+        With a job scheduler the loops are worked by worker processes, so there
+        is nothing to wait for here.  If queued loops stay unclaimed for
+        ``max_idle_turns`` event-loop turns, the worker task is not running:
+        that is raised rather than waited on forever.
+        """
+        turns = 0
         while True:
             while self._running:
+                turns = 0
                 await asyncio.gather(*list(self._running), return_exceptions=True)
-            queued = [
-                loop for loop in await self.store.active_loops() if loop.state is LoopState.QUEUED
-            ]
-            if not queued and not self._running:
+            if self._scheduler is not None:
                 return
+            claimable = [
+                loop
+                for loop in await self.store.active_loops()
+                if loop.state is LoopState.QUEUED and loop.lease_owner is None
+            ]
+            if not claimable:
+                return
+            turns += 1
+            if turns > max_idle_turns:
+                raise RuntimeError(f"{len(claimable)} queued loop(s) but no worker claims them")
             self.wake()
             await asyncio.sleep(0)
 
@@ -776,20 +791,6 @@ class Engine:
 
     async def _event(self, loop: Loop, kind: str, **detail: Any) -> None:
         await self.store.add_event(LoopEvent(loop.id, self._clock(), kind, detail))
-
-
-def _default_scheduler(settings: Settings) -> Scheduler | None:
-    """With a shared database, queued loops go to the job queue the workers read."""
-    if settings.database_url is None:
-        return None
-    try:
-        from app.jobs import JobScheduler  # needs the `postgres` extra, only loaded when used
-    except ImportError as exc:
-        raise RuntimeError(
-            f"DATABASE_URL is set but {exc.name} is not installed: "
-            "pip install 'ci-fix-loop[postgres]'"
-        ) from exc
-    return JobScheduler(settings.database_url)
 
 
 def _dry_run_summary(diagnosis: Diagnosis, config: RepoConfig, loop: Loop) -> str:

@@ -18,22 +18,22 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
-from app.auth import AppAuth
 from app.ci_hook import make_ci_hook_handler
 from app.commands import CommandHandler
 from app.context import AppContext
 from app.dispatch import Dispatcher
-from app.engine import Attempter, Diagnoser, Engine
+from app.engine import Attempter, Diagnoser
 from app.events import router
-from app.github_client import GitHubClients
 from app.installations import InstallationHandler
 from app.metrics import Metrics
-from app.reporting import GitHubReporter
 from app.settings import Settings
 from app.status import build_status
 from app.store.open import open_store
 from app.webhook import make_webhook_handler
-from app.wiring import RepoConfigLoader, default_attempter, default_diagnoser
+from app.wiring import build_engine
+
+# How long one request to GitHub may take before it counts as failed (and is retried).
+GITHUB_TIMEOUT = aiohttp.ClientTimeout(total=300, sock_connect=10)
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class Overrides:
     attempter: Attempter | None = None
     diagnoser: Diagnoser | None = None
     run_worker: bool = True
+    github_timeout: aiohttp.ClientTimeout = GITHUB_TIMEOUT
 
 
 CONTEXT = web.AppKey("context", AppContext)
@@ -56,33 +57,17 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> web.App
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         store = await open_store(settings)
-        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300, sock_connect=10))
+        session = aiohttp.ClientSession(timeout=options.github_timeout)
         metrics = Metrics()
-        auth = AppAuth(
-            app_id=settings.app_id,
-            private_key=settings.private_key,
-            api_url=settings.github_api_url,
-            session=session,
-            clock=options.clock,
-        )
-        clients = GitHubClients(
-            auth=auth,
-            session=session,
-            api_url=settings.github_api_url,
-            sleeper=options.sleeper,
-            clock=options.clock,
-            on_response=metrics.github_response,
-        )
-        engine = Engine(
-            settings=settings,
+        engine, clients = build_engine(
+            settings,
             store=store,
-            github=clients.for_installation,
-            diagnoser=options.diagnoser or default_diagnoser(settings),
-            configs=RepoConfigLoader(settings),
-            attempter=options.attempter or default_attempter(settings, metrics),
-            reporter=GitHubReporter(store=store, dry_run=settings.dry_run),
+            session=session,
             metrics=metrics,
             clock=options.clock,
+            sleeper=options.sleeper,
+            diagnoser=options.diagnoser,
+            attempter=options.attempter,
         )
         context = AppContext(
             settings=settings,

@@ -61,7 +61,7 @@ async def build_status(store: Store, settings: Settings, now: float) -> dict[str
         }
         for b in await store.breakers()
     ]
-    return {
+    report: dict[str, Any] = {
         "active": [loop_summary(loop) for loop in active],
         "history": [loop_summary(loop) for loop in history],
         "budget": {
@@ -72,3 +72,9 @@ async def build_status(store: Store, settings: Settings, now: float) -> dict[str
         "breakers": breakers,
         "loops_by_state": await store.count_loops(),
     }
+    if settings.database_url:
+        # Scale-out mode: the job queue the workers read is part of the picture.
+        from app.jobs import summary_for
+
+        report["jobs"] = (await summary_for(settings.database_url)).to_dict()
+    return report

@@ -1,17 +1,29 @@
-"""Builds the engine's default collaborators from the operator's settings."""
+"""Builds the engine and its collaborators from the operator's settings.
+
+Web instances (``app.server``) and workers (``app.worker``) build the same
+engine here, so the two cannot drift apart.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import aiohttp
 from gidgethub.abc import GitHubAPI
 
 from app.attempt import FixAttempter
+from app.auth import AppAuth
 from app.config_source import ConfigLoad, load_repo_config
-from app.engine import AttemptInput
+from app.engine import Attempter, AttemptInput, Diagnoser, Engine, Scheduler
 from app.fixers.base import Fixer
 from app.fixers.select import FixerSettings, choose_fixers
 from app.gather import LogGatherer
+from app.github_client import GitHubClients
 from app.metrics import Metrics
+from app.reporting import GitHubReporter
 from app.settings import Settings
+from app.store.base import Store
 
 
 class RepoConfigLoader:
@@ -41,3 +53,61 @@ def default_attempter(settings: Settings, metrics: Metrics) -> FixAttempter:
         return choose_fixers(request.config, request.diagnosis.category, operator)
 
     return FixAttempter(fixers=fixers, metrics=metrics)
+
+
+def job_scheduler(settings: Settings) -> Scheduler | None:
+    """With a shared database, queued loops go to the job queue the workers read."""
+    if settings.database_url is None:
+        return None
+    try:
+        from app.jobs import JobScheduler  # needs the `postgres` extra, only loaded when used
+    except ImportError as exc:
+        raise RuntimeError(
+            f"DATABASE_URL is set but {exc.name} is not installed: "
+            "pip install 'ci-fix-loop[postgres]'"
+        ) from exc
+    return JobScheduler(settings.database_url)
+
+
+def build_engine(
+    settings: Settings,
+    *,
+    store: Store,
+    session: aiohttp.ClientSession,
+    metrics: Metrics,
+    clock: Callable[[], float],
+    sleeper: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    diagnoser: Diagnoser | None = None,
+    attempter: Attempter | None = None,
+    scheduler: Scheduler | None = None,
+    worker_id: str | None = None,
+) -> tuple[Engine, GitHubClients]:
+    """The engine and the GitHub clients it uses, wired as in production."""
+    clients = GitHubClients(
+        auth=AppAuth(
+            app_id=settings.app_id,
+            private_key=settings.private_key,
+            api_url=settings.github_api_url,
+            session=session,
+            clock=clock,
+        ),
+        session=session,
+        api_url=settings.github_api_url,
+        sleeper=sleeper,
+        clock=clock,
+        on_response=metrics.github_response,
+    )
+    engine = Engine(
+        settings=settings,
+        store=store,
+        github=clients.for_installation,
+        diagnoser=diagnoser or default_diagnoser(settings),
+        configs=RepoConfigLoader(settings),
+        attempter=attempter or default_attempter(settings, metrics),
+        reporter=GitHubReporter(store=store, dry_run=settings.dry_run),
+        metrics=metrics,
+        clock=clock,
+        worker_id=worker_id,
+        scheduler=scheduler or job_scheduler(settings),
+    )
+    return engine, clients

@@ -20,17 +20,13 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from app.auth import AppAuth
-from app.engine import Engine
-from app.github_client import GitHubClients
 from app.jobs import CLOCK_KEY, ENGINE_KEY, QUEUE, JobScheduler
 from app.metrics import Metrics
-from app.reporting import GitHubReporter
 from app.settings import Settings
 from app.store.base import Store
 from app.store.open import open_store
 from app.store.records import LoopState
-from app.wiring import RepoConfigLoader, default_attempter, default_diagnoser
+from app.wiring import build_engine
 
 log = logging.getLogger(__name__)
 
@@ -72,40 +68,22 @@ async def run_worker(
     scheduler = JobScheduler(settings.database_url)
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300, sock_connect=10))
     metrics = Metrics()
-    clients = GitHubClients(
-        auth=AppAuth(
-            app_id=settings.app_id,
-            private_key=settings.private_key,
-            api_url=settings.github_api_url,
-            session=session,
-            clock=clock,
-        ),
-        session=session,
-        api_url=settings.github_api_url,
-        clock=clock,
-        on_response=metrics.github_response,
-    )
-    name = f"{socket.gethostname()}-{os.getpid()}"
-    engine = Engine(
-        settings=settings,
+    engine, _clients = build_engine(
+        settings,
         store=store,
-        github=clients.for_installation,
-        diagnoser=default_diagnoser(settings),
-        configs=RepoConfigLoader(settings),
-        attempter=default_attempter(settings, metrics),
-        reporter=GitHubReporter(store=store, dry_run=settings.dry_run),
+        session=session,
         metrics=metrics,
         clock=clock,
-        worker_id=name,
         scheduler=scheduler,
+        worker_id=f"{socket.gethostname()}-{os.getpid()}",
     )
     upkeep = asyncio.create_task(keep_queue_healthy(store, scheduler, options), name="upkeep")
     try:
         app = await scheduler.app()
-        log.info("worker %s: up to %s jobs at once", name, options.concurrency)
+        log.info("worker %s: up to %s jobs at once", engine.worker_id, options.concurrency)
         await app.run_worker_async(
             queues=[QUEUE],
-            name=name,
+            name=engine.worker_id,
             concurrency=options.concurrency,
             fetch_job_polling_interval=options.poll_s,
             additional_context={ENGINE_KEY: engine, CLOCK_KEY: clock},

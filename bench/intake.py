@@ -61,6 +61,7 @@ class LoadResult:
     seconds: float
     p50_ms: float
     p99_ms: float
+    cpu_s: float
 
     @property
     def rate(self) -> float:
@@ -111,6 +112,7 @@ async def generate_load(
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
         started = time.perf_counter()
+        cpu_started = time.process_time()
         deadline = started + seconds
 
         async def worker() -> None:
@@ -136,6 +138,7 @@ async def generate_load(
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
     return LoadResult(
         sent=counts["sent"],
         accepted=counts["accepted"],
@@ -143,6 +146,7 @@ async def generate_load(
         seconds=elapsed,
         p50_ms=percentile(latencies, 0.50) * 1000,
         p99_ms=percentile(latencies, 0.99) * 1000,
+        cpu_s=cpu,
     )
 
 
@@ -274,9 +278,9 @@ def main() -> int:
     complete = True
     print(
         "| workflow_run | concurrency | deliveries | deliveries/s | p50 ack | p99 ack "
-        "| server CPU/delivery | errors | stored |"
+        "| CPU/delivery: server | load generator | errors | stored |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for action, concurrency in itertools.product(args.event, args.concurrency):
         runs = [
             run_once(key, action, concurrency, args.requests, args.seconds)
@@ -292,6 +296,7 @@ def main() -> int:
             f"| {median([r.load.p50_ms for r in runs]):.1f} ms "
             f"| {median([r.load.p99_ms for r in runs]):.1f} ms "
             f"| {median([r.cpu_us_per_delivery for r in runs]):.0f} µs "
+            f"| {median([r.load.cpu_s / max(r.load.sent, 1) * 1e6 for r in runs]):.0f} µs "
             f"| {sum(r.load.errors for r in runs)} "
             f"| {'all' if not lost else 'MISSING'} |"
         )

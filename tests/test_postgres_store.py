@@ -1,4 +1,4 @@
-"""The PostgreSQL store: the shared SQL runs on it, and it stays correct across processes.
+"""The PostgreSQL store across processes (tests/test_store.py runs the shared SQL on it).
 
 Several stores (each its own connection pool, as separate instances of the app
 would be) hit one database at once: migrations, claims and compare-and-set
@@ -11,7 +11,7 @@ import asyncio
 
 import pytest
 
-from app.store.records import Iteration, LoopState, NewLoop
+from app.store.records import LoopState, NewLoop
 from app.store.sql import SqlStore
 from tests.postgres import pg_url
 
@@ -45,43 +45,6 @@ def test_placeholders_are_translated_outside_quotes() -> None:
     assert to_psycopg("SELECT * FROM t WHERE a = ? AND b LIKE 'x?%' AND c = ?") == (
         "SELECT * FROM t WHERE a = %s AND b LIKE 'x?%%' AND c = %s"
     )
-
-
-async def test_the_shared_sql_round_trips_on_postgres(pg_url: str) -> None:
-    store = await open_store(pg_url)
-    try:
-        assert await store.add_delivery("d-1", "workflow_run", b"\x00\xffbody", 1.0)
-        assert not await store.add_delivery("d-1", "workflow_run", b"other", 2.0)
-        assert await store.unfinished_deliveries() == [("d-1", "workflow_run", b"\x00\xffbody")]
-
-        loop, created = await store.open_loop(new_loop(1), state=LoopState.QUEUED, now=10.0)
-        again, created_again = await store.open_loop(new_loop(1), state=LoopState.QUEUED, now=11.0)
-        assert created and not created_again and again.id == loop.id
-
-        moved = await store.update_loop(
-            loop.id, expect=[LoopState.QUEUED], now=12.0, state=LoopState.FIXING, iteration=1
-        )
-        assert moved is not None and moved.state is LoopState.FIXING
-        stale = await store.update_loop(
-            loop.id, expect=[LoopState.QUEUED], now=13.0, state=LoopState.FIXING
-        )
-        assert stale is None
-
-        await store.add_iteration(
-            Iteration(loop_id=loop.id, n=1, category="test", fingerprint="f", started_at=12.0)
-        )
-        await store.update_iteration(loop.id, 1, guard_reasons=("too big",), verify={"ok": True})
-        [iteration] = await store.iterations(loop.id)
-        assert iteration.guard_reasons == ("too big",) and iteration.verify == {"ok": True}
-
-        await store.add_spend(
-            installation_id=7, repo="acme/widgets", loop_id=loop.id, amount_usd=0.25, at=12.5
-        )
-        assert await store.loop_spend(loop.id) == pytest.approx(0.25)
-        assert (await store.get_loop(loop.id)).cost_usd == pytest.approx(0.25)  # type: ignore[union-attr]
-        assert await store.count_loops() == {"fixing": 1}
-    finally:
-        await store.close()
 
 
 async def test_a_failed_transaction_leaves_nothing_behind(pg_url: str) -> None:

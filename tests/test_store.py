@@ -8,7 +8,6 @@ restart is tested by opening a second store object on the same database.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
@@ -25,15 +24,16 @@ from app.store.records import (
     NewLoop,
 )
 from app.store.sql import SqlStore
-from tests.support import require_or_skip
+from tests.postgres import pg_url
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "postgres"]
 T0 = 1_700_000_000.0
 
 Opener = Callable[[], Awaitable[SqlStore]]
+__all__ = ["pg_url"]  # the fixture, used through request.getfixturevalue
 
 
-def make_opener(backend: str, tmp_path: Path) -> Opener:
+def make_opener(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Opener:
     """How to open (and reopen) a store on this test's database."""
     if backend == "sqlite":
         from app.store.sqlite import open_sqlite_store
@@ -41,8 +41,7 @@ def make_opener(backend: str, tmp_path: Path) -> Opener:
         path = tmp_path / "store.sqlite3"
         return lambda: open_sqlite_store(path)
     if backend == "postgres":
-        url = os.environ.get("TEST_DATABASE_URL", "")
-        require_or_skip(bool(url), "TEST_DATABASE_URL is not set: no PostgreSQL to test against")
+        url = request.getfixturevalue("pg_url")  # a new database for each test
         from app.store.postgres import open_postgres_store
 
         return lambda: open_postgres_store(url)
@@ -55,8 +54,8 @@ def store_backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def open_store(store_backend: str, tmp_path: Path) -> Opener:
-    return make_opener(store_backend, tmp_path)
+def open_store(store_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Opener:
+    return make_opener(store_backend, tmp_path, request)
 
 
 @pytest.fixture
