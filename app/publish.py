@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import aiohttp
 import gidgethub
 from gidgethub.abc import GitHubAPI
 
@@ -137,13 +138,21 @@ async def _move_branch(
 
 
 async def _create_ref(gh: GitHubAPI, repo: str, branch: str, sha: str) -> bool:
-    """Create ``refs/heads/<branch>``; False when it already exists."""
+    """Create ``refs/heads/<branch>``; False when it already exists, or may.
+
+    A create whose connection dropped may or may not have been applied by
+    GitHub (the client does not resend a POST).  Answering False sends the
+    caller to the fast-forward, which settles it either way: it moves a branch
+    that exists and recreates one that does not.
+    """
     try:
         await gh.post(f"/repos/{repo}/git/refs", data={"ref": f"refs/heads/{branch}", "sha": sha})
     except gidgethub.BadRequest as exc:
         if _is_422(exc, "already exists"):
             return False
         raise
+    except (aiohttp.ClientConnectionError, TimeoutError):
+        return False
     return True
 
 

@@ -21,6 +21,7 @@ import os
 import stat
 import tarfile
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import TracebackType
@@ -282,9 +283,21 @@ async def _git(root: Path, *args: str) -> bytes:
 def _extract(source: Path | bytes, root: Path, max_bytes: int, max_files: int) -> None:
     with _open_tar(source) as tar:
         extractor = _Extractor(root, max_bytes, max_files)
-        while (member := tar.next()) is not None:
-            extractor.add(tar, member)
+        while (member := _next_member(tar)) is not None:
+            try:
+                extractor.add(tar, member)
+            except (OSError, tarfile.TarError, EOFError, zlib.error) as exc:
+                # A name the filesystem refuses (over 255 bytes), a member cut short:
+                # the archive cannot become a checkout, which is what callers handle.
+                raise UnsafeArchive(f"{member.name[:200]} cannot be extracted ({exc})") from exc
         extractor.check_links()
+
+
+def _next_member(tar: tarfile.TarFile) -> tarfile.TarInfo | None:
+    try:
+        return tar.next()
+    except (tarfile.TarError, EOFError, zlib.error) as exc:
+        raise UnsafeArchive(f"the archive is damaged ({exc})") from exc
 
 
 def _open_tar(source: Path | bytes) -> tarfile.TarFile:
@@ -292,7 +305,7 @@ def _open_tar(source: Path | bytes) -> tarfile.TarFile:
         if isinstance(source, bytes):
             return tarfile.open(fileobj=io.BytesIO(source), mode="r:*")
         return tarfile.open(source, mode="r:*")
-    except tarfile.TarError as exc:
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:  # OSError: bad gzip
         raise UnsafeArchive(f"not a readable tar archive ({exc})") from exc
 
 
