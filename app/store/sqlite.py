@@ -12,11 +12,17 @@ tick joins it, and one COMMIT at the start of the next tick ends it.  Each calle
 gets its result only after that COMMIT, so "recorded" still means committed (a
 webhook's 202 is never sent for a delivery a crash could lose), but under load
 many deliveries share one commit instead of paying for one each.
+
+The WAL is checkpointed from a worker thread on a second connection (PASSIVE:
+it never blocks the writer) every ``CHECKPOINT_EVERY`` commits, instead of
+SQLite's automatic checkpoint, which would run inside a COMMIT on the event
+loop and stall every request waiting behind it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -26,6 +32,7 @@ from typing import Any, ClassVar, TypeVar
 from app.store.sql import Row, SqlStore
 
 T = TypeVar("T")
+CHECKPOINT_EVERY = 200  # commits between background checkpoints
 
 
 class SqliteConnection:
@@ -45,6 +52,10 @@ class SqliteConnection:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA wal_autocheckpoint=0")
+        self._path = path
+        self._commits = 0
+        self._checkpointing: asyncio.Future[None] | None = None
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None
         self._group: asyncio.Future[None] | None = None
@@ -78,6 +89,16 @@ class SqliteConnection:
             group.set_exception(exc)
         else:
             group.set_result(None)
+            self._committed()
+
+    def _committed(self) -> None:
+        self._commits += 1
+        if self._commits % CHECKPOINT_EVERY == 0 and (
+            self._checkpointing is None or self._checkpointing.done()
+        ):
+            self._checkpointing = asyncio.ensure_future(
+                asyncio.to_thread(_checkpoint, self._path)
+            )
 
     async def execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         if self._mine():
@@ -123,13 +144,23 @@ class SqliteConnection:
                 raise
             else:
                 self._db.execute("COMMIT")
+                self._committed()
             finally:
                 self._owner = None
 
     async def close(self) -> None:
         if self._group is not None:
             self._commit_group(self._group)
+        if self._checkpointing is not None:
+            await self._checkpointing
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.close()
+
+
+def _checkpoint(path: Path) -> None:
+    """Copy committed WAL pages into the database file, without blocking the writer."""
+    with contextlib.closing(sqlite3.connect(path, timeout=5)) as db:
+        db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 async def open_sqlite_store(path: Path) -> SqlStore:
