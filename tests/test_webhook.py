@@ -20,6 +20,7 @@ async def test_ping_with_a_valid_signature_is_accepted_and_processed(
     assert (await response.json()) == {"accepted": True, "delivery": "ping-1"}
     await harness.settle()
     assert await harness.ctx.store.unfinished_deliveries() == []
+    assert await harness.ctx.store.delivery_outcome("ping-1") == "processed"
 
 
 async def test_wrong_signature_is_refused_with_401_and_nothing_recorded(
@@ -128,7 +129,10 @@ async def test_unknown_event_is_acknowledged_and_ignored(app_harness: HarnessFac
     assert response.status == 202
     await harness.settle()
     assert await harness.ctx.store.unfinished_deliveries() == []
+    assert await harness.ctx.store.delivery_outcome("star-1") == "ignored"
     assert harness.fake.requests == []  # nothing was asked of GitHub
+    again = await harness.post("star", {"action": "created"}, delivery_id="star-1")
+    assert again.status == 200  # recorded, so a redelivery is still a duplicate
 
 
 async def test_redelivered_id_is_answered_as_duplicate_and_not_processed_again(

@@ -33,6 +33,9 @@ class Store(Protocol):
 
     async def finish_delivery(self, delivery_id: str, outcome: str) -> None: ...
 
+    async def delivery_outcome(self, delivery_id: str) -> str | None:
+        """How a delivery ended (``processed``, ``ignored``, ``error: ...``); None if unknown."""
+
     async def unfinished_deliveries(self) -> list[tuple[str, str, bytes]]:
         """Deliveries accepted but not processed (the process died): id, event, body."""
 

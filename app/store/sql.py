@@ -96,6 +96,12 @@ class SqlStore:
             (outcome, delivery_id),
         )
 
+    async def delivery_outcome(self, delivery_id: str) -> str | None:
+        row = await self._conn.fetchone(
+            "SELECT outcome FROM deliveries WHERE delivery_id = ?", (delivery_id,)
+        )
+        return row["outcome"] if row else None
+
     async def unfinished_deliveries(self) -> list[tuple[str, str, bytes]]:
         rows = await self._conn.fetchall(
             "SELECT delivery_id, event, body FROM deliveries WHERE outcome IS NULL "
