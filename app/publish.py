@@ -189,15 +189,18 @@ async def ensure_pull_request(
     label); GitHub's 422 for an existing pull request sends us to update it.
     """
     wanted = list(dict.fromkeys([FIX_LABEL, *labels]))
+    data = {"title": title, "body": body, "head": head_branch, "base": base_branch}
     try:
-        pr = await gh.post(
-            f"/repos/{repo}/pulls",
-            data={"title": title, "body": body, "head": head_branch, "base": base_branch},
-        )
+        pr = await gh.post(f"/repos/{repo}/pulls", data=data)
     except gidgethub.BadRequest as exc:
         if not _is_422(exc, "already exists"):
             raise
         pr = await _update_open_pull_request(gh, repo, head_branch, title, body)
+    except (aiohttp.ClientConnectionError, TimeoutError):
+        # The create may or may not have reached GitHub: look before opening another.
+        pr = await _find_open_pull_request(gh, repo, head_branch) or await gh.post(
+            f"/repos/{repo}/pulls", data=data
+        )
     present = {label["name"] for label in pr.get("labels", [])}
     missing = [label for label in wanted if label not in present]
     if missing:
@@ -207,12 +210,21 @@ async def ensure_pull_request(
     return pr
 
 
-async def _update_open_pull_request(
-    gh: GitHubAPI, repo: str, head_branch: str, title: str, body: str
-) -> dict[str, Any]:
+async def _find_open_pull_request(
+    gh: GitHubAPI, repo: str, head_branch: str
+) -> dict[str, Any] | None:
     owner = repo.split("/", 1)[0]
     query = urlencode({"head": f"{owner}:{head_branch}", "state": "open"})
     async for pr in gh.getiter(f"/repos/{repo}/pulls?{query}"):
+        return pr
+    return None
+
+
+async def _update_open_pull_request(
+    gh: GitHubAPI, repo: str, head_branch: str, title: str, body: str
+) -> dict[str, Any]:
+    pr = await _find_open_pull_request(gh, repo, head_branch)
+    if pr is not None:
         return await gh.patch(
             f"/repos/{repo}/pulls/{pr['number']}", data={"title": title, "body": body}
         )

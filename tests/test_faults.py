@@ -236,6 +236,19 @@ async def test_a_dropped_connection_on_creating_the_branch_is_reconciled(
     assert scenario.count("POST", "*/git/refs") == 2  # so it was created after all
 
 
+async def test_a_dropped_connection_on_opening_the_pull_request_opens_exactly_one(
+    start: StartScenario,
+) -> None:
+    scenario = await start()
+    # The create may or may not have been applied: the publisher looks for an open
+    # pull request of the fix branch before opening one.
+    scenario.fake.inject("POST", "*/pulls", status=201, reset_connection=True)
+    await fail_ci(scenario)
+
+    await assert_fix_published_once(scenario)
+    assert scenario.count("GET", "*/pulls") == 1
+
+
 # ------------------------------------------------------------------------ rate limits
 
 
