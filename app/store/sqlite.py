@@ -96,9 +96,7 @@ class SqliteConnection:
         if self._commits % CHECKPOINT_EVERY == 0 and (
             self._checkpointing is None or self._checkpointing.done()
         ):
-            self._checkpointing = asyncio.ensure_future(
-                asyncio.to_thread(_checkpoint, self._path)
-            )
+            self._checkpointing = asyncio.ensure_future(asyncio.to_thread(_checkpoint, self._path))
 
     async def execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         if self._mine():
