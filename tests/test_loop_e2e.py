@@ -45,6 +45,18 @@ def parents(harness: Harness, sha: str) -> tuple[str, ...]:
     return harness.fake.repo(REPO).objects.commit(sha).parents
 
 
+async def loop_awaiting_ci(
+    app_harness: HarnessFactory, tmp_path: Path, **settings: Any
+) -> tuple[Harness, str]:
+    """A test failure on main whose one-step fix was published; the harness and head sha."""
+    agent = scripted_agent(tmp_path, [{"files": {"calc.py": "def add(a, b):\n    return 4\n"}}])
+    harness = await app_harness(fixer_command=agent, **settings)
+    head = harness.seed_repo({"calc.py": CALC, "tests/test_calc.py": TEST_CALC})
+    run = harness.failing_run(head, log=pytest_log("assert 0 == 4"))
+    await harness.deliver("workflow_run", harness.payload(run))
+    return harness, head
+
+
 async def only_loop(harness: Harness) -> Loop:
     loops = await harness.ctx.store.recent_loops()
     assert len(loops) == 1, loops
@@ -325,11 +337,7 @@ async def test_a_red_rerun_proceeds_to_fixing(app_harness: HarnessFactory, tmp_p
 async def test_upstream_success_cancels_the_open_loop(
     app_harness: HarnessFactory, tmp_path: Path
 ) -> None:
-    agent = scripted_agent(tmp_path, [{"files": {"calc.py": "def add(a, b):\n    return 4\n"}}])
-    harness = await app_harness(fixer_command=agent)
-    head = harness.seed_repo({"calc.py": CALC, "tests/test_calc.py": TEST_CALC})
-    run = harness.failing_run(head, log=pytest_log("assert 0 == 4"))
-    await harness.deliver("workflow_run", harness.payload(run))
+    harness, _head = await loop_awaiting_ci(app_harness, tmp_path)
     assert (await only_loop(harness)).state is LoopState.AWAITING_CI
 
     fixed = harness.fake.commit(REPO, "main", {"calc.py": "def add(a, b):\n    return a + b\n"})
@@ -346,11 +354,7 @@ async def test_upstream_success_cancels_the_open_loop(
 async def test_a_newer_failing_commit_supersedes_the_older_loop(
     app_harness: HarnessFactory, tmp_path: Path
 ) -> None:
-    agent = scripted_agent(tmp_path, [{"files": {"calc.py": "def add(a, b):\n    return 4\n"}}])
-    harness = await app_harness(fixer_command=agent)
-    head = harness.seed_repo({"calc.py": CALC, "tests/test_calc.py": TEST_CALC})
-    run = harness.failing_run(head, log=pytest_log("assert 0 == 4"))
-    await harness.deliver("workflow_run", harness.payload(run))
+    harness, _head = await loop_awaiting_ci(app_harness, tmp_path)
     newer = harness.fake.commit(REPO, "main", {"README.md": "more\n"})
     run2 = harness.failing_run(newer, log=pytest_log("assert 0 == 4"))
     await harness.deliver("workflow_run", harness.payload(run2))
@@ -464,11 +468,7 @@ async def test_breaker_pauses_new_loops_after_three_failures_until_the_cooldown_
 async def test_a_loop_whose_ci_never_reports_escalates_after_the_wait_limit(
     app_harness: HarnessFactory, tmp_path: Path
 ) -> None:
-    agent = scripted_agent(tmp_path, [{"files": {"calc.py": "def add(a, b):\n    return 4\n"}}])
-    harness = await app_harness(fixer_command=agent, ci_wait_timeout_s=3600.0)
-    head = harness.seed_repo({"calc.py": CALC, "tests/test_calc.py": TEST_CALC})
-    run = harness.failing_run(head, log=pytest_log("assert 0 == 4"))
-    await harness.deliver("workflow_run", harness.payload(run))
+    harness, head = await loop_awaiting_ci(app_harness, tmp_path, ci_wait_timeout_s=3600.0)
     assert (await only_loop(harness)).state is LoopState.AWAITING_CI
 
     # The workflow only runs on main, so no run on the fix branch ever comes; later
