@@ -54,6 +54,7 @@ class SqliteConnection:
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._path = path
+        self._closed = False
         self._commits = 0
         self._checkpointing: asyncio.Future[None] | None = None
         self._lock = asyncio.Lock()
@@ -147,6 +148,10 @@ class SqliteConnection:
                 self._owner = None
 
     async def close(self) -> None:
+        """Commit what is pending, fold the WAL into the file, close; a second call is a no-op."""
+        if self._closed:
+            return
+        self._closed = True
         if self._group is not None:
             self._commit_group(self._group)
         if self._checkpointing is not None:
