@@ -154,6 +154,7 @@ class Engine:
         self._running: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._last_sweep = float("-inf")
+        self._claim: asyncio.Future[Loop | None] | None = None
         self._scheduler = scheduler
 
     # ------------------------------------------------------------------ events
@@ -352,15 +353,22 @@ class Engine:
             return
         while not self._stopping:
             await self._slots.acquire()
-            loop = await self.store.claim_loop(
-                states=[LoopState.QUEUED],
-                owner=self.worker_id,
-                lease_s=self._lease_s(),
-                now=self._clock(),
+            # Cleared before claiming: a wake() that arrives during the claim is kept.
+            self._wake.clear()
+            self._claim = asyncio.ensure_future(
+                self.store.claim_loop(
+                    states=[LoopState.QUEUED],
+                    owner=self.worker_id,
+                    lease_s=self._lease_s(),
+                    now=self._clock(),
+                )
             )
+            try:
+                loop = await self._claim
+            finally:
+                self._claim = None
             if loop is None:
                 self._slots.release()
-                self._wake.clear()
                 await self._wake.wait()
                 continue
             task = asyncio.create_task(self._work_and_release(loop), name=f"loop-{loop.id}")
@@ -386,9 +394,10 @@ class Engine:
         """
         turns = 0
         while True:
-            while self._running:
+            while self._running or self._claim is not None:
                 turns = 0
-                await asyncio.gather(*list(self._running), return_exceptions=True)
+                pending = [*self._running, *([self._claim] if self._claim else [])]
+                await asyncio.gather(*pending, return_exceptions=True)
             if self._scheduler is not None:
                 return
             claimable = [

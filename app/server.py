@@ -44,7 +44,7 @@ class Overrides:
     sleeper: Callable[[float], Awaitable[None]] = asyncio.sleep
     attempter: Attempter | None = None
     diagnoser: Diagnoser | None = None
-    run_worker: bool = True
+    job_queue: bool = True
     github_timeout: aiohttp.ClientTimeout = GITHUB_TIMEOUT
 
 
@@ -68,6 +68,7 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> web.App
             sleeper=options.sleeper,
             diagnoser=options.diagnoser,
             attempter=options.attempter,
+            job_queue=options.job_queue,
         )
         context = AppContext(
             settings=settings,
@@ -95,16 +96,15 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> web.App
             ),
         )
         app.router.add_route("*", "/hooks/ci", make_ci_hook_handler(context))
-        worker = asyncio.create_task(engine.run(), name="engine") if options.run_worker else None
+        worker = asyncio.create_task(engine.run(), name="engine")
         await context.dispatcher.replay_unfinished()
         try:
             yield
         finally:
             await context.dispatcher.drain()
             await engine.shutdown()
-            if worker is not None:
-                worker.cancel()
-                await asyncio.gather(worker, return_exceptions=True)
+            worker.cancel()
+            await asyncio.gather(worker, return_exceptions=True)
             await session.close()
             await store.close()
 

@@ -80,9 +80,14 @@ def build_engine(
     diagnoser: Diagnoser | None = None,
     attempter: Attempter | None = None,
     scheduler: Scheduler | None = None,
+    job_queue: bool = True,
     worker_id: str | None = None,
 ) -> tuple[Engine, GitHubClients]:
-    """The engine and the GitHub clients it uses, wired as in production."""
+    """The engine and the GitHub clients it uses, wired as in production.
+
+    ``job_queue=False`` keeps the loop work in this process even on PostgreSQL
+    (the loop tests run the same scenarios on both stores that way).
+    """
     clients = GitHubClients(
         auth=AppAuth(
             app_id=settings.app_id,
@@ -108,6 +113,6 @@ def build_engine(
         metrics=metrics,
         clock=clock,
         worker_id=worker_id,
-        scheduler=scheduler or job_scheduler(settings),
+        scheduler=scheduler or (job_scheduler(settings) if job_queue else None),
     )
     return engine, clients

@@ -4,7 +4,7 @@ Each case is a folder with ``log.txt`` (a job log as the API returns it) and
 ``meta.json`` (``category``, ``failed_jobs``, ``tool``, ``key_line``).  Two
 figures matter: how often the category is right, and how often the labelled key
 line is among the classifier's top three.  ``tests/test_corpus.py`` asserts on
-them; ``python -m bench.corpus_accuracy`` prints them with every miss.
+them; ``python bench/corpus_accuracy.py`` prints them with every miss.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the project importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.classify import classify_text
 

@@ -54,4 +54,4 @@ async def fake_github(openapi_spec: OpenAPI, app_private_key: str) -> AsyncItera
         )
 
 
-pytest_plugins = ["tests.harness"]
+pytest_plugins = ["tests.harness", "tests.postgres"]

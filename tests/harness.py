@@ -123,18 +123,42 @@ HarnessFactory = Callable[..., Awaitable[Harness]]
 
 
 @pytest.fixture
+def harness_backend() -> str:
+    """The store the harness runs on; a module overrides this to run on both."""
+    return "sqlite"
+
+
+@pytest.fixture
+def harness_database_url(harness_backend: str, request: pytest.FixtureRequest) -> str | None:
+    """A fresh PostgreSQL database for the PostgreSQL runs; None means the SQLite file."""
+    if harness_backend == "postgres":
+        return str(request.getfixturevalue("pg_url"))
+    return None
+
+
+@pytest.fixture
 async def app_harness(
     fake_github: FakeGitHub,
     tmp_path: Path,
     aiohttp_client: Callable[..., Awaitable[TestClient]],
+    harness_database_url: str | None,
 ) -> AsyncIterator[HarnessFactory]:
-    """Call ``await app_harness(**settings_changes)`` to start the app against the fake."""
+    """Call ``await app_harness(**settings_changes)`` to start the app against the fake.
+
+    On PostgreSQL (``harness_backend == "postgres"``) each test gets a fresh
+    database and the loops are still worked in-process, so a scenario runs the
+    same way on both stores.
+    """
     started: list[Harness] = []
 
     async def start(overrides: Overrides | None = None, **changes: Any) -> Harness:
+        # A test that brings its own DATABASE_URL runs the scale-out mode (workers
+        # read the job queue); otherwise loops are worked in this process.
+        scale_out = "database_url" in changes
+        changes.setdefault("database_url", harness_database_url)
         settings = make_settings(fake_github, tmp_path, **changes)
         options = overrides or Overrides(
-            clock=lambda: fake_github.clock().timestamp(), sleeper=no_sleep
+            clock=lambda: fake_github.clock().timestamp(), sleeper=no_sleep, job_queue=scale_out
         )
         client = await aiohttp_client(build_app(settings, options))
         harness = Harness(fake=fake_github, client=client, settings=settings)

@@ -7,11 +7,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from app.store.records import Loop, LoopState
 from tests.fakegithub import FakeJob
 from tests.harness import REPO, Harness, HarnessFactory
 
 SCRIPTED = Path(__file__).parent / "loop_agents" / "scripted.py"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def harness_backend(request: pytest.FixtureRequest) -> str:
+    """Every loop scenario runs on both stores."""
+    return str(request.param)
+
 
 CALC = "def add(a, b):\n    return a - b\n"
 TEST_CALC = "from calc import add\n\n\ndef test_add():\n    assert add(2, 2) == 4\n"

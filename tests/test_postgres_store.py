@@ -13,9 +13,6 @@ import pytest
 
 from app.store.records import LoopState, NewLoop
 from app.store.sql import SqlStore
-from tests.postgres import pg_url
-
-__all__ = ["pg_url"]  # the fixture, imported for the tests below
 
 
 def new_loop(n: int) -> NewLoop:

@@ -23,10 +23,7 @@ from app.store.records import LoopState
 from app.store.sql import SqlStore
 from tests.fakegithub import FakeGitHub, FakeJob
 from tests.harness import REPO, WEBHOOK_SECRET, HarnessFactory
-from tests.postgres import pg_url
 from tests.support import require_or_skip
-
-__all__ = ["pg_url"]  # the fixture, imported for the tests below
 
 ROOT = Path(__file__).resolve().parents[1]
 FAILURES = 20

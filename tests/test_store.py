@@ -24,13 +24,11 @@ from app.store.records import (
     NewLoop,
 )
 from app.store.sql import SqlStore
-from tests.postgres import pg_url
 
 BACKENDS = ["sqlite", "postgres"]
 T0 = 1_700_000_000.0
 
 Opener = Callable[[], Awaitable[SqlStore]]
-__all__ = ["pg_url"]  # the fixture, used through request.getfixturevalue
 
 
 def make_opener(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Opener:
