@@ -93,3 +93,35 @@ async def test_prompt_injection_in_a_log_changes_nothing_outside_the_fix_branch(
     end = prompt.rindex("END UNTRUSTED CI LOG [")
     assert begin < prompt.index("ignore previous instructions") < end
     assert harness.settings.private_key not in prompt
+
+
+async def test_the_api_fixer_fixes_through_the_official_sdk_and_is_charged_by_usage(
+    app_harness: HarnessFactory,
+) -> None:
+    from tests.fakemodel import FakeModel
+
+    async with FakeModel(api_key="sk-ant-test-key") as model:
+        edit = {"path": "calc.py", "search": "return a - b", "replace": "return a + b"}
+        model.reply(json.dumps({"edits": [edit], "escalate": None}),
+                    input_tokens=20_000, output_tokens=1_000)  # fmt: skip
+        harness = await app_harness(
+            anthropic_api_key="sk-ant-test-key", anthropic_base_url=model.anthropic_url
+        )
+        head = harness.seed_repo(
+            {"calc.py": CALC, "tests/test_calc.py": TEST_CALC},
+            config="fixer:\n  kind: api\n  provider: anthropic\n",
+        )
+        run = harness.failing_run(head, log=pytest_log("assert 0 == 4"))
+        await harness.deliver("workflow_run", harness.payload(run))
+
+        [loop] = await harness.ctx.store.recent_loops()
+        assert loop.state is LoopState.AWAITING_CI, loop.reason
+        tree = harness.fake.read_tree(REPO, loop.fix_sha or "")
+        assert tree["calc.py"] == b"def add(a, b):\n    return a + b\n"
+        assert loop.cost_usd > 0  # priced from the usage the model reported
+        [request] = model.requests
+        assert request.body["model"] == "claude-opus-4-6"  # the default for test failures
+        assert "calc.py" in request.text  # the file the key lines name was shown
+        assert harness.settings.webhook_secret not in request.text
+        assert not any(token in request.text for token in harness.fake.tokens)
+        assert model.problems == []
