@@ -116,7 +116,26 @@ def serve_forever(settings: Settings, port: int | None) -> int:
     except OSError as exc:
         print(f"Cannot listen on {settings.host}:{listen_port}: {exc.strerror}.", file=sys.stderr)
         return 2
+    except (ImportError, RuntimeError) as exc:
+        return store_unavailable(exc)
     return 0
+
+
+def store_unavailable(exc: ImportError | RuntimeError) -> int:
+    """Say why the store (or job queue) could not be opened, without a traceback; exit code 2.
+
+    ``RuntimeError`` is how the stores report an unreachable or unusable
+    database, in a message that already says what to check.
+    """
+    if isinstance(exc, ImportError):
+        print(
+            f"DATABASE_URL is set but {exc.name} is not installed: "
+            "pip install 'ci-fix-loop[postgres]'.",
+            file=sys.stderr,
+        )
+    else:
+        print(f"ci-fix-loop cannot start: {exc}", file=sys.stderr)
+    return 2
 
 
 def run_worker_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -155,7 +174,10 @@ def print_status(settings: Settings, *, as_json: bool) -> int:
         finally:
             await store.close()
 
-    report = asyncio.run(collect())
+    try:
+        report = asyncio.run(collect())
+    except (ImportError, RuntimeError) as exc:
+        return store_unavailable(exc)
     if as_json:
         print(json.dumps(report, indent=2, default=str))
         return 0

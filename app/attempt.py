@@ -13,6 +13,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -124,15 +125,15 @@ class FixAttempter:
             if result.tokens is not None:
                 tokens = (tokens or 0) + result.tokens
             await on_spend(result.cost_usd)
-            common = {"cost_usd": cost, "fixer": "+".join(used), "model": model, "tokens": tokens}
+            spent = AttemptResult(cost_usd=cost, fixer="+".join(used), model=model, tokens=tokens)
             if result.escalate_reason:
                 reason = f"The fixing agent asked to escalate: {result.escalate_reason}"
-                return AttemptResult(escalate_reason=reason, **common)
+                return replace(spent, escalate_reason=reason)
             if result.error and fixer.name != "autofix":
-                return AttemptResult(
+                return replace(
+                    spent,
                     problem=f"The {fixer.name} fixer failed: {result.error}\n"
                     f"{result.transcript_tail[-2000:]}",
-                    **common,
                 )
             if not (await workspace.diff()).strip():
                 continue
@@ -142,29 +143,41 @@ class FixAttempter:
                     break
                 continue
             break
-        common = {"cost_usd": cost, "fixer": "+".join(used) or None, "model": model,
-                  "tokens": tokens}  # fmt: skip
+        spent = AttemptResult(cost_usd=cost, fixer="+".join(used), model=model, tokens=tokens)
+        # What is published is exactly what the guard judged: the changed files are
+        # read before and after the diff is taken (a process the fixer left running
+        # must not slip changes past the guard), and the verify command, which runs
+        # the repository's own code, cannot add to them afterwards.
+        guarded = await workspace.changed_files()
         diff = await workspace.diff()
         if not diff.strip():
-            return AttemptResult(problem="The fixers made no change to the code.", **common)
+            return replace(spent, problem="The fixers made no change to the code.")
         verdict = check_diff(diff, config.guard)
-        stats = {
-            "files_changed": verdict.files_changed,
-            "lines_changed": verdict.lines_added + verdict.lines_removed,
-            "guard_ok": verdict.ok,
-            "guard_reasons": verdict.reasons,
-        }
+        modes = await workspace.file_modes()
+        if await workspace.changed_files() != guarded:
+            return replace(
+                spent,
+                problem="Files kept changing while the diff was checked (is a process the "
+                "fixer started still running?); nothing was published.",
+            )
+        judged = replace(
+            spent,
+            files_changed=verdict.files_changed,
+            lines_changed=verdict.lines_added + verdict.lines_removed,
+            guard_ok=verdict.ok,
+            guard_reasons=verdict.reasons,
+            verify=verify,
+        )
         if not verdict.ok:
-            return AttemptResult(problem=_rejection(verdict), verify=verify, **common, **stats)
+            return replace(judged, problem=_rejection(verdict))
         if config.verify:
             after = await self._verify(config.verify, workspace, config.verify_timeout_s)
             verify = {**(verify or {}), "after_ok": after.ok, "after_tail": after.output_tail}
             if not after.ok:
-                return AttemptResult(
+                return replace(
+                    judged,
                     problem=f"The change did not pass `{config.verify}`:\n{after.output_tail}",
                     verify=verify,
-                    **common,
-                    **stats,
                 )
         sha = await publish_fix(
             gh,
@@ -172,11 +185,11 @@ class FixAttempter:
             base_sha=loop.head_sha,
             parent_sha=parent,
             branch=loop.fix_branch,
-            changes=await workspace.changed_files(),
-            modes=await workspace.file_modes(),
+            changes=guarded,
+            modes={path: mode for path, mode in modes.items() if path in guarded},
             message=_commit_message(request),
         )
-        return AttemptResult(published_sha=sha, verify=verify, **common, **stats)
+        return replace(judged, published_sha=sha, verify=verify)
 
     async def _verify(self, command: str, workspace: Workspace, timeout_s: float) -> VerifyResult:
         return await run_verify(command, workspace.path, timeout_s)

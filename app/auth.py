@@ -69,7 +69,7 @@ class AppAuth:
             ttu=lambda _key, value, _now: value.expires_at - TOKEN_REFRESH_MARGIN_S,
             timer=clock,
         )
-        self._inflight: dict[int, asyncio.Future[InstallationToken]] = {}
+        self._inflight: dict[int, asyncio.Task[InstallationToken]] = {}
         self.token_requests = 0
 
     def app_jwt(self) -> str:
@@ -83,35 +83,33 @@ class AppAuth:
         return jwt.encode(payload, self._private_key, algorithm="RS256")
 
     async def installation_token(self, installation_id: int) -> str:
-        """A valid token for ``installation_id``, minted at most once per lifetime."""
+        """A valid token for ``installation_id``, minted at most once per lifetime.
+
+        Concurrent callers share one request, run as its own task: a caller that is
+        cancelled stops waiting for it without cancelling it for the others.
+        """
         cached = self._tokens.get(installation_id)
         if cached is not None:
             return cached.token
-        pending = self._inflight.get(installation_id)
-        if pending is None:
-            pending = asyncio.get_running_loop().create_future()
-            self._inflight[installation_id] = pending
-            try:
-                token = await self._mint(installation_id)
-            except BaseException as exc:
-                pending.set_exception(exc)
-                # Other waiters receive the exception; consume it here so an
-                # unobserved future does not warn when nobody else was waiting.
-                pending.exception()
-                raise
-            else:
-                self._tokens[installation_id] = token
-                pending.set_result(token)
-            finally:
-                del self._inflight[installation_id]
-            return token.token
-        return (await pending).token
+        minting = self._inflight.get(installation_id)
+        if minting is None:
+            minting = asyncio.create_task(self._mint(installation_id))
+            self._inflight[installation_id] = minting
+            minting.add_done_callback(lambda task: self._minted(installation_id, task))
+        return (await asyncio.shield(minting)).token
+
+    def _minted(self, installation_id: int, task: asyncio.Task[InstallationToken]) -> None:
+        del self._inflight[installation_id]
+        if not task.cancelled():
+            # Retrieve a failure here so it does not warn when every waiter was cancelled.
+            task.exception()
 
     def forget(self, installation_id: int) -> None:
         """Drop a cached token: GitHub said it is no longer valid, or the App was removed."""
         self._tokens.pop(installation_id, None)
 
     async def _mint(self, installation_id: int) -> InstallationToken:
+        """Request a new token from GitHub and cache it."""
         self.token_requests += 1
         url = f"{self._api_url}/app/installations/{installation_id}/access_tokens"
         headers = {
@@ -130,4 +128,6 @@ class AppAuth:
                 )
             data = await response.json()
         expires = datetime.fromisoformat(data["expires_at"].replace("Z", "+00:00")).timestamp()
-        return InstallationToken(token=data["token"], expires_at=expires)
+        token = InstallationToken(token=data["token"], expires_at=expires)
+        self._tokens[installation_id] = token
+        return token

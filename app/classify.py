@@ -20,7 +20,7 @@ import math
 import re
 from bisect import bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
 
@@ -50,6 +50,8 @@ _RUNNER_ROOT = re.compile(
 )
 _WORKFLOW_COMMAND = re.compile(r"^::(error|warning|notice)(?: ([^:]*))?::(.*)$")
 _MARKER_RANK = {"##[error]": 5.0, "##[warning]": 4.0, "error": 7.5, "warning": 7.0, "notice": 4.0}
+# Outside the failing step only errors may be the cause: other steps' warnings did not fail it.
+_OTHER_STEP_MARKER_RANK = {m: _MARKER_RANK[m] for m in ("##[error]", "error")}
 _LOC = r"(?P<file>[\w./\\@+~\[\]()-]*[\w\])-]\.[A-Za-z]\w{0,9}):(?P<line>\d+)"
 _LOCATION_AFTER = (
     re.compile(r"^\s*-->\s*" + _LOC),
@@ -235,13 +237,24 @@ def _read_job(
     primary = list(parsed.failing_lines if parsed.failing_step is not None else parsed.tail)
     counts: Counter[Rule] = Counter()
     titles: Counter[Rule] = Counter()
-    _scan(primary, (job_index, 0), job, parsed.failing_step, counts, titles, candidates)
-    candidates.extend(_fallback_lines(primary, (job_index, 0), job, parsed.failing_step))
+    matched = _scan(
+        primary, (job_index, 0), job, parsed.failing_step, counts, titles, candidates, _MARKER_RANK
+    )
+    candidates.extend(_fallback_lines(primary, matched, (job_index, 0), job, parsed.failing_step))
     seen = set(primary)
     secondary = [line for line in parsed.tail if line not in seen]
     secondary += [m.text for m in parsed.errors if m.step != parsed.failing_step]
     secondary_counts: Counter[Rule] = Counter()
-    _scan(secondary, (job_index, 1), job, None, secondary_counts, titles, candidates)
+    _scan(
+        secondary,
+        (job_index, 1),
+        job,
+        None,
+        secondary_counts,
+        secondary_counts,
+        candidates,
+        _OTHER_STEP_MARKER_RANK,
+    )
     added = tally.add_rules(counts + titles, 1.0)
     for category, vote in tally.add_rules(secondary_counts, SECONDARY_FACTOR).items():
         added[category] += vote
@@ -256,8 +269,14 @@ def _scan(
     counts: Counter[Rule],
     titles: Counter[Rule],
     candidates: list[_Candidate],
-) -> None:
-    """Match every line against the rules; count votes, keep the lines worth pointing at."""
+    marker_ranks: Mapping[str, float],
+) -> list[tuple[_Match, ...]]:
+    """Match every line against the rules; count votes, keep the lines worth pointing at.
+
+    ``titles`` counts the rules the ``title=`` of ``::error`` commands match; ``marker_ranks``
+    is how high a line with a runner marker ranks when no rule knows it.  Returns each line's
+    matches, so the fallback can pass over lines a rule already judged.
+    """
     header_file: str | None = None
     split = [_split_marker(raw) for raw in lines]
     matched = _match_all([text for text, _, _ in split])
@@ -267,7 +286,7 @@ def _scan(
         if params.get("title"):
             titles.update(m.rule for m in _match(params["title"]))
         counts.update(m.rule for m in matches)
-        floor = _MARKER_RANK.get(marker, 0.0) if marker else 0.0
+        floor = marker_ranks.get(marker, 0.0) if marker else 0.0
         if any(m.rule.key_line for m in matches) or floor:
             candidate = _Candidate(
                 text=raw.strip(),
@@ -281,6 +300,7 @@ def _scan(
             candidates.append(candidate)
         if raw and not raw[0].isspace() and _HEADER_FILE.match(raw):
             header_file = repo_path(raw)
+    return matched
 
 
 def _split_marker(line: str) -> tuple[str, str, dict[str, str]]:
@@ -406,14 +426,22 @@ def _location_after(lines: Sequence[str], index: int) -> tuple[str | None, int] 
 
 
 def _fallback_lines(
-    lines: Sequence[str], order: tuple[int, int], job: str | None, step: str | None
+    lines: Sequence[str],
+    matched: Sequence[tuple[_Match, ...]],
+    order: tuple[int, int],
+    job: str | None,
+    step: str | None,
 ) -> list[_Candidate]:
-    """The last meaningful lines of the failing step: what to show when no rule knows the tool."""
+    """The last meaningful lines of the failing step: what to show when no rule knows the tool.
+
+    A line some rule recognised is skipped: it is a candidate on its own merit already, or
+    the rule knows it is no cause (``=== short test summary info ===``, ``Building sdist``).
+    """
     found: list[_Candidate] = []
     for index in range(len(lines) - 1, -1, -1):
         if len(found) == 3:
             break
-        if _NOISE.match(lines[index]):
+        if matched[index] or _NOISE.match(lines[index]):
             continue
         found.append(
             _Candidate(

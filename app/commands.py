@@ -80,7 +80,7 @@ class CommandHandler:
             if restarted is None:
                 return (
                     f"Loop {loop.id} is {loop.state.value}: only a loop that ended without a "
-                    "fix can be retried."
+                    "fix (exhausted or escalated) can be retried."
                 )
             return f"Retrying loop {loop.id} with a fresh set of iterations, as @{user} asked."
         return help_text(command)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -34,6 +35,7 @@ import yaml
 
 from app.diagnosis import Category
 from app.repo_config import (
+    ALWAYS_FORBIDDEN,
     DEFAULT_MODELS,
     BudgetConfig,
     EscalationConfig,
@@ -43,10 +45,7 @@ from app.repo_config import (
     RepoConfig,
 )
 
-CONFIG_PATH = ".github/ci-fix-loop.yml"
 EXTENDS_KEY = "_extends"
-# Paths the fixer may never change, whatever a repository's config says.
-ALWAYS_FORBIDDEN: tuple[str, ...] = (".github/workflows/**", ".github/ci-fix-loop.yml")
 
 
 @dataclass(frozen=True)
@@ -74,12 +73,23 @@ class ConfigError(ValueError):
         super().__init__(f"{source} is not a valid ci-fix-loop config:\n{lines}")
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 def show_value(value: Any, limit: int = 60) -> str:
-    """A short, unambiguous rendering of a YAML value (strings keep their quotes)."""
+    """A short, unambiguous rendering of a YAML value (strings keep their quotes).
+
+    Only as much of the value is encoded as is shown: YAML aliases can make a
+    few hundred bytes of file stand for billions of nested items.
+    """
+    text = ""
     try:
-        text = json.dumps(value, ensure_ascii=False, default=str)
+        for chunk in _JSON.iterencode(value):
+            text += chunk
+            if len(text) > limit:
+                break
     except ValueError:  # circular structures from YAML anchors
-        text = repr(value)
+        text = reprlib.repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -388,8 +398,7 @@ def _build(data: dict[str, Any]) -> RepoConfig:
     verify = data.get("verify")
     verify_section = verify if isinstance(verify, dict) else {"command": verify}
 
-    by_category = {Category(key): value for key, value in DEFAULT_MODELS.items()}
-    by_category.update({Category(c): models[c] for c in (c.value for c in Category) if c in models})
+    by_category = {**DEFAULT_MODELS, **{c: models[c] for c in Category if c in models}}
     stronger_from = models.get("stronger_from_iteration", defaults.models.stronger_from_iteration)
     extra_forbidden = tuple(guard.get("forbidden_paths", ()))
 

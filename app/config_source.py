@@ -25,7 +25,6 @@ import gidgethub
 from gidgethub.abc import GitHubAPI
 
 from app.config_schema import (
-    CONFIG_PATH,
     EXTENDS_KEY,
     SCHEMA,
     ConfigError,
@@ -34,7 +33,8 @@ from app.config_schema import (
     parse_repo_config,
     show_value,
 )
-from app.repo_config import RepoConfig
+from app.render import code_span
+from app.repo_config import CONFIG_PATH, RepoConfig
 
 ORG_CONFIG_REPO = ".github"
 MAX_EXTENDS = 3
@@ -207,8 +207,7 @@ def render_config_problems(problems: list[ConfigProblem], source: str | None) ->
         detail = problem.message
         if problem.allowed:
             detail += f"; expected {problem.allowed}"
-        key = problem.key_path.replace("`", "'")
-        lines.append(f"- `{key}`: {_plain(detail)}")
+        lines.append(f"- {code_span(problem.key_path)}: {_plain(detail)}")
     lines += [
         "",
         "Fix the file on the default branch; the next failing run reads it again."
@@ -218,5 +217,6 @@ def render_config_problems(problems: list[ConfigProblem], source: str | None) ->
 
 
 def _plain(text: str) -> str:
-    """Neutralise Markdown in user-supplied text: no code spans, mentions or HTML."""
+    """Neutralise Markdown in user-supplied text: one line, no code spans, mentions or HTML."""
+    text = " ".join(text.split())
     return text.replace("`", "'").replace("@", "@\u200b").replace("<", "&lt;").replace(">", "&gt;")

@@ -32,6 +32,8 @@ from app.loop_policy import (
     after_fix_ci,
     after_rerun,
     before_iteration,
+    fix_failed_ci,
+    iterations_used,
     triage,
 )
 from app.metrics import Metrics
@@ -45,6 +47,8 @@ log = logging.getLogger(__name__)
 
 FIX_BRANCH_PREFIX = "ci-fix/"
 MAX_INTERRUPTIONS = 2
+# How long a claim on a loop lasts; an expired lease is taken to be a dead process's.
+LEASE_S = 3 * 3600.0
 
 
 class Diagnoser(Protocol):
@@ -81,6 +85,13 @@ class AttemptResult:
     guard_reasons: tuple[str, ...] = ()
     verify: dict[str, Any] | None = None
     problem: str | None = None
+
+    @property
+    def iteration_status(self) -> str:
+        """How the iteration is recorded: published, rejected by the guard, or failed."""
+        if self.published_sha:
+            return "published"
+        return "rejected" if self.guard_ok is False else "failed"
 
 
 class Attempter(Protocol):
@@ -295,8 +306,13 @@ class Engine:
         return await self._finish(loop, LoopState.CANCELLED, reason, expect=ACTIVE_STATES)
 
     async def retry(self, loop: Loop, by: str) -> Loop | None:
-        """Give a finished (unsuccessful) loop a fresh set of iterations."""
-        if loop.state.successful or not loop.state.terminal:
+        """Give a loop that gave up (exhausted or escalated) a fresh set of iterations.
+
+        Cancelled and superseded loops stay ended: a newer commit or a human
+        decided they no longer matter, and retrying one would run a second loop
+        beside the one for the branch's newer commit.
+        """
+        if loop.state not in (LoopState.EXHAUSTED, LoopState.ESCALATED):
             return None
         updated = await self.store.update_loop(
             loop.id,
@@ -347,9 +363,8 @@ class Engine:
         """
         await self.recover()
         if self._scheduler is not None:
-            for loop in await self.store.active_loops():
-                if loop.state is LoopState.QUEUED and loop.lease_owner is None:
-                    await self._scheduler.schedule(loop.id)
+            for loop in await unclaimed_loops(self.store):
+                await self._scheduler.schedule(loop.id)
             return
         while not self._stopping:
             await self._slots.acquire()
@@ -359,7 +374,7 @@ class Engine:
                 self.store.claim_loop(
                     states=[LoopState.QUEUED],
                     owner=self.worker_id,
-                    lease_s=self._lease_s(),
+                    lease_s=LEASE_S,
                     now=self._clock(),
                 )
             )
@@ -400,11 +415,7 @@ class Engine:
                 await asyncio.gather(*pending, return_exceptions=True)
             if self._scheduler is not None:
                 return
-            claimable = [
-                loop
-                for loop in await self.store.active_loops()
-                if loop.state is LoopState.QUEUED and loop.lease_owner is None
-            ]
+            claimable = await unclaimed_loops(self.store)
             if not claimable:
                 return
             turns += 1
@@ -412,9 +423,6 @@ class Engine:
                 raise RuntimeError(f"{len(claimable)} queued loop(s) but no worker claims them")
             self.wake()
             await asyncio.sleep(0)
-
-    def _lease_s(self) -> float:
-        return 3 * 3600.0
 
     async def expire_stale_waits(self) -> None:
         """Escalate loops whose awaited CI result never came.
@@ -553,7 +561,7 @@ class Engine:
         decision = before_iteration(
             diagnosis,
             previous=previous,
-            used=loop.iteration - loop.iteration_base,
+            used=iterations_used(loop),
             max_iterations=config.max_iterations,
         )
         if decision.step is not Step.FIX:
@@ -561,7 +569,9 @@ class Engine:
             return
         verdict = check_budget(self._limits(config), await self._spend(loop))
         if not verdict.allowed:
-            await self._finish(loop, LoopState.ESCALATED, verdict.reason, expect=[LoopState.QUEUED])
+            await self._finish(
+                loop, LoopState.ESCALATED, verdict.reason, expect=[LoopState.QUEUED], config=config
+            )
             return
         await self._iterate(gh, loop, config, diagnosis, previous)
 
@@ -621,8 +631,7 @@ class Engine:
         await self.store.update_iteration(
             loop.id,
             n,
-            status="published" if result.published_sha else ("rejected" if result.guard_ok is False
-                                                             else "failed"),
+            status=result.iteration_status,
             model=result.model,
             fixer=result.fixer,
             cost_usd=result.cost_usd,
@@ -635,7 +644,7 @@ class Engine:
             fix_sha=result.published_sha,
             outcome=result.problem,
             ended_at=self._clock(),
-        )  # fmt: skip
+        )
         current = await self.store.get_loop(loop.id)
         if current is None or current.state is not LoopState.FIXING:
             return  # stopped by a maintainer or superseded while the fixer ran
@@ -649,14 +658,13 @@ class Engine:
                 attempts_interrupted=0,
             )
             if awaiting is not None:
-                pr = await self._reporter.fix_published(gh, awaiting, config)
-                if pr is not None and awaiting.pr_number != pr:
-                    await self.store.update_loop(loop.id, now=self._clock(), pr_number=pr)
-                await self._event(awaiting, "published", sha=result.published_sha, pr=pr)
+                await self._announce_fix(
+                    gh, awaiting, config, "published", sha=result.published_sha
+                )
             return
         if decision.step is Step.ESCALATE:
             await self._finish(
-                current, LoopState.ESCALATED, decision.reason, expect=[current.state]
+                current, LoopState.ESCALATED, decision.reason, expect=[current.state], config=config
             )
             return
         # Not published: go round again (the next claim re-checks limits and budget).
@@ -674,29 +682,36 @@ class Engine:
                 "/repos/{owner}/{repo}/git/ref/{ref}",
                 {"owner": owner, "repo": name, "ref": f"heads/{loop.fix_branch}"},
             )
-        except Exception:
+        except Exception as exc:
+            # Most often a 404 (the dead worker never pushed); the fix is attempted again.
+            log.info("no fix to adopt from %s: %s", loop.fix_branch, exc)
             return False
         sha = ref["object"]["sha"]
         if sha == loop.fix_sha:
             return False
-        iteration = loop.iteration + 1
-        await self.store.update_loop(
+        # The commit is the interrupted iteration's own result, not a new iteration.
+        adopted = await self.store.update_loop(
             loop.id,
             expect=[LoopState.QUEUED],
             now=self._clock(),
             state=LoopState.AWAITING_CI,
             fix_sha=sha,
-            iteration=iteration,
             attempts_interrupted=0,
         )
-        await self.store.update_iteration(loop.id, iteration, status="published", fix_sha=sha)
-        adopted = await self.store.get_loop(loop.id)
-        if adopted is not None:
-            pr = await self._reporter.fix_published(gh, adopted, config)
-            if pr is not None:
-                await self.store.update_loop(loop.id, now=self._clock(), pr_number=pr)
-            await self._event(adopted, "adopted", sha=sha)
+        if adopted is None:
+            return True  # stopped or superseded meanwhile: nothing left to do
+        await self.store.update_iteration(loop.id, loop.iteration, status="published", fix_sha=sha)
+        await self._announce_fix(gh, adopted, config, "adopted", sha=sha)
         return True
+
+    async def _announce_fix(
+        self, gh: AppGitHubAPI, loop: Loop, config: RepoConfig, kind: str, *, sha: str | None
+    ) -> None:
+        """Open or update the fix's pull request, and record it."""
+        pr = await self._reporter.fix_published(gh, loop, config)
+        if pr is not None and loop.pr_number != pr:
+            await self.store.update_loop(loop.id, now=self._clock(), pr_number=pr)
+        await self._event(loop, kind, sha=sha, pr=pr)
 
     async def _diagnosis(self, gh: AppGitHubAPI, loop: Loop) -> Diagnosis:
         if loop.diagnosis is not None:
@@ -779,7 +794,7 @@ class Engine:
             )
         self._metrics.loop_ended(
             state.value,
-            iterations=ended.iteration - ended.iteration_base,
+            iterations=iterations_used(ended),
             cost_usd=ended.cost_usd,
             seconds=(ended.ended_at or self._clock()) - ended.created_at,
             green=state.successful,
@@ -802,6 +817,15 @@ class Engine:
         await self.store.add_event(LoopEvent(loop.id, self._clock(), kind, detail))
 
 
+async def unclaimed_loops(store: Store) -> list[Loop]:
+    """Queued loops no worker holds: what a worker may claim, or a scheduler must hand out."""
+    return [
+        loop
+        for loop in await store.active_loops()
+        if loop.state is LoopState.QUEUED and loop.lease_owner is None
+    ]
+
+
 def _dry_run_summary(diagnosis: Diagnosis, config: RepoConfig, loop: Loop) -> str:
     model = config.models.for_iteration(diagnosis.category, loop.iteration + 1)
     fixers = ", ".join(["autofix"] * bool(config.autofix) + [config.fixer.kind])
@@ -816,7 +840,7 @@ def previous_outcome(previous: Iteration | None) -> str | None:
     """What the next attempt is told about the last one."""
     if previous is None:
         return None
-    if previous.status == "published" and previous.ci_conclusion in FAILURE_CONCLUSIONS:
+    if fix_failed_ci(previous):
         sha = (previous.fix_sha or "")[:7]
         return (
             f"Iteration {previous.n} pushed commit {sha} and CI ran on it, but it still "

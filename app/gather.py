@@ -19,7 +19,7 @@ from gidgethub import HTTPException
 from app.classify import Annotation, JobLog, classify
 from app.diagnosis import Diagnosis
 from app.github_client import AppGitHubAPI
-from app.logparse import LogReader
+from app.logparse import LogReader, ParsedLog
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,8 @@ class LogGatherer:
 
     async def _job_log(
         self, gh: AppGitHubAPI, where: dict[str, Any], job: dict[str, Any]
-    ) -> tuple[Any, str | None]:
+    ) -> tuple[ParsedLog, str | None]:
+        """The job's parsed log, and a note when it could not be read in full."""
         reader = LogReader(tail_bytes=self._tail_bytes)
         name = job.get("name", job.get("id"))
         try:
@@ -121,6 +122,7 @@ class LogGatherer:
                 )
                 if len(found) >= MAX_ANNOTATIONS:
                     break
-        except HTTPException as exc:
-            log.info("annotations of job %s unavailable: %s", job.get("id"), exc)
+        except (HTTPException, aiohttp.ClientError, TimeoutError) as exc:
+            # Annotations only add to the log's evidence: the diagnosis goes on without them.
+            log.info("annotations of job %s unavailable: %r", job.get("id"), exc)
         return found

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import PurePosixPath
@@ -340,7 +340,7 @@ _TEST_DEFINITIONS: tuple[re.Pattern[str], ...] = (
 
 _NUMBER = r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|min)?\b"
 
-# (setting, regex capturing value and unit, files it applies to)
+# (setting, regex capturing value and unit); _COVERAGE_FILES says where they count.
 _COVERAGE_SETTINGS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("--cov-fail-under", re.compile(r"--cov-fail-under[= ]\s*" + _NUMBER)),
     ("fail_under", re.compile(r"\bfail_under\b[\"']?\s*[=:]\s*" + _NUMBER)),
@@ -369,6 +369,7 @@ _TIMEOUT_SETTINGS: tuple[tuple[str, re.Pattern[str], float | None], ...] = (
     ("pytest timeout", re.compile(r"^\s*timeout\s*=\s*" + _NUMBER), None),
     ("pytest.mark.timeout", re.compile(r"pytest\.mark\.timeout\s*\(\s*" + _NUMBER), None),
 )
+_TIMEOUT_DEFAULTS = {name: default for name, _, default in _TIMEOUT_SETTINGS}
 _MS_SETTINGS = frozenset({"testTimeout", "hookTimeout", "jest.setTimeout", "this.timeout"})
 _PYTEST_CONFIG = re.compile(r"(^|/)(pyproject\.toml|setup\.cfg|tox\.ini|pytest\.ini)$")
 
@@ -446,8 +447,9 @@ def _special_modes(fd: FileDiff) -> list[str]:
 def _line_rules(fd: FileDiff, fresh: list[DiffLine]) -> list[str]:
     reasons = []
     path = fd.path
+    ci_or_test, lint_config = is_ci_or_test_config(path), _is_lint_config(path)
     for line in fresh:
-        for pattern, label in _SKIP_PATTERNS if is_ci_or_test_config(path) else ():
+        for pattern, label in _SKIP_PATTERNS if ci_or_test else ():
             if pattern.search(line.text):
                 reasons.append(
                     f"{_where(path, line.number)} adds {label}; do not skip or disable tests, "
@@ -466,12 +468,12 @@ def _line_rules(fd: FileDiff, fresh: list[DiffLine]) -> list[str]:
                 f"{_where(path, line.number)} adds `continue-on-error`; a failing step must "
                 "keep failing the run."
             )
-        elif is_ci_or_test_config(path) and _SWALLOWED_FAILURE.search(line.text):
+        elif ci_or_test and _SWALLOWED_FAILURE.search(line.text):
             reasons.append(
                 f"{_where(path, line.number)} swallows a command's failure (`|| true`, "
                 "`set +e`); a failing check must keep failing."
             )
-        if _is_lint_config(path) and _LOOSENED_LINT_CONFIG.search(line.text):
+        if lint_config and _LOOSENED_LINT_CONFIG.search(line.text):
             reasons.append(
                 f"{_where(path, line.number)} loosens the lint or type-checker configuration; "
                 "fix the reported code instead of changing the rules."
@@ -532,7 +534,6 @@ def _timeout_rules(fd: FileDiff) -> list[str]:
         for name, pattern, _ in _TIMEOUT_SETTINGS
         if name != "pytest timeout" or _PYTEST_CONFIG.search(path)
     ]
-    defaults = {name: default for name, _, default in _TIMEOUT_SETTINGS}
     before = _settings(fd.removed, table, timeouts=True)
     after = _settings(fd.added, table, timeouts=True)
     advice = "a slow or hanging test must be made faster, not given more time."
@@ -547,7 +548,7 @@ def _timeout_rules(fd: FileDiff) -> list[str]:
                         f"{_where(path, new_line.number)} raises the timeout {name} from "
                         f"{old_raw} to {new_raw}; {advice}"
                     )
-            elif defaults[name] is not None and new_s > defaults[name]:
+            elif (default := _TIMEOUT_DEFAULTS[name]) is not None and new_s > default:
                 reasons.append(
                     f"{_where(path, new_line.number)} sets the timeout {name} to {new_raw}, "
                     f"above its default; {advice}"
@@ -597,28 +598,9 @@ def _removed_tests(files: list[FileDiff]) -> list[str]:
     return reasons
 
 
-def check_diff(
-    diff: str,
-    config: GuardConfig,
-    *,
-    deleted_files: Iterable[str] = (),
-    renamed: Mapping[str, str] | None = None,
-) -> GuardVerdict:
-    """Judge a workspace diff against the repository's guard configuration.
-
-    ``deleted_files`` and ``renamed`` (old -> new) add what the caller learned
-    outside the diff text (``git status``), so a deletion or rename is judged even
-    if the diff was produced without ``--find-renames`` or omitted binary files.
-    """
+def check_diff(diff: str, config: GuardConfig) -> GuardVerdict:
+    """Judge a workspace diff against the repository's guard configuration."""
     files = parse_diff(diff)
-    known_old = {fd.old_path for fd in files if fd.status in ("deleted", "renamed")}
-    for path in deleted_files:
-        if path not in known_old:
-            files.append(FileDiff(old_path=path, new_path=None, status="deleted"))
-    for old, new in (renamed or {}).items():
-        if old not in known_old:
-            files.append(FileDiff(old_path=old, new_path=new, status="renamed"))
-
     added = sum(len(fd.added) for fd in files)
     removed = sum(len(fd.removed) for fd in files)
     reasons: list[str] = []

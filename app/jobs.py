@@ -25,7 +25,7 @@ from procrastinate import App, JobContext, PsycopgConnector, RetryStrategy
 from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
 from procrastinate.jobs import Status
 
-from app.engine import Engine
+from app.engine import LEASE_S, Engine
 from app.store.records import LoopState
 
 log = logging.getLogger(__name__)
@@ -34,9 +34,6 @@ TASK_NAME = "work_loop"
 QUEUE = "loops"
 ENGINE_KEY = "engine"
 CLOCK_KEY = "clock"
-# Informational in this mode: the job lock is what keeps two workers apart.
-# As long as the embedded engine's, so its expiry-based recovery agrees.
-LEASE_S = 3 * 3600.0
 RETRY = RetryStrategy(max_attempts=5, exponential_wait=2)
 # Taken (transaction-scoped) while installing the job tables, so instances
 # starting together never run the DDL twice.
@@ -65,6 +62,8 @@ async def work_loop(context: JobContext, loop_id: int) -> None:
         expect=[LoopState.QUEUED],
         now=now,
         lease_owner=engine.worker_id,
+        # Informational in this mode (the job lock keeps workers apart); the
+        # embedded engine's length, so its expiry-based recovery agrees.
         lease_until=now + LEASE_S,
     )
     if claimed is None:

@@ -5,7 +5,7 @@ failure: the output of the step that failed, the ``##[error]`` lines and the
 end of the log.  ``LogReader`` therefore works on raw bytes as they arrive and
 keeps only bounded pieces: the first and last bytes of the step being read, a
 frozen copy of the last step that failed, the log's tail and a capped list of
-error and warning lines.  Nothing is decoded or cleaned until ``finish()``, and
+``##[error]`` lines.  Nothing is decoded or cleaned until ``finish()``, and
 then only what was kept, so the cost of a huge log is a few ``bytes.find``
 calls per chunk.
 
@@ -78,7 +78,7 @@ def clean_lines(
 
 @dataclass(frozen=True)
 class LogMessage:
-    """An ``##[error]`` or ``##[warning]`` line and the step it was written in."""
+    """An ``##[error]`` line and the step it was written in."""
 
     step: str | None
     text: str
@@ -102,11 +102,9 @@ class ParsedLog:
     failing_omitted_bytes: int = 0
     failed_steps: tuple[str, ...] = ()
     errors: tuple[LogMessage, ...] = ()
-    warnings: tuple[LogMessage, ...] = ()
     exit_code: int | None = None
     tail: tuple[str, ...] = ()
     total_bytes: int = 0
-    total_lines: int = 0
 
 
 class _Ring:
@@ -195,8 +193,6 @@ class LogReader:
         self._steps: list[str] = [SETUP_STEP]
         self._failed_steps: list[str] = []
         self._errors: list[LogMessage] = []
-        self._warnings: list[LogMessage] = []
-        self._lines = 0
         self._bytes = 0
         self._finished = False
 
@@ -251,16 +247,13 @@ class LogReader:
             failing_omitted_bytes=omitted,
             failed_steps=tuple(self._failed_steps),
             errors=tuple(self._errors),
-            warnings=tuple(self._warnings),
             exit_code=failing.exit_code if failing else None,
             tail=tuple(clean_lines(tail, partial_start=self._tail.total > len(tail))),
             total_bytes=self._bytes,
-            total_lines=self._lines,
         )
 
     def _block(self, block: bytes) -> None:
         """Handle a run of complete lines: plain output between the few marker lines."""
-        self._lines += block.count(b"\n")
         self._tail.write(block)
         markers: list[int] = []
         for needle in _MARKERS:
@@ -300,21 +293,16 @@ class LogReader:
             self._output(line)
             return
         self._output(line)
-        step = self._current.name if self._current else None
         if text.startswith("##[error]"):
-            self._message(self._errors, LogMessage(step, text))
+            if len(self._errors) < MAX_MESSAGES:
+                step = self._current.name if self._current else None
+                self._errors.append(LogMessage(step, text))
             if self._current is not None:
                 self._current.has_error = True
                 exit_code = _EXIT_CODE.match(text, len("##[error]"))
                 if exit_code:
                     self._current.exit_code = int(exit_code.group(1))
                     self._end_step()
-        elif text.startswith("##[warning]"):
-            self._message(self._warnings, LogMessage(step, text))
-
-    def _message(self, into: list[LogMessage], message: LogMessage) -> None:
-        if len(into) < MAX_MESSAGES:
-            into.append(message)
 
     def _start_step(self, name: str, *, header: bool = True) -> None:
         section = _Section(name[:200], self._head_size, self._tail_size)

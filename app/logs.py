@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -57,6 +58,11 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+# GitHub's token formats (installation ``ghs_``, OAuth ``gho_``, ...): installation
+# tokens are minted at run time, so no list of secrets given at start-up can name them.
+GITHUB_TOKEN = re.compile(r"\bgh[pousr]_[A-Za-z0-9_-]{20,}")
+
+
 class _SecretRedactor(logging.Filter):
     """Last line of defence: a secret that slipped into a message is masked."""
 
@@ -65,21 +71,21 @@ class _SecretRedactor(logging.Filter):
         self._secrets = tuple(s for s in secrets if len(s) >= 8)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self._secrets:
-            return True
         message = record.getMessage()
-        redacted = message
-        for secret in self._secrets:
-            redacted = redacted.replace(secret, "[redacted]")
+        redacted = self._redact(message)
         if redacted != message:
             record.msg, record.args = redacted, None
         if record.exc_info and not record.exc_text:
             # A traceback quotes the exception's message, which may hold a token or URL.
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            for secret in self._secrets:
-                record.exc_text = record.exc_text.replace(secret, "[redacted]")
+            record.exc_text = self._redact(record.exc_text)
         return True
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return GITHUB_TOKEN.sub("[redacted]", text)
 
 
 def configure_logging(*, fmt: str, level: str, secrets: tuple[str, ...] = ()) -> None:

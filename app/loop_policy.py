@@ -34,9 +34,14 @@ class Decision:
     reason: str | None = None
 
 
-def iterations_used(loop: Loop, base: int) -> int:
+def iterations_used(loop: Loop) -> int:
     """Iterations spent since the loop was (re)started by a maintainer's retry."""
-    return loop.iteration - base
+    return loop.iteration - loop.iteration_base
+
+
+def fix_failed_ci(iteration: Iteration) -> bool:
+    """Whether ``iteration`` pushed a fix and CI ran on it and failed."""
+    return iteration.status == "published" and iteration.ci_conclusion in FAILURE_CONCLUSIONS
 
 
 def triage(diagnosis: Diagnosis, *, rerun_flaky_tests: bool, may_rerun: bool) -> Decision:
@@ -67,8 +72,7 @@ def before_iteration(
     """Whether another fix attempt is worth making."""
     if (
         previous is not None
-        and previous.status == "published"
-        and previous.ci_conclusion in FAILURE_CONCLUSIONS
+        and fix_failed_ci(previous)
         and previous.fingerprint
         and previous.fingerprint == diagnosis.fingerprint
     ):

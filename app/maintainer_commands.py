@@ -103,9 +103,11 @@ def help_text(command: Command | None = None) -> str:
 
 
 def refusal_text(username: str, command: Command) -> str:
-    """The polite reply to someone without write access."""
+    """The polite reply to someone without write access, naming the command as they typed it."""
+    word = command.arg if command.kind == "unknown" else command.kind
+    typed = f"{PREFIX} {_quote(word)}".rstrip()
     return (
-        f"Thanks, @{username}. `{PREFIX} {_quote(command.kind)}` can only be used by people"
+        f"Thanks, @{username}. `{typed}` can only be used by people"
         " with write access to this repository, so I have not acted on it."
         " A maintainer can run it for you."
     )

@@ -15,7 +15,7 @@ import hashlib
 from dataclasses import dataclass
 
 from app.diagnosis import Category, Diagnosis
-from app.render import code_span, fence, redact_secrets, tail
+from app.render import code_span, fence, key_line_text, redact_secrets, tail
 from app.repo_config import GuardConfig
 
 LOG_EXCERPT_CHARS = 8_000
@@ -161,9 +161,7 @@ def _header(ctx: PromptContext) -> list[str]:
 
 
 def _evidence(d: Diagnosis) -> list[str]:
-    key_lines = "\n".join(
-        (f"{k.file}:{k.line}: " if k.file and k.line else "") + k.text for k in d.key_lines
-    )
+    key_lines = "\n".join(key_line_text(k) for k in d.key_lines)
     out = [
         "## Evidence from the CI log",
         "",
@@ -182,7 +180,8 @@ def _evidence(d: Diagnosis) -> list[str]:
         "",
     ]
     if d.notes:
-        out += ["Notes on missing evidence:", *(f"- {n}" for n in d.notes), ""]
+        # A note may quote a job name, which the workflow's author chose: one line each.
+        out += ["Notes on missing evidence:", *(f"- {' '.join(n.split())}" for n in d.notes), ""]
     return out
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from app.diagnosis import Diagnosis
+from app.diagnosis import Diagnosis, KeyLine
 from app.guard import GuardVerdict
 
 # GitHub rejects bodies over 65,536 characters; leave room for the frame around a block.
@@ -146,14 +146,17 @@ def _jobs(d: Diagnosis) -> str:
     return ", ".join(code_span(j) for j in d.failed_jobs) or "(unknown)"
 
 
+def key_line_text(k: KeyLine) -> str:
+    """A key line as a person (or an agent) reads it: ``file:line: text``, as far as known."""
+    where = f"{k.file}:{k.line}: " if k.file and k.line else (f"{k.file}: " if k.file else "")
+    return where + k.text
+
+
 def _key_lines_block(d: Diagnosis) -> list[str]:
     if not d.key_lines:
         return []
-    lines = []
-    for k in d.key_lines[:KEY_LINES_SHOWN]:
-        where = f"{k.file}:{k.line}: " if k.file and k.line else (f"{k.file}: " if k.file else "")
-        lines.append(f"{where}{k.text}")
-    return ["### Key log lines", "", fence(redact_secrets("\n".join(lines))), ""]
+    lines = "\n".join(key_line_text(k) for k in d.key_lines[:KEY_LINES_SHOWN])
+    return ["### Key log lines", "", fence(redact_secrets(lines)), ""]
 
 
 def _iterations_table(items: Sequence[IterationSummary]) -> list[str]:
@@ -212,12 +215,20 @@ def _evidence(s: LoopSummary) -> list[str]:
 def _assemble(parts: list[str], marker: str = "") -> str:
     """Join sections, dropping whole trailing sections if GitHub's size limit needs it.
 
-    Cutting inside a section could leave a fence open; the marker is always kept
-    because finding the issue or PR again depends on it.
+    The cut falls between parts, never inside one: a fenced block is a single
+    part, and a cut inside it would leave the fence open (untrusted text may
+    itself hold lines that look like ``### `` headings).  The marker is always
+    kept because finding the issue or PR again depends on it.
     """
     body = "\n".join(parts).rstrip()
     if len(body) > BODY_LIMIT:
-        body = body[:BODY_LIMIT].rsplit("\n### ", 1)[0] + "\n\n_(Truncated.)_"
+        fits, size = 0, len(parts[0])
+        while size <= BODY_LIMIT:
+            fits += 1
+            size += 1 + len(parts[fits])
+        # parts[fits] is the first part that does not fit; cut before its section.
+        cut = next((i for i in range(fits, 0, -1) if parts[i].startswith("### ")), fits)
+        body = "\n".join(parts[:cut]).rstrip() + "\n\n_(Truncated.)_"
     return f"{body}\n\n{marker}\n" if marker else f"{body}\n"
 
 

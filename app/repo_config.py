@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 
 from app.diagnosis import Category
 
+CONFIG_PATH = ".github/ci-fix-loop.yml"
+# A fix may never touch CI definitions, nor widen its own limits via the config.
+ALWAYS_FORBIDDEN: tuple[str, ...] = (".github/workflows/**", CONFIG_PATH)
+
 DEFAULT_MODELS: dict[str, str] = {
     Category.LINT: "claude-sonnet-4-5",
     Category.TYPECHECK: "claude-sonnet-4-5",
@@ -29,13 +33,12 @@ class GuardConfig:
 
     max_changed_lines: int = 200
     max_files: int = 10
-    # A fix may never touch CI definitions, nor widen its own limits via the config.
-    forbidden_paths: tuple[str, ...] = (".github/workflows/**", ".github/ci-fix-loop.yml")
+    forbidden_paths: tuple[str, ...] = ALWAYS_FORBIDDEN
 
 
 @dataclass(frozen=True)
 class BudgetConfig:
-    """Spend limits in USD; ``global_per_day_usd`` is only set by the operator."""
+    """A repository's spend limits in USD; the operator's global daily cap applies on top."""
 
     per_loop_usd: float = 2.0
     per_day_usd: float = 10.0

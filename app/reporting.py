@@ -11,7 +11,7 @@ import logging
 
 from gidgethub.abc import GitHubAPI
 
-from app.checkrun import finish_check, start_check
+from app.checkrun import CHECK_NAME, SUMMARY_LIMIT, finish_check, start_check
 from app.config_source import ConfigLoad, render_config_problems
 from app.diagnosis import Category, Diagnosis
 from app.escalate import escalate
@@ -97,13 +97,13 @@ class GitHubReporter:
         run = await gh.post(
             f"/repos/{facts.repo}/check-runs",
             data={
-                "name": "CI Fix Loop",
+                "name": CHECK_NAME,
                 "head_sha": facts.head_sha,
                 "status": "completed",
                 "conclusion": "failure",
                 "output": {
                     "title": f".github/ci-fix-loop.yml is invalid ({len(items)} problem(s))",
-                    "summary": render_config_problems(items, load.source)[:65_535],
+                    "summary": render_config_problems(items, load.source)[:SUMMARY_LIMIT],
                 },
             },
         )

@@ -118,7 +118,7 @@ RULES: tuple[Rule, ...] = (
     _rule(
         INFRA,
         "runner",
-        r"No space left on device|\bENOSPC\b|not enough space on the disk",
+        r"[Nn]o space left on device|\bENOSPC\b|not enough space on the disk",
         weight=6,
         key=9,
         hint=("space", "ENOSPC"),
@@ -422,7 +422,20 @@ RULES: tuple[Rule, ...] = (
         hint=("version solving", "SolverProblemError", "poetry.lock"),
     ),
     _rule(
-        BUILD, "poetry", r"^\s*(?:- )?Building (?:sdist|wheel)$", weight=1, key=0, hint="Building"
+        BUILD,
+        "poetry",
+        r"^\s*(?:- )?Building (?:sdist|wheel)$|^Building [\w.-]+ \(\d[^()\s]*\)$",
+        weight=1,
+        key=0,
+        hint="Building",
+    ),
+    _rule(
+        BUILD,
+        "poetry",
+        r"^The Poetry configuration is invalid",
+        weight=3,
+        key=7,
+        hint="Poetry configuration",
     ),
     _rule(
         BUILD,
@@ -735,7 +748,9 @@ RULES: tuple[Rule, ...] = (
         key=2,
         hint="Found",
     ),
-    _rule(TYPECHECK, "next", r"^Type error: ", weight=3, key=8, hint="Type error"),
+    # ``next build`` type-checks: its "Type error:" must outweigh its "Failed to compile.".
+    _rule(TYPECHECK, "next", r"^Type error: ", weight=4, key=8, hint="Type error"),
+    _rule(TYPECHECK, "next", r"^Failed to type check\.", weight=2, key=3, hint="type check"),
     _rule(
         TYPECHECK,
         "svelte-check",

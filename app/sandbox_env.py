@@ -205,7 +205,8 @@ async def run_sandboxed(
                 task.cancel()
         raise
     _kill_group(proc.pid)
-    await proc.wait()
+    # Not proc.wait(): on 3.11 it also waits for the pipes, which an escaped daemon holds.
+    await protocol.exited
     if feeder:
         feeder.cancel()
         await asyncio.gather(feeder, return_exceptions=True)
@@ -213,6 +214,7 @@ async def run_sandboxed(
     done, pending = await asyncio.wait(readers, timeout=KILL_GRACE_S)
     for task in pending:
         task.cancel()
+    transport.close()  # our ends of pipes an escaped daemon still holds
     tails = [t.result() if t in done else b"" for t in readers]
     return ProcessOutcome(
         exit_code=None if timed_out else proc.returncode,

@@ -30,10 +30,7 @@ from app.settings import Settings
 from app.status import build_status
 from app.store.open import open_store
 from app.webhook import make_webhook_handler
-from app.wiring import build_engine
-
-# How long one request to GitHub may take before it counts as failed (and is retried).
-GITHUB_TIMEOUT = aiohttp.ClientTimeout(total=300, sock_connect=10)
+from app.wiring import GITHUB_TIMEOUT, build_engine
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ in a log line by accident.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -88,10 +89,7 @@ def load_settings(
     environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
 ) -> Settings:
     """Build settings from ``environ`` over the ``.env`` file; raise SettingsError."""
-    values: dict[str, str] = {}
-    if env_file is not None and env_file.is_file():
-        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    values.update(os.environ if environ is None else environ)
+    values = _read_values(environ, env_file)
     reader = _Reader(values)
 
     app_id = reader.integer("APP_ID", required=True, minimum=1)
@@ -109,6 +107,11 @@ def load_settings(
     log_format = values.get("LOG_FORMAT", "text").lower()
     if log_format not in ("text", "json"):
         reader.problems.append(f"LOG_FORMAT={log_format!r} must be 'text' or 'json'.")
+    log_level = values.get("LOG_LEVEL", "INFO").upper()
+    if log_level not in logging.getLevelNamesMapping():
+        reader.problems.append(
+            f"LOG_LEVEL={log_level!r} is not a log level: use DEBUG, INFO, WARNING or ERROR."
+        )
 
     settings = Settings(
         app_id=app_id or 0,
@@ -131,7 +134,7 @@ def load_settings(
         ci_wait_timeout_s=3600.0 * (reader.number("CI_WAIT_TIMEOUT_HOURS") or 6.0),
         dry_run=reader.boolean("DRY_RUN", False),
         log_format=log_format,
-        log_level=values.get("LOG_LEVEL", "INFO").upper(),
+        log_level=log_level,
         log_tail_bytes=reader.integer("LOG_TAIL_BYTES", default=256 * 1024, minimum=4096)
         or 256 * 1024,
         fixer_command=values.get("FIXER_COMMAND") or None,
@@ -149,10 +152,18 @@ def load_settings(
 
 def unregistered(environ: Mapping[str, str] | None = None, env_file: Path = Path(".env")) -> bool:
     """True when no App has been registered yet: the moment to offer the setup flow."""
-    values = dict(dotenv_values(env_file)) if env_file.is_file() else {}
-    values.update(os.environ if environ is None else environ)
+    values = _read_values(environ, env_file)
     keys = ("APP_ID", "PRIVATE_KEY", "PRIVATE_KEY_PATH", "WEBHOOK_SECRET")
     return not any(values.get(k) for k in keys)
+
+
+def _read_values(environ: Mapping[str, str] | None, env_file: Path | None) -> dict[str, str]:
+    """The ``.env`` file's values with the environment (or ``environ``) over them."""
+    values: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+    return values
 
 
 class _Reader:

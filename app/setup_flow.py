@@ -87,12 +87,12 @@ STATES_KEY = web.AppKey("setup_states", OrderedDict)
 def build_manifest(template: Mapping[str, Any], public_url: str) -> dict[str, Any]:
     """The manifest GitHub receives: ``app.yml`` with this server's URLs filled in."""
     base = public_url.rstrip("/")
-    manifest = dict(template)
-    manifest["url"] = base
-    manifest["hook_attributes"] = {**dict(template.get("hook_attributes") or {})}
-    manifest["hook_attributes"]["url"] = f"{base}/webhook"
-    manifest["redirect_url"] = f"{base}/setup/callback"
-    return manifest
+    return {
+        **template,
+        "url": base,
+        "hook_attributes": {**(template.get("hook_attributes") or {}), "url": f"{base}/webhook"},
+        "redirect_url": f"{base}/setup/callback",
+    }
 
 
 def load_manifest_template(path: Path) -> dict[str, Any]:

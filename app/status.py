@@ -11,6 +11,7 @@ from typing import Any
 
 from app.breaker import breaker_blocks
 from app.budget import utc_day_start
+from app.loop_policy import iterations_used
 from app.settings import Settings
 from app.store.base import Store
 from app.store.records import Loop
@@ -30,7 +31,7 @@ def loop_summary(loop: Loop) -> dict[str, Any]:
         "sha": loop.head_sha[:8],
         "state": loop.state.value,
         "category": diagnosis.get("category"),
-        "iterations": loop.iteration - loop.iteration_base,
+        "iterations": iterations_used(loop),
         "cost_usd": round(loop.cost_usd, 4),
         "fix_branch": loop.fix_branch,
         "pull_request": loop.pr_number,

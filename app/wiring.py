@@ -25,6 +25,9 @@ from app.reporting import GitHubReporter
 from app.settings import Settings
 from app.store.base import Store
 
+# How long one request to GitHub may take before it counts as failed (and is retried).
+GITHUB_TIMEOUT = aiohttp.ClientTimeout(total=300, sock_connect=10)
+
 
 class RepoConfigLoader:
     """Reads `.github/ci-fix-loop.yml` from the default branch (pushers cannot change it)."""

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from app.engine import unclaimed_loops
 from app.jobs import CLOCK_KEY, ENGINE_KEY, QUEUE, JobScheduler
 from app.metrics import Metrics
 from app.settings import Settings
 from app.store.base import Store
 from app.store.open import open_store
-from app.store.records import LoopState
-from app.wiring import build_engine
+from app.wiring import GITHUB_TIMEOUT, build_engine
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ async def run_worker(
         )
     store = await open_store(settings)
     scheduler = JobScheduler(settings.database_url)
-    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300, sock_connect=10))
+    session = aiohttp.ClientSession(timeout=GITHUB_TIMEOUT)
     metrics = Metrics()
     engine, _clients = build_engine(
         settings,
@@ -107,9 +107,8 @@ async def keep_queue_healthy(store: Store, scheduler: JobScheduler, options: Wor
     while True:
         try:
             await scheduler.retry_stalled(stalled_after_s=options.stalled_after_s)
-            for loop in await store.active_loops():
-                if loop.state is LoopState.QUEUED and loop.lease_owner is None:
-                    await scheduler.schedule(loop.id)
+            for loop in await unclaimed_loops(store):
+                await scheduler.schedule(loop.id)
         except asyncio.CancelledError:
             raise
         except Exception:

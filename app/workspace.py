@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import io
 import os
+import shutil
 import stat
 import tarfile
 import tempfile
@@ -209,7 +210,8 @@ class Workspace:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.cleanup()
+        # Off the event loop: a checkout may hold tens of thousands of files.
+        await asyncio.to_thread(self.cleanup)
 
 
 async def changed_paths(root: Path) -> tuple[str, ...]:
@@ -333,11 +335,7 @@ class _Extractor:
         if member.isdir():
             self._make_dirs(rel.parts)
         elif member.isreg():
-            self.total += member.size
-            if self.total > self.max_bytes:
-                raise UnsafeArchive(
-                    f"more than {self.max_bytes} bytes uncompressed (an archive bomb?)"
-                )
+            self._count_bytes(member.size)
             self._make_dirs(rel.parts[:-1])
             self._write(tar, member, target)
             self.files.add(rel.as_posix())
@@ -348,6 +346,11 @@ class _Extractor:
         else:
             kind = "device file" if member.ischr() or member.isblk() else "fifo or special file"
             raise UnsafeArchive(f"{member.name} is a {kind}")
+
+    def _count_bytes(self, size: int) -> None:
+        self.total += size
+        if self.total > self.max_bytes:
+            raise UnsafeArchive(f"more than {self.max_bytes} bytes uncompressed (an archive bomb?)")
 
     def _relative(self, member: tarfile.TarInfo) -> PurePosixPath | None:
         """The member's path below GitHub's ``<owner>-<repo>-<sha>/`` folder, checked."""
@@ -389,10 +392,7 @@ class _Extractor:
 
     def _write(self, tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -> None:
         mode = 0o755 if member.mode & 0o111 else 0o644
-        try:
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-        except FileExistsError as exc:
-            raise UnsafeArchive(f"{member.name} appears twice in the archive") from exc
+        fd = _create(target, mode, member)
         source = tar.extractfile(member)
         if source is None:
             raise UnsafeArchive(f"{member.name} has no data")
@@ -415,7 +415,11 @@ class _Extractor:
         self.links.append(target)
 
     def _hardlink(self, member: tarfile.TarInfo, rel: PurePosixPath, target: Path) -> None:
-        """Allowed only to a regular file extracted earlier; written as an independent copy."""
+        """Allowed only to a regular file extracted earlier; written as an independent copy.
+
+        The copy counts towards the size limit: a thousand links to one large file
+        would otherwise write a thousand times its size.
+        """
         try:
             source_rel = self._relative_name(member.linkname)
         except UnsafeArchive as exc:
@@ -426,16 +430,13 @@ class _Extractor:
             raise UnsafeArchive(
                 f"{member.name} is a hard link to {member.linkname}, not a file in the archive"
             )
-        self._make_dirs(rel.parts[:-1])
         source = self.root / source_rel
-        data = source.read_bytes()
-        mode = stat.S_IMODE(os.lstat(source).st_mode)
-        try:
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-        except FileExistsError as exc:
-            raise UnsafeArchive(f"{member.name} appears twice in the archive") from exc
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
+        info = os.lstat(source)
+        self._count_bytes(info.st_size)
+        self._make_dirs(rel.parts[:-1])
+        fd = _create(target, stat.S_IMODE(info.st_mode), member)
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as data:
+            shutil.copyfileobj(data, out, CHUNK)
         self.files.add(rel.as_posix())
 
     def _relative_name(self, name: str) -> str:
@@ -455,6 +456,14 @@ class _Extractor:
                     f"{link.relative_to(self.root)} is a symlink that resolves outside the "
                     "repository"
                 )
+
+
+def _create(target: Path, mode: int, member: tarfile.TarInfo) -> int:
+    """A new file for ``member``, never one already there nor through a link."""
+    try:
+        return os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    except FileExistsError as exc:
+        raise UnsafeArchive(f"{member.name} appears twice in the archive") from exc
 
 
 def _copy(source: IO[bytes], out: IO[bytes], size: int) -> None:

@@ -23,7 +23,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-CHUNK_BYTES = 64 * 1024
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -132,15 +131,10 @@ def generate(path: Path, megabytes: int, seed: int = 7) -> int:
 
 def measure(path: Path) -> dict[str, object]:
     """One run: stream the file through the reader and classify; report time and peak RSS."""
-    from app.classify import classify_parsed
-    from app.logparse import LogReader
+    from app.classify_cli import diagnose_file
 
     started = time.perf_counter()
-    reader = LogReader()
-    with path.open("rb") as stream:
-        while chunk := stream.read(CHUNK_BYTES):
-            reader.feed(chunk)
-    diagnosis = classify_parsed(reader.finish(), ["tests"])
+    diagnosis = diagnose_file(str(path), ["tests"])
     elapsed = time.perf_counter() - started
     return {
         "seconds": elapsed,

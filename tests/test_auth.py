@@ -9,10 +9,12 @@ from collections.abc import AsyncIterator
 import aiohttp
 import jwt
 import pytest
+from aiohttp import web
 
 from app.auth import AppAuth, GitHubAuthError
 from app.github_client import GitHubClients
 from tests.fakegithub import FakeGitHub
+from tests.fakegithub.auth import generate_private_key_pem
 
 INSTALLATION = 77
 
@@ -141,3 +143,43 @@ async def test_etag_cache_revalidates_repeated_gets(
     assert first == second
     last = fake_github.calls("GET", "/repos/acme/widgets")[-1]
     assert "if-none-match" in last.headers
+
+
+async def test_a_cancelled_caller_does_not_cancel_the_shared_token_request(
+    session: aiohttp.ClientSession,
+) -> None:
+    """The first caller starts the request; cancelling it leaves the others their token."""
+    arrived, release = asyncio.Event(), asyncio.Event()
+
+    async def access_tokens(_request: web.Request) -> web.Response:
+        arrived.set()
+        await release.wait()
+        return web.json_response(
+            {"token": "ghs_shared", "expires_at": "2099-01-01T00:00:00Z"}, status=201
+        )
+
+    app = web.Application()
+    app.router.add_post("/app/installations/{id}/access_tokens", access_tokens)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        auth = AppAuth(
+            app_id=1,
+            private_key=generate_private_key_pem(),
+            api_url=f"http://127.0.0.1:{port}",
+            session=session,
+            clock=time.time,
+        )
+        first = asyncio.create_task(auth.installation_token(INSTALLATION))
+        await arrived.wait()
+        second = asyncio.create_task(auth.installation_token(INSTALLATION))
+        first.cancel()
+        release.set()
+        assert await second == "ghs_shared"
+        assert first.cancelled()
+        assert auth.token_requests == 1
+    finally:
+        await runner.cleanup()

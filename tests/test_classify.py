@@ -273,6 +273,28 @@ CASES = [
         "version solving failed",
     ),
     Case(
+        "poetry-readme",
+        "poetry build",
+        (
+            "Building billing (0.3.0)",
+            f"Readme path `{W}/README.rst` does not exist.",
+        ),
+        Category.BUILD,
+        "poetry",
+        "Readme path",
+    ),
+    Case(
+        "poetry-invalid-config",
+        "poetry build --no-interaction",
+        (
+            "The Poetry configuration is invalid:",
+            "  - project.name must match pattern ^([a-zA-Z\\d]|[a-zA-Z\\d][\\w.-]*[a-zA-Z\\d])$",
+        ),
+        Category.BUILD,
+        "poetry",
+        "The Poetry configuration is invalid",
+    ),
+    Case(
         "eslint-unix",
         "npx eslint -f unix .",
         (
@@ -451,6 +473,48 @@ CASES = [
         Category.SSR,
         "next",
         "ReferenceError: localStorage is not defined",
+    ),
+    Case(
+        "next-type-check",
+        "npm run build",
+        (
+            "> web@1.0.0 build",
+            "> next build",
+            "",
+            "✓ Compiled successfully in 3.1s",
+            "  Running TypeScript ...",
+            "Failed to type check.",
+            "",
+            "./app/lib/track.ts:1:25",
+            "Type error: Cannot find module 'posthog-node' or its corresponding type declarations.",
+            "",
+            '> 1 | import { PostHog } from "posthog-node";',
+            "    |                         ^",
+            "Next.js build worker exited with code: 1 and signal: null",
+        ),
+        Category.TYPECHECK,
+        "next",
+        "Type error: Cannot find module",
+    ),
+    Case(
+        "next-compile-type-error",
+        "npm run build",
+        (
+            "> next build",
+            "   Linting and checking validity of types ...",
+            "Failed to compile.",
+            "",
+            "./src/app/page.tsx:5:7",
+            "Type error: Type 'string' is not assignable to type 'number'.",
+            "",
+            "  4 | export default function Page() {",
+            "> 5 |   const n: number = 'x';",
+            "    |       ^",
+            "Next.js build worker exited with code: 1 and signal: null",
+        ),
+        Category.TYPECHECK,
+        "next",
+        "Type error: Type 'string'",
     ),
     Case(
         "go-vet",
@@ -689,6 +753,23 @@ CASES = [
         "No space left on device",
     ),
     Case(
+        "docker-disk-full",
+        "docker build -t app .",
+        (
+            "#9 [4/6] COPY . .",
+            "#9 ERROR: failed to copy files: write /var/lib/docker/overlay2/x/a.bin:"
+            " no space left on device",
+            "------",
+            " > [4/6] COPY . .:",
+            "------",
+            "ERROR: failed to solve: failed to copy files: write"
+            " /var/lib/docker/overlay2/x/a.bin: no space left on device",
+        ),
+        Category.INFRA,
+        "runner",
+        "no space left on device",
+    ),
+    Case(
         "npm-econnreset",
         "npm ci",
         (
@@ -790,6 +871,71 @@ def test_the_generic_exit_line_ranks_below_real_evidence_and_alone_is_the_key_li
     silent = classify_text(actions_log("test -f dist/out.json", []))
     assert silent.category is Category.UNKNOWN
     assert [k.text for k in silent.key_lines] == ["##[error]Process completed with exit code 1."]
+
+
+def test_lines_a_rule_knows_are_no_cause_never_become_fallback_key_lines() -> None:
+    pytest_log = actions_log(
+        "pytest -q",
+        [
+            "..F.....                                                                 [100%]",
+            "=================================== FAILURES ===================================",
+            "_________________________________ test_total __________________________________",
+            ">       assert cart_total([1, 2]) == 4",
+            "E       assert 3 == 4",
+            "",
+            "tests/test_cart.py:7: AssertionError",
+            "=========================== short test summary info ============================",
+            "FAILED tests/test_cart.py::test_total - assert 3 == 4",
+            "1 failed, 7 passed in 0.12s",
+        ],
+    )
+    texts = [k.text for k in classify_text(pytest_log).key_lines]
+    assert texts[:2] == [
+        "E       assert 3 == 4",
+        "FAILED tests/test_cart.py::test_total - assert 3 == 4",
+    ]
+    assert not [t for t in texts if t.startswith("====")]
+    poetry_log = actions_log(
+        "poetry build",
+        [
+            "Building billing (0.3.0)",
+            "  - Building sdist",
+            f"{W}/src/billing does not contain any element",
+        ],
+    )
+    texts = [k.text for k in classify_text(poetry_log).key_lines]
+    assert texts == [
+        f"{W}/src/billing does not contain any element",
+        "##[error]Process completed with exit code 1.",
+    ]
+
+
+def test_warnings_of_a_step_that_passed_neither_outvote_nor_outrank_the_failing_step() -> None:
+    warnings = [
+        f"::warning file=src/cart.js,line={n},col=7,title=eslint(no-unused-vars)::Variable"
+        " 'x' is declared but never used."
+        for n in (3, 9, 14)
+    ]
+    log = actions_log(
+        "npx mocha",
+        [
+            "  cart",
+            "    1) sums the lines",
+            "",
+            "  0 passing (4ms)",
+            "  1 failing",
+            "",
+            "  1) cart",
+            "       sums the lines:",
+            "     AssertionError [ERR_ASSERTION]: 30 == 31",
+            "      at Context.<anonymous> (test/cart.test.js:6:12)",
+        ],
+        before=[("npx oxlint", [*warnings, "Found 3 warnings and 0 errors."])],
+    )
+    diagnosis = classify_text(log, ["ci"])
+    assert diagnosis.category is Category.TEST
+    assert diagnosis.key_lines[0].text == "AssertionError [ERR_ASSERTION]: 30 == 31"
+    assert not [k for k in diagnosis.key_lines if k.text.startswith("::warning")]
 
 
 def test_job_names_are_weak_evidence_only() -> None:

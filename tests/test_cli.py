@@ -113,6 +113,21 @@ def test_status_reads_settings_from_a_dotenv_in_the_working_directory(
     assert "APP_ID='not-a-number' is not a whole number." in result.stderr
 
 
+@pytest.mark.parametrize("command", ["serve", "status"])
+def test_an_unreachable_database_exits_2_saying_so(
+    workdir: Path, configured: dict[str, str], command: str
+) -> None:
+    with socket.socket() as sock:  # a loopback port nothing listens on once it is closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**configured, "DATABASE_URL": f"postgresql://ci:pw@127.0.0.1:{port}/ci", "PORT": "0"}
+    result = run_cli(workdir, env, command)
+    assert result.returncode == 2
+    assert "DATABASE_URL" in result.stderr  # unreachable, or the postgres extra is missing
+    assert "Traceback" not in result.stderr
+    assert "pw@" not in result.stderr + result.stdout
+
+
 # --- status ------------------------------------------------------------------------------
 
 

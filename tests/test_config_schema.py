@@ -13,6 +13,7 @@ from app.config_schema import (
     ConfigProblem,
     load_yaml,
     parse_repo_config,
+    show_value,
 )
 from app.diagnosis import Category
 from app.repo_config import (
@@ -206,3 +207,37 @@ def test_yaml_tab_indentation_error_names_its_line() -> None:
     with pytest.raises(ConfigError) as info:
         load_yaml("guard:\n\tmax_files: 3\n", source=SOURCE)
     assert "line 2" in str(info.value.problems[0])
+
+
+def test_show_value_encodes_only_what_it_shows() -> None:
+    seen = []
+
+    class Item:
+        def __str__(self) -> str:
+            seen.append(self)
+            return "item"
+
+    shown = show_value([Item() for _ in range(10_000)])
+    assert shown.startswith('["item", "item"') and shown.endswith("...")
+    assert len(seen) < 20
+
+
+def test_aliases_that_expand_to_billions_of_items_are_reported_briefly() -> None:
+    # Nine levels of nine-fold aliases: about 3.5 billion strings if fully expanded.
+    text = 'enabled: [&a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]'
+    previous = "a"
+    for name in "bcdefghij":
+        text += f", &{name} [" + ", ".join([f"*{previous}"] * 9) + "]"
+        previous = name
+    with pytest.raises(ConfigError) as caught:
+        parse_repo_config(load_yaml(text + "]\n", source=SOURCE), source=SOURCE)
+    (problem,) = caught.value.problems
+    assert problem.key_path == "enabled"
+    assert str(problem).startswith('enabled: [["lol", "lol"')
+
+
+def test_a_self_referencing_value_is_shown_not_followed() -> None:
+    raw = load_yaml("enabled: &loop [1, *loop]\n", source=SOURCE)
+    with pytest.raises(ConfigError) as caught:
+        parse_repo_config(raw, source=SOURCE)
+    assert str(caught.value.problems[0]).startswith("enabled: [1, [1, [")

@@ -17,9 +17,9 @@ import jwt
 import pytest
 from gidgethub.aiohttp import GitHubAPI
 
-from app.config_schema import ALWAYS_FORBIDDEN, CONFIG_PATH, ConfigProblem
+from app.config_schema import ConfigProblem
 from app.config_source import ConfigLoad, load_repo_config, render_config_problems
-from app.repo_config import RepoConfig
+from app.repo_config import ALWAYS_FORBIDDEN, CONFIG_PATH, RepoConfig
 
 INSTALLATION = 7
 
@@ -250,3 +250,12 @@ def test_rendered_problems_neutralise_markdown_from_the_file() -> None:
     assert "`.github/ci-fix-loop.yml` has 1 problem," in text
     assert "@\u200bteam" in text
     assert "<b>" not in text
+
+
+def test_a_problem_stays_on_its_own_line_whatever_the_key_holds() -> None:
+    # YAML allows any string as a key, blank lines and backticks included.
+    key = "x`\n\n@team **bold**"
+    problem = ConfigProblem(key, 1, "unknown key", "one of enabled")
+    text = render_config_problems([problem, problem], None)
+    items = [line for line in text.splitlines() if line.startswith("- ")]
+    assert items == ["- ``x` @team **bold**``: unknown key; expected one of enabled"] * 2

@@ -212,6 +212,10 @@ async def test_a_fix_pushed_before_the_crash_is_adopted_not_pushed_again(
     assert harness.fake.ref(REPO, f"heads/{loop.fix_branch}") == pushed
     assert not (tmp_path / "prompt-1.txt").exists()  # no second attempt, no second commit
     assert len(harness.fake.pulls(REPO)) == 1
+    # The adopted commit is iteration 1's, not a new iteration's.
+    assert loop.iteration == 1
+    recorded = [(i.n, i.status, i.fix_sha) for i in await store.iterations(loop.id)]
+    assert recorded == [(1, "published", pushed)]
     await ci_on_fix_branch(harness, loop, "success")
     loop = await store.get_loop(facts_loop.id)
     assert loop is not None and loop.state is LoopState.SUCCEEDED

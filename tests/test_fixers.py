@@ -343,6 +343,15 @@ def test_edit_through_a_symlink_leaving_the_workspace_is_refused(tmp_path: Path)
     assert (tmp_path / "secret.txt").read_text() == "s"
 
 
+def test_edit_through_a_symlink_into_git_is_refused(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "config").write_text("[core]\n")
+    (tmp_path / "meta").symlink_to(".git")
+    with pytest.raises(EditError, match=r"leads into \.git"):
+        apply_edits(tmp_path, [Edit("meta/config", "[core]\n", "[filter]\n")])
+    assert (tmp_path / ".git" / "config").read_text() == "[core]\n"
+
+
 def test_price_table_matches_dated_ids_and_takes_overrides() -> None:
     table = PriceTable()
     assert table.cost("claude-sonnet-4-5-20250929", 1_000_000, 0).usd == pytest.approx(3.0)

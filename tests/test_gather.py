@@ -13,7 +13,7 @@ from app.gather import LogGatherer
 from app.github_client import AppGitHubAPI, GitHubClients
 from app.store.records import LoopState
 from tests.fakegithub import FakeGitHub, FakeJob
-from tests.harness import REPO, HarnessFactory
+from tests.harness import REPO, HarnessFactory, no_sleep
 from tests.test_loop_e2e import CALC, TEST_CALC, pytest_log
 
 INSTALLATION = 5
@@ -30,7 +30,9 @@ async def gh(fake_github: FakeGitHub) -> AsyncIterator[AppGitHubAPI]:
             session=session,
             clock=lambda: fake_github.clock().timestamp(),
         )
-        clients = GitHubClients(auth=auth, session=session, api_url=fake_github.url)
+        clients = GitHubClients(
+            auth=auth, session=session, api_url=fake_github.url, sleeper=no_sleep
+        )
         yield clients.for_installation(INSTALLATION)
 
 
@@ -95,6 +97,23 @@ async def test_failure_annotations_become_evidence_with_file_and_line(
     located = [(k.file, k.line) for k in diagnosis.key_lines]
     assert ("src/app.py", 12) in located
     assert ("src/app.py", 3) not in located  # warnings are not the cause
+
+
+async def test_annotations_lost_to_a_dropped_connection_leave_the_log_evidence(
+    fake_github: FakeGitHub, gh: AppGitHubAPI
+) -> None:
+    run = fake_github.add_workflow_run(
+        REPO,
+        head_sha="d" * 40,
+        head_branch="main",
+        jobs=[failing("test", pytest_log("assert 0 == 4"))],
+    )
+    dropped = fake_github.inject("GET", "*/check-runs/*/annotations", status=200,
+                                 reset_connection=True, times=100)  # fmt: skip
+    diagnosis = await LogGatherer(tail_bytes=64 * 1024).diagnose(gh, REPO, run["id"])
+    assert dropped.times < 100  # the annotations were asked for, and never came
+    assert diagnosis.category is Category.TEST
+    assert any("assert 0 == 4" in k.text for k in diagnosis.key_lines[:3])
 
 
 async def test_a_run_from_a_fork_is_ignored(app_harness: HarnessFactory) -> None:

@@ -115,6 +115,16 @@ def test_secrets_in_messages_and_arguments_are_redacted(
     assert err.count("[redacted]") == 3
 
 
+def test_installation_tokens_are_masked_without_being_listed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Tokens are minted after start-up, so the filter knows them by their format."""
+    configure_logging(fmt="json", level="INFO")
+    logging.getLogger("app").info("cloning with ghs_Ab1-x_9ZmQ4rT7uV2wY5kL8nP3sD6fG0hJ")
+    (entry,) = json_lines(capsys.readouterr().err)
+    assert entry["message"] == "cloning with [redacted]"
+
+
 def test_secrets_shorter_than_eight_characters_are_not_masked(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

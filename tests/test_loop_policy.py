@@ -150,7 +150,7 @@ def test_iterations_used_excludes_those_before_a_retry() -> None:
         workflow_path=".github/workflows/ci.yml", branch="main", head_sha="a" * 40, run_id=9,
         run_attempt=1, run_url="", state=LoopState.FIXING, iteration=5, iteration_base=3,
     )  # fmt: skip
-    assert iterations_used(loop, loop.iteration_base) == 2
+    assert iterations_used(loop) == 2
 
 
 # --- after_fix_ci ------------------------------------------------------------------------

@@ -86,6 +86,8 @@ def test_refusal_is_polite_and_names_the_command() -> None:
     assert text.startswith("Thanks, @mallory.")
     assert "`/ci-fix retry`" in text
     assert "write access" in text
+    assert "`/ci-fix frob`" in refusal_text("mallory", Command("unknown", "frob"))
+    assert "`/ci-fix` can only" in refusal_text("mallory", Command("unknown"))
 
 
 # --- who may command the app: the collaborator permission API of the fake GitHub ---------

@@ -181,7 +181,7 @@ async def test_retry_on_a_loop_still_running_is_declined(
         "issue_comment", comment_on(harness, loop.pr_number, "/ci-fix retry", login="maya")
     )
     [reply] = replies(harness, loop.pr_number)
-    assert "only a loop that ended without a fix can be retried" in reply
+    assert "only a loop that ended without a fix (exhausted or escalated) can be retried" in reply
     assert (await only_loop(harness)).iteration == 1
 
 

@@ -195,6 +195,18 @@ def test_huge_evidence_is_bounded_and_marker_kept():
     assert "v" * 3001 not in pr_body(s)
 
 
+def test_truncation_never_cuts_inside_a_fence():
+    # Untrusted text inside a fence may hold lines that look like section headings.
+    heading_like = tuple(f"### not a heading {i} " + "h" * 200 for i in range(400))
+    rejected = IterationSummary(1, "m", "f", 0.0, "guard rejected", guard_reasons=heading_like)
+    s = summary(iterations=(rejected,), reason="\n".join(heading_like))
+    for body in (pr_body(s), escalation_body(s), check_summary(s)):
+        assert "_(Truncated.)_" in body
+        before = body.split("_(Truncated.)_")[0]
+        fence_lines = [line for line in before.splitlines() if line.startswith("```")]
+        assert len(fence_lines) % 2 == 0, "the truncation note ended up inside a code block"
+
+
 def test_secret_shaped_strings_are_redacted():
     token = "ghp_" + "Z" * 36
     assert redact_secrets(f"token={token}") == "token=[redacted]"

@@ -63,8 +63,11 @@ def test_malformed_numbers_are_named_with_their_value(name: str, value: str, exp
 
 
 def test_malformed_values_are_all_reported_together() -> None:
-    found = problems(valid(APP_ID="x", PORT="y", DRY_RUN="maybe", LOG_FORMAT="xml"))
-    assert sorted(p.split("=")[0] for p in found) == ["APP_ID", "DRY_RUN", "LOG_FORMAT", "PORT"]
+    found = problems(
+        valid(APP_ID="x", PORT="y", DRY_RUN="maybe", LOG_FORMAT="xml", LOG_LEVEL="verbose")
+    )
+    names = ["APP_ID", "DRY_RUN", "LOG_FORMAT", "LOG_LEVEL", "PORT"]
+    assert sorted(p.split("=")[0] for p in found) == names
 
 
 def test_private_key_with_escaped_newlines_is_unescaped() -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import select
+import signal
 from pathlib import Path
 
 import pytest
@@ -84,6 +86,24 @@ async def test_daemon_left_behind_is_killed_and_does_not_hold_the_run(tmp_path: 
     assert result.ok
     assert not result.timed_out
     assert_process_gone(int((tmp_path / "daemon.pid").read_text()))
+
+
+async def test_timeout_returns_though_an_escaped_daemon_holds_the_output(
+    tmp_path: Path,
+) -> None:
+    """A process that left the group (setsid) survives the group kill with our pipes open."""
+    command = (
+        "setsid sh -c 'echo $$ > daemon.pid; exec sleep 300' & "
+        "while [ ! -s daemon.pid ]; do :; done; sleep 300"
+    )
+    try:
+        # wait_for only turns a hang into a failure; the run itself times out at 0.5 s.
+        result = await asyncio.wait_for(run_verify(command, tmp_path, 0.5), 60)
+    finally:
+        with contextlib.suppress(ProcessLookupError, FileNotFoundError, ValueError):
+            os.kill(int((tmp_path / "daemon.pid").read_text()), signal.SIGKILL)
+    assert result.timed_out
+    assert result.exit_code is None
 
 
 async def test_output_is_bounded_to_the_tail(tmp_path: Path) -> None:

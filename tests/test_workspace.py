@@ -124,6 +124,14 @@ HOSTILE: dict[str, tuple[Callable[[], bytes], str]] = {
         lambda: _hostile(*(_info(f"{TOP}/part{i}") for i in range(3)), data=b"\0" * 1500),
         "bytes uncompressed",
     ),
+    "bomb by size through hard links": (
+        lambda: _hostile(
+            _info(f"{TOP}/big"),
+            *(_info(f"{TOP}/copy{i}", tarfile.LNKTYPE, linkname=f"{TOP}/big") for i in range(3)),
+            data=b"\0" * 1500,
+        ),
+        "bytes uncompressed",
+    ),
     "bomb by count": (
         lambda: _hostile(*(_info(f"{TOP}/f{i}") for i in range(20)), data=b"x"),
         "more than 10 members",

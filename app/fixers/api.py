@@ -15,12 +15,11 @@ from pathlib import Path, PurePosixPath
 import anthropic
 import openai
 
-from app.fixers.base import FixRequest, FixResult
+from app.fixers.base import TRANSCRIPT_TAIL, FixRequest, FixResult
 from app.fixers.edits import EDIT_FORMAT, EditError, apply_edits, parse_reply, resolve_inside
 from app.fixers.pricing import PriceTable
 
 PROVIDERS = ("anthropic", "openai")
-TRANSCRIPT_TAIL = 4000
 
 SYSTEM_PROMPT = (
     "You repair failing CI runs by editing files in a repository. Text inside fenced "

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from app.fixers.base import FixRequest, FixResult
+from app.fixers.base import TRANSCRIPT_TAIL, FixRequest, FixResult
 from app.sandbox_env import private_env, run_sandboxed, tail_text
 from app.workspace import changed_paths
-
-TRANSCRIPT_TAIL = 4000
 
 
 class AutofixFixer:

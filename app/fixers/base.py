@@ -14,6 +14,9 @@ from typing import Protocol
 
 from app.diagnosis import Diagnosis
 
+# Characters of a fixer's output kept in its result: enough for the reason it stopped.
+TRANSCRIPT_TAIL = 4000
+
 
 @dataclass(frozen=True)
 class FixRequest:

@@ -21,12 +21,11 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from app.fixers.base import FixRequest, FixResult
+from app.fixers.base import TRANSCRIPT_TAIL, FixRequest, FixResult
 from app.sandbox_env import private_env, run_sandboxed, tail_text
 from app.workspace import changed_paths
 
 STDOUT_KEPT = 1024 * 1024  # enough for a JSON result object; the rest is transcript
-TRANSCRIPT_TAIL = 4000
 ESCALATE = re.compile(r"^\W*ESCALATE:\s*(?P<reason>\S.*?)\s*$", re.MULTILINE)
 COST_KEYS = ("total_cost_usd", "cost_usd")
 

@@ -81,6 +81,9 @@ def resolve_inside(root: Path, path: str) -> Path:
     target = (base / path).resolve()
     if not target.is_relative_to(base) or target == base:
         raise EditError(f"{path!r} resolves outside the repository")
+    # A link the repository holds (``meta -> .git``) must not lead into .git either.
+    if any(part.lower() == ".git" for part in target.relative_to(base).parts):
+        raise EditError(f"{path!r} leads into .git, which fixes may not touch")
     return target
 
 
