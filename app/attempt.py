@@ -192,7 +192,9 @@ class FixAttempter:
         return replace(judged, published_sha=sha, verify=verify)
 
     async def _verify(self, command: str, workspace: Workspace, timeout_s: float) -> VerifyResult:
-        return await run_verify(command, workspace.path, timeout_s)
+        return await workspace.preserving_changes(
+            lambda: run_verify(command, workspace.path, timeout_s)
+        )
 
 
 def _rejection(verdict: GuardVerdict) -> str:

@@ -23,13 +23,16 @@ import stat
 import tarfile
 import tempfile
 import zlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import TracebackType
-from typing import IO
+from typing import IO, TypeVar
 
 from app.github_client import AppGitHubAPI
 from app.sandbox_env import clean_env, remove_tree
+
+T = TypeVar("T")
 
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 DEFAULT_MAX_FILES = 50_000
@@ -159,6 +162,41 @@ class Workspace:
         """The change since the baseline, untracked files included, renames detected."""
         out = await _staged_diff(self.path, self.baseline, "--find-renames")
         return out.decode("utf-8", errors="replace")
+
+    async def reset(self) -> None:
+        """Put every tracked and untracked file back as the baseline had it.
+
+        Ignored files (installed dependencies, build caches) stay: they never
+        reach a diff, and keeping them spares the fixer a reinstall.
+        """
+        await _git(self.path, "reset", "-q", "--hard", self.baseline)
+        await _git(self.path, "clean", "-q", "-f", "-d")
+
+    async def preserving_changes(self, action: Callable[[], Awaitable[T]]) -> T:
+        """Run ``action`` (the repository's verify command) and undo what it wrote.
+
+        The verify command is the repository's own code: whatever it writes
+        (reports, generated files, anything) must not become part of the fix,
+        so afterwards the tree is put back to exactly the fixer's change.
+        """
+        files = await self.changed_files()
+        modes = await self.file_modes()
+        try:
+            return await action()
+        finally:
+            await self.reset()
+            for path, content in files.items():
+                target = self.path / path
+                if content is None:
+                    target.unlink(missing_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if modes.get(path) == SYMLINK_MODE:
+                    target.unlink(missing_ok=True)
+                    target.symlink_to(os.fsdecode(content))
+                else:
+                    target.write_bytes(content)
+                    target.chmod(0o755 if modes.get(path) == "100755" else 0o644)
 
     async def changes(self) -> list[Change]:
         """Every path that differs from the baseline (a rename is a delete plus an add)."""

@@ -125,3 +125,27 @@ async def test_the_api_fixer_fixes_through_the_official_sdk_and_is_charged_by_us
         assert harness.settings.webhook_secret not in request.text
         assert not any(token in request.text for token in harness.fake.tokens)
         assert model.problems == []
+
+
+async def test_files_the_verify_command_writes_are_not_published(
+    app_harness: HarnessFactory, tmp_path: Path
+) -> None:
+    fix = scripted_agent(tmp_path, [{"files": {"calc.py": "def add(a, b):\n    return a + b\n"}}])
+    harness = await app_harness(fixer_command=fix)
+    # The verify command is the repository's own code: here it passes but also writes
+    # a workflow file and a stray file after the guard has judged the diff.
+    verify = (
+        "mkdir -p .github/workflows && echo 'on: push' > .github/workflows/added.yml && touch x"
+    )
+    head = harness.seed_repo(
+        {"calc.py": CALC, "tests/test_calc.py": TEST_CALC}, config=f'verify: "{verify}"\n'
+    )
+    run = harness.failing_run(head, log=pytest_log("assert 0 == 4"))
+    await harness.deliver("workflow_run", harness.payload(run))
+
+    [loop] = await harness.ctx.store.recent_loops()
+    assert loop.state is LoopState.AWAITING_CI, loop.reason
+    tree = harness.fake.read_tree(REPO, loop.fix_sha or "")
+    assert ".github/workflows/added.yml" not in tree
+    assert "x" not in tree
+    assert tree["calc.py"] == b"def add(a, b):\n    return a + b\n"

@@ -377,3 +377,25 @@ async def test_download_from_the_shared_fake_github_builds_the_workspace(fake_gi
         (ws.path / "README.md").write_text("fixed\n")
         assert await ws.changed_files() == {"README.md": b"fixed\n"}
     assert fake_github.leaks == []
+
+
+async def test_what_a_verify_run_writes_is_undone_and_the_fix_kept():
+    files = {"keep.py": "old\n", "gone.py": "bye\n", "tests/test_x.py": "def test(): pass\n"}
+    async with await Workspace.from_tarball(tarball_of(files)) as ws:
+        (ws.path / "keep.py").write_text("fixed\n")
+        (ws.path / "gone.py").unlink()
+        (ws.path / "new.sh").write_text("#!/bin/sh\n")
+        (ws.path / "new.sh").chmod(0o755)
+        before = await ws.changed_files()
+
+        async def verify_that_writes() -> str:
+            (ws.path / "report.xml").write_text("<testsuite/>")
+            (ws.path / "tests" / "test_x.py").unlink()
+            (ws.path / "keep.py").write_text("clobbered\n")
+            return "ran"
+
+        assert await ws.preserving_changes(verify_that_writes) == "ran"
+        assert await ws.changed_files() == before
+        assert (await ws.file_modes())["new.sh"] == "100755"
+        assert not (ws.path / "report.xml").exists()
+        assert (ws.path / "tests" / "test_x.py").exists()
