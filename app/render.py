@@ -255,7 +255,7 @@ def pr_body(s: LoopSummary) -> str:
         "### Commands",
         "",
         "Comment on this pull request:",
-        "- `/ci-fix retry`: try again from the latest fix commit.",
+        "- `/ci-fix retry`: after the loop gave up, give it a fresh set of iterations.",
         "- `/ci-fix stop`: stop the loop; this pull request stays open for you.",
         "- `/ci-fix status`: report the loop's state.",
         "",
