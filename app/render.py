@@ -307,6 +307,11 @@ def escalation_body(s: LoopSummary) -> str:
         "Later failures of this workflow on this branch are added here as comments "
         "while this issue is open.",
         "",
+        "**What you can do:** fix it by hand and close this issue, or, once whatever "
+        "stopped the loop is dealt with (a missing secret, a budget), comment "
+        "`/ci-fix retry` here to give the loop a fresh set of iterations. "
+        "`/ci-fix status` shows where it stands.",
+        "",
         *_key_lines_block(d),
         *_attempts(s),
     ]
