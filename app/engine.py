@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+import cachetools
+
 from app.breaker import breaker_blocks, record_loop_end
 from app.budget import BudgetLimits, Spend, check_budget, utc_day_start
 from app.config_source import ConfigLoad
@@ -166,6 +168,9 @@ class Engine:
         self._stopping = False
         self._last_sweep = float("-inf")
         self._claim: asyncio.Future[Loop | None] | None = None
+        # Config read by the failure event, handed to the loop's first step (bounded:
+        # with a job queue that step usually runs in another process).
+        self._fresh_configs: cachetools.LRUCache[int, RepoConfig] = cachetools.LRUCache(256)
         self._scheduler = scheduler
 
     # ------------------------------------------------------------------ events
@@ -227,6 +232,7 @@ class Engine:
             check_run_id = await self._reporter.loop_started(gh, loop)
             if check_run_id is not None:
                 await self.store.update_loop(loop.id, now=now, check_run_id=check_run_id)
+        self._fresh_configs[loop.id] = config
         await self._queued(loop.id)
 
     async def _supersede_older(self, facts: RunFacts, now: float) -> None:
@@ -526,7 +532,11 @@ class Engine:
     async def work(self, loop: Loop) -> None:
         """Move one claimed ``queued`` loop as far as it goes without waiting for CI."""
         gh = self._github(loop.installation_id)
-        config = (await self._configs.load(gh, loop.repo, loop.head_sha)).config
+        # The config read when the loop opened a moment ago is still fresh; any
+        # later step (after CI, a retry, a restart) reads it again.
+        config = self._fresh_configs.pop(loop.id, None)
+        if config is None:
+            config = (await self._configs.load(gh, loop.repo, loop.head_sha)).config
         if not config.enabled:
             await self._finish(
                 loop, LoopState.CANCELLED, "The repository's configuration disables the app",
