@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from app.store.records import Iteration, LoopState
+from app.store.records import Iteration, Loop, LoopState
 from app.store.sqlite import open_sqlite_store
 from tests.fakegithub import FakeGitHub
 from tests.harness import (
@@ -188,18 +188,7 @@ async def test_a_fix_pushed_before_the_crash_is_adopted_not_pushed_again(
     store = harness.ctx.store
     # The dead worker had claimed the loop, started iteration 1 and pushed its commit,
     # then died before recording it.
-    facts_loop, _ = await store.open_loop(
-        _new_loop(harness, run), state=LoopState.QUEUED, now=harness.ctx.clock()
-    )
-    await store.update_loop(
-        facts_loop.id,
-        now=harness.ctx.clock(),
-        state=LoopState.FIXING,
-        iteration=1,
-        lease_owner="dead-worker",
-        lease_until=harness.ctx.clock() + 3600,
-    )
-    await store.add_iteration(Iteration(loop_id=facts_loop.id, n=1, started_at=0.0))
+    facts_loop = await left_fixing_by_a_dead_worker(harness, run)
     pushed = harness.fake.commit(REPO, facts_loop.fix_branch, {"calc.py": "fixed\n"})
 
     await harness.ctx.engine.recover()
@@ -221,12 +210,29 @@ async def test_a_fix_pushed_before_the_crash_is_adopted_not_pushed_again(
     assert loop is not None and loop.state is LoopState.SUCCEEDED
 
 
-def _new_loop(harness: Any, run: dict[str, Any]) -> Any:
+async def left_fixing_by_a_dead_worker(
+    harness: Any, run: dict[str, Any], *, attempts_interrupted: int = 0
+) -> Loop:
+    """The loop for ``run`` as a worker that died in iteration 1 left it in the store."""
     from app.runs import RunFacts
 
     facts = RunFacts.from_payload(harness.payload(run))
     assert facts is not None
-    return facts.new_loop()
+    store = harness.ctx.store
+    now = harness.ctx.clock()
+    loop, _ = await store.open_loop(facts.new_loop(), state=LoopState.QUEUED, now=now)
+    left = await store.update_loop(
+        loop.id,
+        now=now,
+        state=LoopState.FIXING,
+        iteration=1,
+        attempts_interrupted=attempts_interrupted,
+        lease_owner="dead-worker",
+        lease_until=now + 3600,
+    )
+    await store.add_iteration(Iteration(loop_id=loop.id, n=1, started_at=now))
+    assert left is not None
+    return left
 
 
 async def test_a_delivery_accepted_before_a_crash_is_replayed_at_start(
@@ -300,19 +306,7 @@ async def test_a_loop_interrupted_twice_escalates_instead_of_looping(
     head = harness.seed_repo({"calc.py": CALC, "tests/test_calc.py": TEST_CALC})
     run = harness.failing_run(head, log=pytest_log("assert 0 == 4"))
     store = harness.ctx.store
-    loop, _ = await store.open_loop(
-        _new_loop(harness, run), state=LoopState.QUEUED, now=harness.ctx.clock()
-    )
-    await store.update_loop(
-        loop.id,
-        now=harness.ctx.clock(),
-        state=LoopState.FIXING,
-        iteration=1,
-        attempts_interrupted=1,
-        lease_owner="dead-worker",
-        lease_until=harness.ctx.clock() + 3600,
-    )
-    await store.add_iteration(Iteration(loop_id=loop.id, n=1, started_at=0.0))
+    loop = await left_fixing_by_a_dead_worker(harness, run, attempts_interrupted=1)
     await harness.ctx.engine.recover()
     await harness.settle()
 
