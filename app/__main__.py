@@ -17,8 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
-from app import classify_cli
-from app.logs import configure_logging
+from app.core.logctx import configure_logging
+from app.diagnosis import cli as classify_cli
 from app.settings import Settings, SettingsError, load_settings, unregistered
 
 ENV_FILE = Path(".env")
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_setup_command(host: str, port: int, public_url: str | None) -> int:
-    from app.setup_flow import run_setup
+    from app.admin.setup import run_setup
 
     try:
         run_setup(host, port, ENV_FILE.resolve(), public_url=public_url)
@@ -141,7 +141,7 @@ def store_unavailable(exc: ImportError | RuntimeError) -> int:
 def run_worker_command(settings: Settings, args: argparse.Namespace) -> int:
     configure_logging(fmt=settings.log_format, level=settings.log_level, secrets=settings.secrets())
     try:
-        from app.worker import WorkerOptions, run_worker
+        from app.loop.worker import WorkerOptions, run_worker
 
         options = WorkerOptions(
             concurrency=args.concurrency or settings.max_concurrent_fixes,
@@ -164,7 +164,7 @@ def run_worker_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def print_status(settings: Settings, *, as_json: bool) -> int:
-    from app.status import build_status
+    from app.admin.status import build_status
     from app.store.open import open_store
 
     async def collect() -> dict[str, Any]:

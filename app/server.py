@@ -18,19 +18,19 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
-from app.ci_hook import make_ci_hook_handler
-from app.commands import CommandHandler
-from app.context import AppContext
-from app.dispatch import Dispatcher
-from app.engine import Attempter, Diagnoser
-from app.events import router
-from app.installations import InstallationHandler
-from app.metrics import Metrics
+from app.admin.ci_hook import make_ci_hook_handler
+from app.admin.command_handler import CommandHandler
+from app.admin.installations import InstallationHandler
+from app.admin.status import build_status
+from app.assemble import GITHUB_TIMEOUT, build_engine
+from app.core.metrics import Metrics
+from app.intake.context import AppContext
+from app.intake.dispatch import Dispatcher
+from app.intake.events import router
+from app.intake.webhook import make_webhook_handler
+from app.loop.engine import Attempter, Diagnoser
 from app.settings import Settings
-from app.status import build_status
 from app.store.open import open_store
-from app.webhook import make_webhook_handler
-from app.wiring import GITHUB_TIMEOUT, build_engine
 
 
 @dataclass(frozen=True)

@@ -131,7 +131,7 @@ def generate(path: Path, megabytes: int, seed: int = 7) -> int:
 
 def measure(path: Path) -> dict[str, object]:
     """One run: stream the file through the reader and classify; report time and peak RSS."""
-    from app.classify_cli import diagnose_file
+    from app.diagnosis.cli import diagnose_file
 
     started = time.perf_counter()
     diagnosis = diagnose_file(str(path), ["tests"])

@@ -19,7 +19,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.classify import classify_text
+from app.diagnosis.classify import classify_text
 
 TOP_KEY_LINES = 3
 

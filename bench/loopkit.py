@@ -1,6 +1,6 @@
 """The app in-process against the fake GitHub, for benchmarks of one fix loop.
 
-The same pieces the tests use (``tests.fakegithub``, ``tests.harness``), driven
+The same pieces the tests use (``tests.fakes.github``, ``tests.harness``), driven
 without pytest: a fake GitHub on loopback, ``build_app`` on a loopback test
 server, a repository with a failing test, and a scripted agent that fixes it.
 """
@@ -18,11 +18,11 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 
 from app.server import Overrides, build_app
-from tests.fakegithub import FakeGitHub, FakeJob
-from tests.fakegithub.auth import generate_private_key_pem
+from tests.fakes.github import FakeGitHub, FakeJob
+from tests.fakes.github.auth import generate_private_key_pem
 from tests.harness import INSTALLATION_ID, REPO, Harness, make_settings, no_sleep
 
-SCRIPTED = Path(__file__).resolve().parents[1] / "tests" / "loop_agents" / "scripted.py"
+SCRIPTED = Path(__file__).resolve().parents[1] / "tests" / "fakes" / "loop_agents" / "scripted.py"
 CALC = "def add(a, b):\n    return a - b\n"
 TEST_CALC = "from calc import add\n\n\ndef test_add():\n    assert add(2, 2) == 4\n"
 # A 3-file fix: the bug, a test for it, and a changelog line.

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakegithub import FakeGitHub, OpenAPI, load_spec
-from tests.fakegithub.auth import generate_private_key_pem
+from tests.fakes.github import FakeGitHub, OpenAPI, load_spec
+from tests.fakes.github.auth import generate_private_key_pem
 from tests.support import shared_dir as locate_shared_dir
 
 

@@ -21,16 +21,16 @@ import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
-from app.context import AppContext
+from app.intake.context import AppContext
 from app.server import CONTEXT, Overrides, build_app
 from app.settings import Settings
-from tests.fakegithub import FakeGitHub, FakeJob
+from tests.fakes.github import FakeGitHub, FakeJob
 from tests.webhooks import webhook_headers, workflow_run_payload
 
 WEBHOOK_SECRET = "test-webhook-secret-0123456789"
 INSTALLATION_ID = 9001
 REPO = "acme/widgets"
-AGENTS = Path(__file__).parent / "agents"
+AGENTS = Path(__file__).parent / "fakes" / "agents"
 
 
 def make_settings(fake: FakeGitHub, tmp_path: Path, **changes: Any) -> Settings:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from tests.support import shared_dir
 
 if TYPE_CHECKING:
-    from tests.fakegithub import FakeGitHub
+    from tests.fakes.github import FakeGitHub
 
 
 def load_payload(event: str, name: str) -> dict[str, Any]:

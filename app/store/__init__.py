@@ -1,0 +1,1 @@
+"""The durable store: loops, iterations, deliveries, ledger (SQLite, or PostgreSQL to scale)."""

@@ -1,0 +1,3 @@
+"""Around the pipeline: App setup, status, maintainer commands, installations, ``/hooks/ci``.
+
+The last stage: may import any other."""

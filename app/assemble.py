@@ -1,0 +1,121 @@
+"""Builds the engine and its collaborators from the operator's settings.
+
+Web instances (``app.server``) and workers (``app.loop.worker``) build the same
+engine here, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+from gidgethub.abc import GitHubAPI
+
+from app.config.source import ConfigLoad, load_repo_config
+from app.core.metrics import Metrics
+from app.diagnosis.gather import LogGatherer
+from app.fix.attempt import FixAttempter
+from app.fix.fixers.base import Fixer
+from app.fix.fixers.select import FixerSettings, choose_fixers
+from app.github.auth import AppAuth
+from app.github.client import GitHubClients
+from app.loop.engine import Attempter, AttemptInput, Diagnoser, Engine, Scheduler
+from app.publish.reporter import GitHubReporter
+from app.settings import Settings
+from app.store.base import Store
+
+# How long one request to GitHub may take before it counts as failed (and is retried).
+GITHUB_TIMEOUT = aiohttp.ClientTimeout(total=300, sock_connect=10)
+
+
+class RepoConfigLoader:
+    """Reads `.github/ci-fix-loop.yml` from the default branch (pushers cannot change it)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    async def load(self, gh: GitHubAPI, repo: str, head_sha: str) -> ConfigLoad:
+        owner, name = repo.split("/", 1)
+        return await load_repo_config(
+            gh,
+            owner=owner,
+            repo=name,
+            allow_fixer_command=self._settings.allow_repo_fixer_command,
+        )
+
+
+def default_diagnoser(settings: Settings) -> LogGatherer:
+    return LogGatherer(tail_bytes=settings.log_tail_bytes)
+
+
+def default_attempter(settings: Settings, metrics: Metrics) -> FixAttempter:
+    operator = FixerSettings.from_settings(settings)
+
+    def fixers(request: AttemptInput) -> list[Fixer]:
+        return choose_fixers(request.config, request.diagnosis.category, operator)
+
+    return FixAttempter(fixers=fixers, metrics=metrics)
+
+
+def job_scheduler(settings: Settings) -> Scheduler | None:
+    """With a shared database, queued loops go to the job queue the workers read."""
+    if settings.database_url is None:
+        return None
+    try:
+        from app.loop.jobs import JobScheduler  # needs the `postgres` extra, only loaded when used
+    except ImportError as exc:
+        raise RuntimeError(
+            f"DATABASE_URL is set but {exc.name} is not installed: "
+            "pip install 'ci-fix-loop[postgres]'"
+        ) from exc
+    return JobScheduler(settings.database_url)
+
+
+def build_engine(
+    settings: Settings,
+    *,
+    store: Store,
+    session: aiohttp.ClientSession,
+    metrics: Metrics,
+    clock: Callable[[], float],
+    sleeper: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    diagnoser: Diagnoser | None = None,
+    attempter: Attempter | None = None,
+    scheduler: Scheduler | None = None,
+    job_queue: bool = True,
+    worker_id: str | None = None,
+) -> tuple[Engine, GitHubClients]:
+    """The engine and the GitHub clients it uses, wired as in production.
+
+    ``job_queue=False`` keeps the loop work in this process even on PostgreSQL
+    (the loop tests run the same scenarios on both stores that way).
+    """
+    clients = GitHubClients(
+        auth=AppAuth(
+            app_id=settings.app_id,
+            private_key=settings.private_key,
+            api_url=settings.github_api_url,
+            session=session,
+            clock=clock,
+        ),
+        session=session,
+        api_url=settings.github_api_url,
+        sleeper=sleeper,
+        clock=clock,
+        on_response=metrics.github_response,
+    )
+    engine = Engine(
+        settings=settings,
+        store=store,
+        github=clients.for_installation,
+        diagnoser=diagnoser or default_diagnoser(settings),
+        configs=RepoConfigLoader(settings),
+        attempter=attempter or default_attempter(settings, metrics),
+        reporter=GitHubReporter(store=store, dry_run=settings.dry_run),
+        metrics=metrics,
+        clock=clock,
+        worker_id=worker_id,
+        scheduler=scheduler or (job_scheduler(settings) if job_queue else None),
+    )
+    return engine, clients

@@ -1,0 +1,101 @@
+"""The per-repository configuration, `.github/ci-fix-loop.yml`, as typed data.
+
+Defaults here are the documented defaults (README lists them); an absent file
+means "all defaults".  Parsing and validation of the YAML live in
+``app.config.schema``; fetching it (with the org fallback and ``_extends``)
+lives in ``app.config.source``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app.diagnosis.model import Category
+
+CONFIG_PATH = ".github/ci-fix-loop.yml"
+# A fix may never touch CI definitions, nor widen its own limits via the config.
+ALWAYS_FORBIDDEN: tuple[str, ...] = (".github/workflows/**", CONFIG_PATH)
+
+DEFAULT_MODELS: dict[str, str] = {
+    Category.LINT: "claude-sonnet-4-5",
+    Category.TYPECHECK: "claude-sonnet-4-5",
+    Category.BUILD: "claude-sonnet-4-5",
+    Category.SSR: "claude-sonnet-4-5",
+    Category.TEST: "claude-opus-4-6",
+    Category.UNKNOWN: "claude-opus-4-6",
+    Category.INFRA: "claude-sonnet-4-5",
+}
+
+
+@dataclass(frozen=True)
+class GuardConfig:
+    """Limits the diff guard enforces on every produced change."""
+
+    max_changed_lines: int = 200
+    max_files: int = 10
+    forbidden_paths: tuple[str, ...] = ALWAYS_FORBIDDEN
+
+
+@dataclass(frozen=True)
+class BudgetConfig:
+    """A repository's spend limits in USD; the operator's global daily cap applies on top."""
+
+    per_loop_usd: float = 2.0
+    per_day_usd: float = 10.0
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which model fixes which category; a stronger one may take later iterations."""
+
+    by_category: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_MODELS))
+    stronger: str | None = None
+    stronger_from_iteration: int = 3
+
+    def for_iteration(self, category: Category, iteration: int) -> str:
+        if self.stronger and iteration >= self.stronger_from_iteration:
+            return self.stronger
+        return self.by_category.get(category, self.by_category.get(Category.UNKNOWN, ""))
+
+
+@dataclass(frozen=True)
+class FixerConfig:
+    """How fixes are produced.
+
+    ``kind`` is ``command`` (an agent CLI, prompt on stdin), ``api`` (a model
+    called through its official SDK) or ``none`` (autofix only, else escalate).
+    """
+
+    kind: str = "command"
+    command: str | None = None
+    provider: str = "anthropic"
+    timeout_s: float = 900.0
+
+
+@dataclass(frozen=True)
+class EscalationConfig:
+    labels: tuple[str, ...] = ("ci-fix-loop",)
+    assignees: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RepoConfig:
+    """Everything a repository can decide about how the app treats it."""
+
+    enabled: bool = True
+    branches: tuple[str, ...] = ()  # empty: the repository's default branch
+    max_iterations: int = 5
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    models: ModelConfig = field(default_factory=ModelConfig)
+    fixer: FixerConfig = field(default_factory=FixerConfig)
+    autofix: tuple[str, ...] = ()
+    verify: str | None = None
+    verify_timeout_s: float = 600.0
+    guard: GuardConfig = field(default_factory=GuardConfig)
+    rerun_flaky_tests: bool = False
+    escalation: EscalationConfig = field(default_factory=EscalationConfig)
+    dry_run: bool = False
+
+    def watches(self, branch: str, default_branch: str) -> bool:
+        """True when failures on ``branch`` should open a loop."""
+        return self.enabled and branch in (self.branches or (default_branch,))

@@ -1,0 +1,3 @@
+"""Foundations every stage may use: errors, structured logging, metrics, markdown.
+
+Imports nothing else from ``app``; everything else may import it."""

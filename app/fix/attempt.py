@@ -1,0 +1,211 @@
+"""One fix attempt: workspace, fixers, guard, verification, commit.
+
+The order is the point: the fixer only ever edits a private checkout; the diff
+it produced is judged by the guard in code (whatever the prompt said); the
+repository's own verify command must pass; only then is the change committed,
+through the Git Data API, to the loop's ``ci-fix/`` branch.  Anything short of
+that returns a ``problem`` the next iteration's prompt is told about.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from app.core.metrics import Metrics
+from app.fix.fixers.base import Fixer, FixRequest
+from app.fix.fixers.select import FixerUnavailable
+from app.fix.guard import GuardVerdict, check_diff
+from app.fix.prompts import PromptContext, build_prompt
+from app.fix.verify import VerifyResult, run_verify
+from app.fix.workspace import (
+    DownloadError,
+    UnsafeArchive,
+    Workspace,
+    WorkspaceError,
+    download_source,
+)
+from app.github.client import AppGitHubAPI
+from app.loop.engine import AttemptInput, AttemptResult
+from app.publish.commit import publish_fix
+
+log = logging.getLogger(__name__)
+
+FixerFactory = Callable[[AttemptInput], Sequence[Fixer]]
+
+
+class FixAttempter:
+    """The engine's ``Attempter``."""
+
+    def __init__(self, *, fixers: FixerFactory, metrics: Metrics) -> None:
+        self._fixers = fixers
+        self._metrics = metrics
+
+    async def attempt(
+        self,
+        gh: AppGitHubAPI,
+        request: AttemptInput,
+        on_spend: Callable[[float], Awaitable[None]],
+    ) -> AttemptResult:
+        loop = request.loop
+        parent = loop.fix_sha or loop.head_sha
+        with tempfile.TemporaryDirectory(prefix="ci-fix-dl-") as download_dir:
+            try:
+                tarball = await download_source(
+                    gh, loop.repo, parent, Path(download_dir) / "source.tar.gz"
+                )
+                workspace = await Workspace.from_tarball(tarball)
+            except (UnsafeArchive, WorkspaceError, DownloadError) as exc:
+                return AttemptResult(problem=f"The checkout of {parent[:7]} failed: {exc}")
+        async with workspace:
+            return await self._in_workspace(gh, request, workspace, parent, on_spend)
+
+    async def _in_workspace(
+        self,
+        gh: AppGitHubAPI,
+        request: AttemptInput,
+        workspace: Workspace,
+        parent: str,
+        on_spend: Callable[[float], Awaitable[None]],
+    ) -> AttemptResult:
+        loop, config, diagnosis = request.loop, request.config, request.diagnosis
+        verify: dict[str, Any] | None = None
+        if config.verify:
+            before = await self._verify(config.verify, workspace, config.verify_timeout_s)
+            verify = {"command": config.verify, "before_ok": before.ok,
+                      "before_tail": before.output_tail}  # fmt: skip
+        prompt = build_prompt(
+            PromptContext(
+                repo=loop.repo,
+                iteration=request.iteration,
+                max_iterations=config.max_iterations,
+                diagnosis=diagnosis,
+                run_url=loop.run_url,
+                head_sha=loop.head_sha,
+                branch=loop.branch,
+                guard=config.guard,
+                previous_outcome=request.previous_outcome,
+                verify_command=config.verify,
+            )
+        )
+        model = config.models.for_iteration(diagnosis.category, request.iteration)
+        try:
+            fixers = self._fixers(request)
+        except FixerUnavailable as exc:
+            return AttemptResult(escalate_reason=f"No fixer can run: {exc}", model=model)
+        if not fixers:
+            return AttemptResult(
+                escalate_reason="No fixer is configured for this failure "
+                f"({diagnosis.category.value}; fixer.kind is {config.fixer.kind!r})",
+                model=model,
+            )
+        cost = 0.0
+        tokens: int | None = None
+        used: list[str] = []
+        for fixer in fixers:
+            started = time.monotonic()
+            result = await fixer.fix(
+                FixRequest(
+                    workspace=workspace.path,
+                    diagnosis=diagnosis,
+                    prompt=prompt,
+                    model=model,
+                    iteration=request.iteration,
+                    timeout_s=config.fixer.timeout_s,
+                )
+            )
+            self._metrics.fixer_seconds.labels(fixer.name).observe(time.monotonic() - started)
+            used.append(fixer.name)
+            cost += result.cost_usd
+            if result.tokens is not None:
+                tokens = (tokens or 0) + result.tokens
+            await on_spend(result.cost_usd)
+            spent = AttemptResult(cost_usd=cost, fixer="+".join(used), model=model, tokens=tokens)
+            if result.escalate_reason:
+                reason = f"The fixing agent asked to escalate: {result.escalate_reason}"
+                return replace(spent, escalate_reason=reason)
+            if result.error and fixer.name != "autofix":
+                return replace(
+                    spent,
+                    problem=f"The {fixer.name} fixer failed: {result.error}\n"
+                    f"{result.transcript_tail[-2000:]}",
+                )
+            if not (await workspace.diff()).strip():
+                continue
+            if fixer.name == "autofix" and config.verify:
+                # Deterministic fixes first; the agent only runs if they were not enough.
+                if (await self._verify(config.verify, workspace, config.verify_timeout_s)).ok:
+                    break
+                continue
+            break
+        spent = AttemptResult(cost_usd=cost, fixer="+".join(used), model=model, tokens=tokens)
+        # What is published is exactly what the guard judged: the changed files are
+        # read before and after the diff is taken (a process the fixer left running
+        # must not slip changes past the guard), and the verify command, which runs
+        # the repository's own code, cannot add to them afterwards.
+        guarded = await workspace.changed_files()
+        diff = await workspace.diff()
+        if not diff.strip():
+            return replace(spent, problem="The fixers made no change to the code.")
+        verdict = check_diff(diff, config.guard)
+        modes = await workspace.file_modes()
+        if await workspace.changed_files() != guarded:
+            return replace(
+                spent,
+                problem="Files kept changing while the diff was checked (is a process the "
+                "fixer started still running?); nothing was published.",
+            )
+        judged = replace(
+            spent,
+            files_changed=verdict.files_changed,
+            lines_changed=verdict.lines_added + verdict.lines_removed,
+            guard_ok=verdict.ok,
+            guard_reasons=verdict.reasons,
+            verify=verify,
+        )
+        if not verdict.ok:
+            return replace(judged, problem=_rejection(verdict))
+        if config.verify:
+            after = await self._verify(config.verify, workspace, config.verify_timeout_s)
+            verify = {**(verify or {}), "after_ok": after.ok, "after_tail": after.output_tail}
+            if not after.ok:
+                return replace(
+                    judged,
+                    problem=f"The change did not pass `{config.verify}`:\n{after.output_tail}",
+                    verify=verify,
+                )
+        sha = await publish_fix(
+            gh,
+            repo=loop.repo,
+            base_sha=loop.head_sha,
+            parent_sha=parent,
+            branch=loop.fix_branch,
+            changes=guarded,
+            modes={path: mode for path, mode in modes.items() if path in guarded},
+            message=_commit_message(request),
+        )
+        return replace(judged, published_sha=sha, verify=verify)
+
+    async def _verify(self, command: str, workspace: Workspace, timeout_s: float) -> VerifyResult:
+        return await workspace.preserving_changes(
+            lambda: run_verify(command, workspace.path, timeout_s)
+        )
+
+
+def _rejection(verdict: GuardVerdict) -> str:
+    reasons = "\n".join(f"- {reason}" for reason in verdict.reasons)
+    return f"The guard rejected the change, so it was not published:\n{reasons}"
+
+
+def _commit_message(request: AttemptInput) -> str:
+    diagnosis = request.diagnosis
+    tool = f" ({diagnosis.tool})" if diagnosis.tool else ""
+    subject = f"fix(ci): {diagnosis.category.value} failure{tool} in {request.loop.workflow_name}"
+    return (
+        f"{subject}\n\nci-fix-loop iteration {request.iteration} for run {request.loop.run_url}\n"
+    )

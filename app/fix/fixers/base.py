@@ -1,0 +1,50 @@
+"""What every fixer receives and reports.
+
+A fixer edits files in a workspace (a private checkout of the failing commit)
+and says what it did and what it cost.  The loop engine never trusts a fixer's
+word about *what changed*: the workspace diff is computed afterwards and
+checked by the guard.  ``changed_files`` here is informational.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from app.diagnosis.model import Diagnosis
+
+# Characters of a fixer's output kept in its result: enough for the reason it stopped.
+TRANSCRIPT_TAIL = 4000
+
+
+@dataclass(frozen=True)
+class FixRequest:
+    """Everything a fixer may use: no tokens, no secrets, no GitHub client."""
+
+    workspace: Path
+    diagnosis: Diagnosis
+    prompt: str
+    model: str
+    iteration: int
+    timeout_s: float = 600.0
+
+
+@dataclass(frozen=True)
+class FixResult:
+    """What a fixer reports after it ran."""
+
+    changed_files: tuple[str, ...] = ()
+    cost_usd: float = 0.0
+    tokens: int | None = None
+    transcript_tail: str = ""
+    escalate_reason: str | None = None
+    error: str | None = None
+
+
+class Fixer(Protocol):
+    """Edits the workspace to fix the diagnosed failure."""
+
+    name: str
+
+    async def fix(self, request: FixRequest) -> FixResult: ...

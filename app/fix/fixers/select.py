@@ -1,0 +1,108 @@
+"""Which fixers run for a failure, in order: free deterministic ones first.
+
+The repository chooses the kind (``fixer.kind``: ``command``, ``api`` or ``none``)
+and its autofix commands; the operator supplies what a repository must never
+hold: model credentials, a default agent command, the price table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from app.config.model import RepoConfig
+from app.diagnosis.model import Category
+from app.fix.fixers.api import ApiFixer
+from app.fix.fixers.autofix import AutofixFixer
+from app.fix.fixers.base import Fixer
+from app.fix.fixers.command import CommandFixer
+from app.fix.fixers.pricing import PriceTable
+from app.settings import Settings
+
+# Categories whose failures the repository's own fix tools (ruff --fix, prettier) address.
+AUTOFIXABLE = frozenset({Category.LINT})
+
+
+class FixerUnavailable(ValueError):
+    """The configured fixer cannot run; the message says what to set."""
+
+
+@dataclass(frozen=True)
+class FixerSettings:
+    """The operator's side of fixer configuration."""
+
+    default_command: str | None = None
+    command_env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    anthropic_api_key: str | None = field(default=None, repr=False)
+    anthropic_base_url: str | None = None
+    openai_api_key: str | None = field(default=None, repr=False)
+    openai_base_url: str | None = None
+    price_table: PriceTable = field(default_factory=PriceTable)
+    autofix_timeout_s: float = 300.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FixerSettings:
+        """Model credentials go to agent CLIs under their usual names, nothing else does."""
+        command_env = {
+            name: value
+            for name, value in (
+                ("ANTHROPIC_API_KEY", settings.anthropic_api_key),
+                ("ANTHROPIC_BASE_URL", settings.anthropic_base_url),
+                ("OPENAI_API_KEY", settings.openai_api_key),
+                ("OPENAI_BASE_URL", settings.openai_base_url),
+            )
+            if value
+        }
+        return cls(
+            default_command=settings.fixer_command,
+            command_env=command_env,
+            anthropic_api_key=settings.anthropic_api_key,
+            anthropic_base_url=settings.anthropic_base_url,
+            openai_api_key=settings.openai_api_key,
+            openai_base_url=settings.openai_base_url,
+        )
+
+
+def choose_fixers(config: RepoConfig, category: Category, settings: FixerSettings) -> list[Fixer]:
+    """Autofix first for lint failures when configured, then the configured kind.
+
+    ``none`` means autofix only, so the list may be empty: the engine escalates.
+    Raises ``FixerUnavailable`` when the configured kind lacks what it needs.
+    """
+    fixers: list[Fixer] = []
+    if config.autofix and category in AUTOFIXABLE:
+        fixers.append(AutofixFixer(config.autofix, settings.autofix_timeout_s))
+    kind = config.fixer.kind
+    if kind == "none":
+        return fixers
+    if kind == "command":
+        command = config.fixer.command or settings.default_command
+        if not command:
+            raise FixerUnavailable(
+                "fixer.kind is `command` but no command is configured: set `fixer.command` in "
+                ".github/ci-fix-loop.yml or FIXER_COMMAND for the app"
+            )
+        fixers.append(CommandFixer(command, config.fixer.timeout_s, settings.command_env))
+        return fixers
+    if kind == "api":
+        fixers.append(_api_fixer(config.fixer.provider, settings))
+        return fixers
+    raise FixerUnavailable(f"fixer.kind {kind!r} is unknown; use `command`, `api` or `none`")
+
+
+def _api_fixer(provider: str, settings: FixerSettings) -> ApiFixer:
+    keys = {
+        "anthropic": (settings.anthropic_api_key, settings.anthropic_base_url),
+        "openai": (settings.openai_api_key, settings.openai_base_url),
+    }
+    if provider not in keys:
+        raise FixerUnavailable(
+            f"fixer.provider {provider!r} is unknown; use `anthropic` or `openai`"
+        )
+    api_key, base_url = keys[provider]
+    if not api_key:
+        raise FixerUnavailable(
+            f"fixer.kind is `api` with provider {provider} but {provider.upper()}_API_KEY is not "
+            "set for the app"
+        )
+    return ApiFixer(provider, api_key, base_url, settings.price_table)

@@ -1,0 +1,861 @@
+"""The fix loop engine: a state machine kept in the store, moved by webhook events.
+
+Nothing here polls or sleeps.  A failing run opens a loop (``queued``); a
+worker claims queued loops, diagnoses, reruns or fixes, and parks the loop in
+``rerunning`` or ``awaiting_ci``; the next ``workflow_run`` event for that run
+or fix branch moves it on.  Every decision comes from ``app.loop.policy``, and
+every state change is a compare-and-set in the store, so duplicate or
+concurrent deliveries and restarts cannot move a loop twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+import cachetools
+
+from app.config.model import RepoConfig
+from app.config.source import ConfigLoad
+from app.core.logctx import log_context
+from app.core.metrics import Metrics
+from app.diagnosis.model import Diagnosis
+from app.github.client import AppGitHubAPI
+from app.intake.payloads import RunFacts
+from app.loop.breaker import breaker_blocks, record_loop_end
+from app.loop.budget import BudgetLimits, Spend, check_budget, utc_day_start
+from app.loop.policy import (
+    FAILURE_CONCLUSIONS,
+    Decision,
+    Step,
+    after_attempt,
+    after_fix_ci,
+    after_rerun,
+    before_iteration,
+    fix_failed_ci,
+    iterations_used,
+    triage,
+)
+from app.settings import Settings
+from app.store.base import Store
+from app.store.records import ACTIVE_STATES, Iteration, Loop, LoopEvent, LoopState
+
+log = logging.getLogger(__name__)
+
+FIX_BRANCH_PREFIX = "ci-fix/"
+MAX_INTERRUPTIONS = 2
+# How long a claim on a loop lasts; an expired lease is taken to be a dead process's.
+LEASE_S = 3 * 3600.0
+
+
+class Diagnoser(Protocol):
+    async def diagnose(self, gh: AppGitHubAPI, repo: str, run_id: int) -> Diagnosis: ...
+
+
+class ConfigLoader(Protocol):
+    async def load(self, gh: AppGitHubAPI, repo: str, head_sha: str) -> ConfigLoad:
+        """The repo's effective config, or the problems that make it invalid."""
+
+
+@dataclass(frozen=True)
+class AttemptInput:
+    loop: Loop
+    config: RepoConfig
+    diagnosis: Diagnosis
+    iteration: int
+    previous_outcome: str | None
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """What one fix attempt did; ``problem`` says why nothing was published."""
+
+    cost_usd: float = 0.0
+    fixer: str | None = None
+    model: str | None = None
+    tokens: int | None = None
+    escalate_reason: str | None = None
+    published_sha: str | None = None
+    files_changed: int = 0
+    lines_changed: int = 0
+    guard_ok: bool | None = None
+    guard_reasons: tuple[str, ...] = ()
+    verify: dict[str, Any] | None = None
+    problem: str | None = None
+
+    @property
+    def iteration_status(self) -> str:
+        """How the iteration is recorded: published, rejected by the guard, or failed."""
+        if self.published_sha:
+            return "published"
+        return "rejected" if self.guard_ok is False else "failed"
+
+
+class Attempter(Protocol):
+    async def attempt(
+        self,
+        gh: AppGitHubAPI,
+        request: AttemptInput,
+        on_spend: Callable[[float], Awaitable[None]],
+    ) -> AttemptResult: ...
+
+
+class Reporter(Protocol):
+    """Everything the loop shows on GitHub: check run, pull request, escalation issue."""
+
+    async def loop_started(self, gh: AppGitHubAPI, loop: Loop) -> int | None: ...
+
+    async def fix_published(
+        self, gh: AppGitHubAPI, loop: Loop, config: RepoConfig
+    ) -> int | None: ...
+
+    async def loop_ended(self, gh: AppGitHubAPI, loop: Loop, config: RepoConfig | None) -> None: ...
+
+    async def escalated(
+        self, gh: AppGitHubAPI, loop: Loop, config: RepoConfig | None
+    ) -> int | None: ...
+
+    async def config_invalid(self, gh: AppGitHubAPI, facts: RunFacts, load: ConfigLoad) -> None: ...
+
+    async def rerun_failed_jobs(self, gh: AppGitHubAPI, loop: Loop) -> None: ...
+
+
+class Scheduler(Protocol):
+    """Hands queued loops to workers elsewhere (the distributed mode, see ``app.loop.jobs``).
+
+    Without one, the engine's own ``run`` claims queued loops in this process.
+    """
+
+    async def schedule(self, loop_id: int) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: Store,
+        github: Callable[[int], AppGitHubAPI],
+        diagnoser: Diagnoser,
+        configs: ConfigLoader,
+        attempter: Attempter,
+        reporter: Reporter,
+        metrics: Metrics,
+        clock: Callable[[], float],
+        worker_id: str | None = None,
+        scheduler: Scheduler | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self._github = github
+        self._diagnoser = diagnoser
+        self._configs = configs
+        self._attempter = attempter
+        self._reporter = reporter
+        self._metrics = metrics
+        self._clock = clock
+        self.worker_id = worker_id or f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(settings.max_concurrent_fixes)
+        self._running: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self._last_sweep = float("-inf")
+        self._claim: asyncio.Future[Loop | None] | None = None
+        # Config read by the failure event, handed to the loop's first step (bounded:
+        # with a job queue that step usually runs in another process).
+        self._fresh_configs: cachetools.LRUCache[int, RepoConfig] = cachetools.LRUCache(256)
+        self._scheduler = scheduler
+
+    # ------------------------------------------------------------------ events
+
+    async def on_workflow_run(self, payload: dict[str, Any]) -> None:
+        facts = RunFacts.from_payload(payload)
+        if facts is None or facts.status != "completed":
+            return
+        await self.expire_stale_waits()
+        with log_context(repo=facts.repo):
+            if facts.from_fork:
+                log.info("run %s comes from fork %s: ignored", facts.run_id, facts.head_repo)
+                return
+            if facts.head_branch.startswith(FIX_BRANCH_PREFIX):
+                await self._on_fix_branch_run(facts)
+                return
+            existing = await self.store.find_loop(facts.key)
+            if (
+                existing is not None
+                and existing.state is LoopState.RERUNNING
+                and facts.run_id == existing.run_id
+                and facts.run_attempt > existing.run_attempt
+            ):
+                await self._on_rerun_result(existing, facts)
+            elif facts.conclusion in FAILURE_CONCLUSIONS:
+                await self._on_failure(facts)
+            elif facts.conclusion == "success":
+                await self._on_upstream_success(facts)
+
+    async def _on_failure(self, facts: RunFacts) -> None:
+        gh = self._github(facts.installation_id)
+        load = await self._configs.load(gh, facts.repo, facts.head_sha)
+        if not load.ok:
+            await self._reporter.config_invalid(gh, facts, load)
+            return
+        config = load.config
+        if not config.watches(facts.head_branch, facts.default_branch):
+            log.info("branch %s is not watched: run %s ignored", facts.head_branch, facts.run_id)
+            return
+        now = self._clock()
+        await self._supersede_older(facts, now)
+        breaker = await self.store.get_breaker(facts.repo)
+        paused = breaker_blocks(breaker, now)
+        state = LoopState.CANCELLED if paused else LoopState.QUEUED
+        loop, created = await self.store.open_loop(facts.new_loop(), state=state, now=now)
+        if not created:
+            log.info("loop %s already covers run %s", loop.id, facts.run_id)
+            return
+        with log_context(loop_id=loop.id):
+            if paused:
+                loop = await self.store.update_loop(loop.id, now=now, reason=paused) or loop
+                await self._event(loop, "paused", reason=paused)
+                log.warning("%s: not fixing run %s", paused, facts.run_id)
+                await self._reporter.loop_ended(gh, loop, config)
+                return
+            self._metrics.loops_opened.inc()
+            log.info("loop %s opened for run %s on %s", loop.id, facts.run_id, facts.head_sha[:7])
+            await self._event(loop, "opened", run_id=facts.run_id, sha=facts.head_sha)
+            check_run_id = await self._reporter.loop_started(gh, loop)
+            if check_run_id is not None:
+                await self.store.update_loop(loop.id, now=now, check_run_id=check_run_id)
+        self._fresh_configs[loop.id] = config
+        await self._queued(loop.id)
+
+    async def _supersede_older(self, facts: RunFacts, now: float) -> None:
+        for older in await self.store.active_loops(
+            repo=facts.repo, workflow_id=facts.workflow_id, branch=facts.head_branch
+        ):
+            if older.head_sha == facts.head_sha:
+                continue
+            reason = f"Superseded by a newer failing commit {facts.head_sha[:7]}"
+            await self._finish(older, LoopState.SUPERSEDED, reason, expect=ACTIVE_STATES)
+
+    async def _on_upstream_success(self, facts: RunFacts) -> None:
+        for loop in await self.store.active_loops(
+            repo=facts.repo, workflow_id=facts.workflow_id, branch=facts.head_branch
+        ):
+            reason = f"Fixed upstream: {facts.workflow_name} passed on {facts.head_sha[:7]}"
+            await self._finish(loop, LoopState.CANCELLED, reason, expect=ACTIVE_STATES)
+
+    async def _on_rerun_result(self, loop: Loop, facts: RunFacts) -> None:
+        decision = after_rerun(facts.conclusion)
+        with log_context(loop_id=loop.id):
+            await self._event(loop, "rerun_result", conclusion=facts.conclusion)
+            if decision.step is Step.FLAKY:
+                await self._finish(
+                    loop, LoopState.FLAKY, decision.reason, expect=[LoopState.RERUNNING]
+                )
+                return
+            # Diagnose the rerun's own logs: they are the freshest evidence.
+            await self.store.update_loop(
+                loop.id,
+                expect=[LoopState.RERUNNING],
+                now=self._clock(),
+                state=LoopState.QUEUED,
+                run_attempt=facts.run_attempt,
+                awaiting_run_id=facts.run_id,
+                diagnosis=None,
+            )
+        await self._queued(loop.id)
+
+    async def _on_fix_branch_run(self, facts: RunFacts) -> None:
+        loop = await self.store.loop_for_fix_branch(facts.repo, facts.head_branch)
+        if (
+            loop is None
+            or loop.state is not LoopState.AWAITING_CI
+            or loop.workflow_id != facts.workflow_id
+            or loop.fix_sha != facts.head_sha
+        ):
+            return
+        with log_context(loop_id=loop.id):
+            await self.store.update_iteration(
+                loop.id, loop.iteration, ci_run_id=facts.run_id, ci_conclusion=facts.conclusion
+            )
+            await self._event(loop, "fix_ci", conclusion=facts.conclusion, run_id=facts.run_id)
+            decision = after_fix_ci(facts.conclusion)
+            if decision.step is Step.SUCCEED:
+                await self._finish(
+                    loop, LoopState.SUCCEEDED, decision.reason, expect=[LoopState.AWAITING_CI]
+                )
+            elif decision.step is Step.ITERATE:
+                await self.store.update_loop(
+                    loop.id,
+                    expect=[LoopState.AWAITING_CI],
+                    now=self._clock(),
+                    state=LoopState.QUEUED,
+                    awaiting_run_id=facts.run_id,
+                    diagnosis=None,
+                )
+                await self._queued(loop.id)
+            else:
+                await self._finish(
+                    loop, LoopState.ESCALATED, decision.reason, expect=[LoopState.AWAITING_CI]
+                )
+
+    # ----------------------------------------------------------- maintainers
+
+    async def stop(self, loop: Loop, reason: str) -> Loop | None:
+        return await self._finish(loop, LoopState.CANCELLED, reason, expect=ACTIVE_STATES)
+
+    async def retry(self, loop: Loop, by: str) -> Loop | None:
+        """Give a loop that gave up (exhausted or escalated) a fresh set of iterations.
+
+        Cancelled and superseded loops stay ended: a newer commit or a human
+        decided they no longer matter, and retrying one would run a second loop
+        beside the one for the branch's newer commit.
+        """
+        if loop.state not in (LoopState.EXHAUSTED, LoopState.ESCALATED):
+            return None
+        updated = await self.store.update_loop(
+            loop.id,
+            expect=[loop.state],
+            now=self._clock(),
+            state=LoopState.QUEUED,
+            iteration_base=loop.iteration,
+            reason=None,
+            ended_at=None,
+            diagnosis=None,
+        )
+        if updated is not None:
+            await self._event(updated, "retry", by=by)
+            await self._queued(updated.id)
+        return updated
+
+    async def access_lost(self, loops: list[Loop], reason: str) -> None:
+        """Cancel loops the App can no longer reach (uninstalled, repository removed).
+
+        Nothing is written to GitHub: the App's access is already gone.
+        """
+        for loop in loops:
+            await self._finish(
+                loop, LoopState.CANCELLED, reason, expect=ACTIVE_STATES, on_github=False
+            )
+
+    async def installation_removed(self, installation_id: int) -> None:
+        loops = await self.store.active_loops(installation_id=installation_id)
+        await self.access_lost(loops, "The App was uninstalled")
+
+    # ----------------------------------------------------------------- worker
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _queued(self, loop_id: int) -> None:
+        """A loop became ``queued``: wake this engine's worker, or schedule it elsewhere."""
+        if self._scheduler is None:
+            self.wake()
+        else:
+            await self._scheduler.schedule(loop_id)
+
+    async def run(self) -> None:
+        """Claim and work queued loops until ``shutdown``; at most N at a time.
+
+        With a scheduler, workers elsewhere do the claiming: this only recovers
+        and re-schedules what a stopped instance may have left queued.
+        """
+        await self.recover()
+        if self._scheduler is not None:
+            for loop in await unclaimed_loops(self.store):
+                await self._scheduler.schedule(loop.id)
+            return
+        while not self._stopping:
+            await self._slots.acquire()
+            # Cleared before claiming: a wake() that arrives during the claim is kept.
+            self._wake.clear()
+            self._claim = asyncio.ensure_future(
+                self.store.claim_loop(
+                    states=[LoopState.QUEUED],
+                    owner=self.worker_id,
+                    lease_s=LEASE_S,
+                    now=self._clock(),
+                )
+            )
+            try:
+                loop = await self._claim
+            finally:
+                self._claim = None
+            if loop is None:
+                self._slots.release()
+                await self._wake.wait()
+                continue
+            task = asyncio.create_task(self._work_and_release(loop), name=f"loop-{loop.id}")
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def shutdown(self) -> None:
+        self._stopping = True
+        self.wake()
+        for task in list(self._running):
+            task.cancel()
+        await asyncio.gather(*self._running, return_exceptions=True)
+        if self._scheduler is not None:
+            await self._scheduler.close()
+
+    async def idle(self, max_idle_turns: int = 1000) -> None:
+        """Wait until this process works no loop and has none left to claim (tests, bench).
+
+        With a job scheduler the loops are worked by worker processes, so there
+        is nothing to wait for here.  If queued loops stay unclaimed for
+        ``max_idle_turns`` event-loop turns, the worker task is not running:
+        that is raised rather than waited on forever.
+        """
+        turns = 0
+        while True:
+            while self._running or self._claim is not None:
+                turns = 0
+                pending = [*self._running, *([self._claim] if self._claim else [])]
+                await asyncio.gather(*pending, return_exceptions=True)
+            if self._scheduler is not None:
+                return
+            claimable = await unclaimed_loops(self.store)
+            if not claimable:
+                return
+            turns += 1
+            if turns > max_idle_turns:
+                raise RuntimeError(f"{len(claimable)} queued loop(s) but no worker claims them")
+            self.wake()
+            await asyncio.sleep(0)
+
+    async def expire_stale_waits(self) -> None:
+        """Escalate loops whose awaited CI result never came.
+
+        A loop waits for GitHub's ``workflow_run`` event and never polls; if the
+        workflow does not run on the fix branch at all (it only runs on pushes
+        to main, say), that event never comes.  This check rides on incoming
+        events and start-up, at most once a minute, so no timer is needed.
+        """
+        now = self._clock()
+        if now - self._last_sweep < 60:
+            return
+        self._last_sweep = now
+        hours = self.settings.ci_wait_timeout_s / 3600
+        wait = f"{hours:g} hour" + ("" if hours == 1 else "s")
+        for loop in await self.store.active_loops():
+            waiting = loop.state in (LoopState.AWAITING_CI, LoopState.RERUNNING)
+            if waiting and now - loop.updated_at > self.settings.ci_wait_timeout_s:
+                reason = (
+                    f"No CI result arrived within {wait}. Does `{loop.workflow_path}` "
+                    "run on pull requests, or on pushes to `ci-fix/**` branches?"
+                )
+                await self._finish(loop, LoopState.ESCALATED, reason, expect=[loop.state])
+
+    async def recover(self) -> None:
+        """After a crash: loops whose worker died mid-iteration are retried or failed.
+
+        A loop left ``fixing`` had an iteration interrupted; it is marked so,
+        and the loop goes back to ``queued`` (the retry reconciles with the
+        fix branch, so a commit the dead worker already pushed is adopted, not
+        pushed twice).  Twice interrupted, it escalates instead of looping.
+        """
+        await self.expire_stale_waits()
+        now = self._clock()
+        for loop in await self.store.active_loops():
+            if loop.lease_owner is None:
+                # Only a worker that was cancelled mid-fix leaves ``fixing`` unleased.
+                if loop.state is LoopState.FIXING:
+                    await self.recover_loop(loop)
+                continue
+            expired = loop.lease_until is None or loop.lease_until < now
+            if expired or self._owns_all_leases():
+                await self.recover_loop(loop)
+
+    async def recover_loop(self, loop: Loop) -> None:
+        """Take back one loop whose lease holder is known to be dead."""
+        now = self._clock()
+        if loop.state is LoopState.FIXING:
+            await self.store.update_iteration(
+                loop.id, loop.iteration, status="interrupted", ended_at=now
+            )
+            interrupted = loop.attempts_interrupted + 1
+            await self._event(loop, "interrupted", iteration=loop.iteration)
+            if interrupted >= MAX_INTERRUPTIONS:
+                reason = f"The fix was interrupted {interrupted} times (worker restarts)"
+                await self._finish(loop, LoopState.ESCALATED, reason, expect=[loop.state])
+                return
+            await self.store.update_loop(
+                loop.id,
+                expect=[LoopState.FIXING],
+                now=now,
+                state=LoopState.QUEUED,
+                attempts_interrupted=interrupted,
+                lease_owner=None,
+                lease_until=None,
+            )
+        elif loop.lease_owner is not None:
+            await self.store.update_loop(loop.id, now=now, lease_owner=None, lease_until=None)
+
+    def _owns_all_leases(self) -> bool:
+        # The embedded engine is the only worker: every lease left from
+        # before the start is a dead process's.
+        return self.settings.database_url is None
+
+    async def _work_and_release(self, loop: Loop) -> None:
+        try:
+            await self.work_claimed(loop)
+        finally:
+            self._slots.release()
+
+    async def work_claimed(self, loop: Loop) -> None:
+        """Work a loop this engine holds the lease of, escalate what breaks, then release it."""
+        try:
+            with log_context(repo=loop.repo, loop_id=loop.id):
+                await self.work(loop)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("loop %s failed unexpectedly", loop.id)
+            current = await self.store.get_loop(loop.id)
+            if current is not None and not current.state.terminal:
+                await self._finish(
+                    current,
+                    LoopState.ESCALATED,
+                    f"The app hit an internal error ({type(exc).__name__}); see the app's logs",
+                    expect=[current.state],
+                )
+        finally:
+            await self.store.release_loop(loop.id, self.worker_id, now=self._clock())
+
+    async def work(self, loop: Loop) -> None:
+        """Move one claimed ``queued`` loop as far as it goes without waiting for CI."""
+        gh = self._github(loop.installation_id)
+        # The config read when the loop opened a moment ago is still fresh; any
+        # later step (after CI, a retry, a restart) reads it again.
+        config = self._fresh_configs.pop(loop.id, None)
+        if config is None:
+            config = (await self._configs.load(gh, loop.repo, loop.head_sha)).config
+        if not config.enabled:
+            await self._finish(
+                loop, LoopState.CANCELLED, "The repository's configuration disables the app",
+                expect=[LoopState.QUEUED],
+            )  # fmt: skip
+            return
+        if loop.attempts_interrupted and await self._adopt_published_fix(gh, loop, config):
+            return
+        diagnosis = await self._diagnosis(gh, loop)
+        loop = await self.store.get_loop(loop.id) or loop
+        iterations = await self.store.iterations(loop.id)
+        previous = iterations[-1] if iterations else None
+
+        if config.dry_run or self.settings.dry_run:
+            reason = _dry_run_summary(diagnosis, config, loop)
+            await self._event(loop, "dry_run", plan=reason)
+            await self._finish(loop, LoopState.CANCELLED, reason, expect=[LoopState.QUEUED])
+            return
+
+        may_rerun = loop.iteration == loop.iteration_base and loop.awaiting_run_id is None
+        decision = triage(
+            diagnosis, rerun_flaky_tests=config.rerun_flaky_tests, may_rerun=may_rerun
+        )
+        if decision.step is Step.RERUN:
+            await self._reporter.rerun_failed_jobs(gh, loop)
+            await self.store.update_loop(
+                loop.id, expect=[LoopState.QUEUED], now=self._clock(), state=LoopState.RERUNNING
+            )
+            await self._event(loop, "rerun", reason=decision.reason)
+            return
+
+        decision = before_iteration(
+            diagnosis,
+            previous=previous,
+            used=iterations_used(loop),
+            max_iterations=config.max_iterations,
+        )
+        if decision.step is not Step.FIX:
+            await self._conclude(loop, decision, config)
+            return
+        verdict = check_budget(self._limits(config), await self._spend(loop))
+        if not verdict.allowed:
+            await self._finish(
+                loop, LoopState.ESCALATED, verdict.reason, expect=[LoopState.QUEUED], config=config
+            )
+            return
+        await self._iterate(gh, loop, config, diagnosis, previous)
+
+    async def _iterate(
+        self,
+        gh: AppGitHubAPI,
+        loop: Loop,
+        config: RepoConfig,
+        diagnosis: Diagnosis,
+        previous: Iteration | None,
+    ) -> None:
+        n = loop.iteration + 1
+        now = self._clock()
+        fixing = await self.store.update_loop(
+            loop.id, expect=[LoopState.QUEUED], now=now, state=LoopState.FIXING, iteration=n
+        )
+        if fixing is None:
+            return  # stopped or superseded meanwhile
+        await self.store.add_iteration(
+            Iteration(
+                loop_id=loop.id,
+                n=n,
+                category=diagnosis.category.value,
+                fingerprint=diagnosis.fingerprint,
+                started_at=now,
+            )
+        )
+        await self._event(fixing, "iteration", n=n, category=diagnosis.category.value)
+
+        async def on_spend(amount: float) -> None:
+            if amount > 0:
+                await self.store.add_spend(
+                    installation_id=loop.installation_id,
+                    repo=loop.repo,
+                    loop_id=loop.id,
+                    amount_usd=amount,
+                    at=self._clock(),
+                )
+                self._metrics.spend.inc(amount)
+
+        result = await self._attempter.attempt(
+            gh,
+            AttemptInput(
+                loop=fixing,
+                config=config,
+                diagnosis=diagnosis,
+                iteration=n,
+                previous_outcome=previous_outcome(previous),
+            ),
+            on_spend,
+        )
+        decision = after_attempt(
+            escalate_reason=result.escalate_reason,
+            published=result.published_sha is not None,
+            problem=result.problem,
+        )
+        await self.store.update_iteration(
+            loop.id,
+            n,
+            status=result.iteration_status,
+            model=result.model,
+            fixer=result.fixer,
+            cost_usd=result.cost_usd,
+            tokens=result.tokens,
+            files_changed=result.files_changed,
+            lines_changed=result.lines_changed,
+            guard_ok=result.guard_ok,
+            guard_reasons=result.guard_reasons,
+            verify=result.verify,
+            fix_sha=result.published_sha,
+            outcome=result.problem,
+            ended_at=self._clock(),
+        )
+        current = await self.store.get_loop(loop.id)
+        if current is None or current.state is not LoopState.FIXING:
+            return  # stopped by a maintainer or superseded while the fixer ran
+        if decision.step is Step.AWAIT_CI:
+            awaiting = await self.store.update_loop(
+                loop.id,
+                expect=[LoopState.FIXING],
+                now=self._clock(),
+                state=LoopState.AWAITING_CI,
+                fix_sha=result.published_sha,
+                attempts_interrupted=0,
+            )
+            if awaiting is not None:
+                await self._announce_fix(
+                    gh, awaiting, config, "published", sha=result.published_sha
+                )
+            return
+        if decision.step is Step.ESCALATE:
+            await self._finish(
+                current, LoopState.ESCALATED, decision.reason, expect=[current.state], config=config
+            )
+            return
+        # Not published: go round again (the next claim re-checks limits and budget).
+        await self.store.update_loop(
+            loop.id, expect=[LoopState.FIXING], now=self._clock(), state=LoopState.QUEUED
+        )
+        await self._event(current, "retrying", reason=decision.reason)
+        await self._queued(loop.id)
+
+    async def _adopt_published_fix(self, gh: AppGitHubAPI, loop: Loop, config: RepoConfig) -> bool:
+        """After an interruption: if the dead worker's commit reached the fix branch, use it."""
+        owner, name = loop.owner_and_name
+        try:
+            ref = await gh.getitem(
+                "/repos/{owner}/{repo}/git/ref/{ref}",
+                {"owner": owner, "repo": name, "ref": f"heads/{loop.fix_branch}"},
+            )
+        except Exception as exc:
+            # Most often a 404 (the dead worker never pushed); the fix is attempted again.
+            log.info("no fix to adopt from %s: %s", loop.fix_branch, exc)
+            return False
+        sha = ref["object"]["sha"]
+        if sha == loop.fix_sha:
+            return False
+        # The commit is the interrupted iteration's own result, not a new iteration.
+        adopted = await self.store.update_loop(
+            loop.id,
+            expect=[LoopState.QUEUED],
+            now=self._clock(),
+            state=LoopState.AWAITING_CI,
+            fix_sha=sha,
+            attempts_interrupted=0,
+        )
+        if adopted is None:
+            return True  # stopped or superseded meanwhile: nothing left to do
+        await self.store.update_iteration(loop.id, loop.iteration, status="published", fix_sha=sha)
+        await self._announce_fix(gh, adopted, config, "adopted", sha=sha)
+        return True
+
+    async def _announce_fix(
+        self, gh: AppGitHubAPI, loop: Loop, config: RepoConfig, kind: str, *, sha: str | None
+    ) -> None:
+        """Open or update the fix's pull request, and record it."""
+        pr = await self._reporter.fix_published(gh, loop, config)
+        if pr is not None and loop.pr_number != pr:
+            await self.store.update_loop(loop.id, now=self._clock(), pr_number=pr)
+        await self._event(loop, kind, sha=sha, pr=pr)
+
+    async def _diagnosis(self, gh: AppGitHubAPI, loop: Loop) -> Diagnosis:
+        if loop.diagnosis is not None:
+            return Diagnosis.from_dict(loop.diagnosis)
+        run_id = loop.awaiting_run_id or loop.run_id
+        diagnosis = await self._diagnoser.diagnose(gh, loop.repo, run_id)
+        await self.store.update_loop(loop.id, now=self._clock(), diagnosis=diagnosis.to_dict())
+        await self._event(
+            loop,
+            "diagnosed",
+            run_id=run_id,
+            category=diagnosis.category.value,
+            tool=diagnosis.tool,
+            fingerprint=diagnosis.fingerprint,
+        )
+        return diagnosis
+
+    async def _conclude(self, loop: Loop, decision: Decision, config: RepoConfig) -> None:
+        state = LoopState.EXHAUSTED if decision.step is Step.EXHAUST else LoopState.ESCALATED
+        await self._finish(loop, state, decision.reason, expect=[loop.state], config=config)
+
+    def _limits(self, config: RepoConfig) -> BudgetLimits:
+        return BudgetLimits(
+            per_loop_usd=config.budget.per_loop_usd,
+            per_day_usd=config.budget.per_day_usd,
+            global_per_day_usd=self.settings.global_daily_budget_usd,
+        )
+
+    async def _spend(self, loop: Loop) -> Spend:
+        day = utc_day_start(self._clock())
+        return Spend(
+            loop_usd=await self.store.loop_spend(loop.id),
+            installation_today_usd=await self.store.spend_since(
+                day, installation_id=loop.installation_id
+            ),
+            global_today_usd=await self.store.spend_since(day),
+        )
+
+    # ----------------------------------------------------------------- ending
+
+    async def _finish(
+        self,
+        loop: Loop,
+        state: LoopState,
+        reason: str | None,
+        *,
+        expect: Any,
+        config: RepoConfig | None = None,
+        on_github: bool = True,
+    ) -> Loop | None:
+        """End a loop: show it on GitHub, then record it, then feed the breaker.
+
+        GitHub side effects come first: if the process dies in between, the
+        loop is still active and ending it again only finds the issue that
+        was already filed (escalations are deduplicated), never loses it.
+        """
+        ending = await self.store.get_loop(loop.id) or loop
+        if ending.state.terminal:
+            return None
+        ending = replace(ending, state=state, reason=reason)
+        issue = await self._show_end(ending, config) if on_github else None
+        changes: dict[str, Any] = {"state": state, "reason": reason}
+        if issue is not None:
+            changes["issue_number"] = issue
+        ended = await self.store.update_loop(loop.id, expect=expect, now=self._clock(), **changes)
+        if ended is None:
+            return None
+        await self._event(ended, "ended", state=state.value, reason=reason)
+        log.info("loop %s ended %s: %s", ended.id, state.value, reason)
+        if state not in (LoopState.CANCELLED, LoopState.SUPERSEDED):
+            breaker = await self.store.get_breaker(ended.repo)
+            await self.store.put_breaker(
+                record_loop_end(
+                    breaker,
+                    success=state.successful,
+                    now=self._clock(),
+                    threshold=self.settings.breaker_threshold,
+                    cooldown_s=self.settings.breaker_cooldown_s,
+                )
+            )
+        self._metrics.loop_ended(
+            state.value,
+            iterations=iterations_used(ended),
+            cost_usd=ended.cost_usd,
+            seconds=(ended.ended_at or self._clock()) - ended.created_at,
+            green=state.successful,
+        )
+        return ended
+
+    async def _show_end(self, ending: Loop, config: RepoConfig | None) -> int | None:
+        """The check run's conclusion, and for a failed loop the escalation issue."""
+        gh = self._github(ending.installation_id)
+        issue = None
+        if ending.state in (LoopState.ESCALATED, LoopState.EXHAUSTED):
+            if config is None:  # the issue's labels and assignees come from the repo's config
+                config = (await self._configs.load(gh, ending.repo, ending.head_sha)).config
+            issue = await self._reporter.escalated(gh, ending, config)
+            ending = replace(ending, issue_number=issue)
+        await self._reporter.loop_ended(gh, ending, config)
+        return issue
+
+    async def _event(self, loop: Loop, kind: str, **detail: Any) -> None:
+        await self.store.add_event(LoopEvent(loop.id, self._clock(), kind, detail))
+
+
+async def unclaimed_loops(store: Store) -> list[Loop]:
+    """Queued loops no worker holds: what a worker may claim, or a scheduler must hand out."""
+    return [
+        loop
+        for loop in await store.active_loops()
+        if loop.state is LoopState.QUEUED and loop.lease_owner is None
+    ]
+
+
+def _dry_run_summary(diagnosis: Diagnosis, config: RepoConfig, loop: Loop) -> str:
+    model = config.models.for_iteration(diagnosis.category, loop.iteration + 1)
+    fixers = ", ".join(["autofix"] * bool(config.autofix) + [config.fixer.kind])
+    return (
+        f"Dry run: would fix this {diagnosis.category.value} failure "
+        f"({diagnosis.tool or 'tool unknown'}) with {fixers} using {model}, "
+        f"up to {config.max_iterations} iterations"
+    )
+
+
+def previous_outcome(previous: Iteration | None) -> str | None:
+    """What the next attempt is told about the last one."""
+    if previous is None:
+        return None
+    if fix_failed_ci(previous):
+        sha = (previous.fix_sha or "")[:7]
+        return (
+            f"Iteration {previous.n} pushed commit {sha} and CI ran on it, but it still "
+            f"ends in {previous.ci_conclusion}. The failure described above is from that "
+            "run: build on that commit (it is the checkout you are in) rather than "
+            "repeating it."
+        )
+    return previous.outcome

@@ -1,0 +1,117 @@
+"""``python -m app worker``: one process that works fix loops off the PostgreSQL job queue.
+
+Run as many as the load needs, beside any number of web instances
+(``python -m app serve``) sharing the same ``DATABASE_URL``.  Each worker runs
+up to ``MAX_CONCURRENT_FIXES`` jobs at once and, besides working them, keeps
+the queue healthy: it retries the jobs of workers whose heartbeat stopped
+(killed, lost) and re-schedules queued loops that have no job (a web instance
+died between opening a loop and deferring its job).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiohttp
+
+from app.assemble import GITHUB_TIMEOUT, build_engine
+from app.core.metrics import Metrics
+from app.loop.engine import unclaimed_loops
+from app.loop.jobs import CLOCK_KEY, ENGINE_KEY, QUEUE, JobScheduler
+from app.settings import Settings
+from app.store.base import Store
+from app.store.open import open_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """How many jobs at once, how often to look for jobs, when a silent worker is dead.
+
+    New jobs arrive by LISTEN/NOTIFY; ``poll_s`` bounds the wait for the ones
+    no notification announces (a retried job, one waiting on its loop's lock).
+    ``stalled_after_s`` must comfortably exceed ``heartbeat_s``: a live worker
+    taken for dead would have its loop taken over while it still works on it.
+    """
+
+    concurrency: int = 2
+    poll_s: float = 5.0
+    heartbeat_s: float = 10.0
+    stalled_after_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.stalled_after_s < 3 * self.heartbeat_s:
+            raise ValueError(
+                f"stalled_after_s={self.stalled_after_s} must be at least three heartbeats "
+                f"({3 * self.heartbeat_s}s): otherwise a busy worker may be taken for dead"
+            )
+
+
+async def run_worker(
+    settings: Settings, options: WorkerOptions, *, clock: Callable[[], float] = time.time
+) -> None:
+    """Work loop jobs until SIGINT/SIGTERM, then let running jobs finish."""
+    if not settings.database_url:
+        raise ValueError(
+            "DATABASE_URL is not set: workers share loops through PostgreSQL. Set DATABASE_URL "
+            "(the same for every web instance and worker), or run `python -m app serve` alone, "
+            "which works loops in-process."
+        )
+    store = await open_store(settings)
+    scheduler = JobScheduler(settings.database_url)
+    session = aiohttp.ClientSession(timeout=GITHUB_TIMEOUT)
+    metrics = Metrics()
+    engine, _clients = build_engine(
+        settings,
+        store=store,
+        session=session,
+        metrics=metrics,
+        clock=clock,
+        scheduler=scheduler,
+        worker_id=f"{socket.gethostname()}-{os.getpid()}",
+    )
+    upkeep = asyncio.create_task(keep_queue_healthy(store, scheduler, options), name="upkeep")
+    try:
+        app = await scheduler.app()
+        log.info("worker %s: up to %s jobs at once", engine.worker_id, options.concurrency)
+        await app.run_worker_async(
+            queues=[QUEUE],
+            name=engine.worker_id,
+            concurrency=options.concurrency,
+            fetch_job_polling_interval=options.poll_s,
+            additional_context={ENGINE_KEY: engine, CLOCK_KEY: clock},
+            update_heartbeat_interval=options.heartbeat_s,
+            stalled_worker_timeout=options.stalled_after_s,
+            # A stopping worker finishes its jobs; one killed meanwhile has them
+            # retried by another worker once its heartbeat goes stale.
+            shutdown_graceful_timeout=None,
+            install_signal_handlers=True,
+        )
+    finally:
+        upkeep.cancel()
+        await asyncio.gather(upkeep, return_exceptions=True)
+        await engine.shutdown()  # closes the scheduler
+        await session.close()
+        await store.close()
+
+
+async def keep_queue_healthy(store: Store, scheduler: JobScheduler, options: WorkerOptions) -> None:
+    """Every half stall-period: retry dead workers' jobs, re-schedule job-less queued loops."""
+    while True:
+        try:
+            await scheduler.retry_stalled(stalled_after_s=options.stalled_after_s)
+            for loop in await unclaimed_loops(store):
+                await scheduler.schedule(loop.id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The database may be briefly unreachable; the next round tries again.
+            log.exception("queue upkeep failed; retrying in %ss", options.stalled_after_s / 2)
+        await asyncio.sleep(options.stalled_after_s / 2)

@@ -1,0 +1,552 @@
+"""The manifest setup flow: the page, GitHub's redirect back, `.env`, and a real browser click.
+
+The setup server runs on loopback for real.  GitHub's API (the code conversion)
+is the shared fake; github.com's "create an App from a manifest" page, which a
+person confirms, is a small stand-in that redirects back the way GitHub does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import shutil
+import socket
+import stat
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import aiohttp
+import pytest
+import yaml
+from aiohttp import web
+from dotenv import dotenv_values
+
+from app.admin.setup import MANIFEST_PATH, build_setup_app, format_env_value, write_env
+from tests.support import require_or_skip
+
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+SETUP_KEYS = (
+    "APP_ID",
+    "PRIVATE_KEY",
+    "WEBHOOK_SECRET",
+    "APP_SLUG",
+    "GITHUB_CLIENT_ID",
+    "GITHUB_CLIENT_SECRET",
+)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def serve(build: Callable[[str], web.Application]) -> AsyncIterator[str]:
+    """Serve ``build(base_url)`` on a loopback port known before the app is built.
+
+    The setup app must know its own public URL (it goes into the manifest), so the
+    socket is bound first and the app built for that address.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    runner = web.AppRunner(build(base_url))
+    await runner.setup()
+    await web.SockSite(runner, sock).start()
+    try:
+        yield base_url
+    finally:
+        await runner.cleanup()
+
+
+@dataclass
+class Form:
+    attrs: dict[str, str]
+    inputs: dict[str, str] = field(default_factory=dict)
+
+
+class FormParser(HTMLParser):
+    """The forms, inputs and buttons of a page, as a browser would submit them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: dict[str, Form] = {}
+        self.buttons: list[dict[str, str]] = []
+        self._current: Form | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self._current = Form(values)
+            self.forms[values.get("id", f"form{len(self.forms)}")] = self._current
+        elif tag == "input" and self._current is not None and "name" in values:
+            self._current.inputs[values["name"]] = values.get("value", "")
+        elif tag == "button":
+            self.buttons.append(values)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._current = None
+
+
+def parse_forms(html_text: str) -> FormParser:
+    parser = FormParser()
+    parser.feed(html_text)
+    return parser
+
+
+def app_template() -> dict[str, Any]:
+    return yaml.safe_load(MANIFEST_PATH.read_text())
+
+
+@dataclass
+class Setup:
+    """A running setup server and what it needs."""
+
+    url: str
+    env_path: Path
+    fake: Any
+
+
+@pytest.fixture
+async def setup(fake_github: Any, tmp_path: Path) -> AsyncIterator[Setup]:
+    env_path = tmp_path / ".env"
+
+    def build(base_url: str) -> web.Application:
+        return build_setup_app(
+            env_path=env_path,
+            public_url=base_url,
+            github_web_url="https://github.example",
+            github_api_url=fake_github.url,
+        )
+
+    async with serve(build) as url:
+        yield Setup(url=url, env_path=env_path, fake=fake_github)
+
+
+async def get(url: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return response.status, await response.text()
+
+
+async def start_registration(setup: Setup, query: str = "") -> tuple[Form, dict[str, Any], str]:
+    """Load the page; return the register form, its manifest and its state."""
+    status, text = await get(f"{setup.url}/setup{query}")
+    assert status == 200
+    form = parse_forms(text).forms["register-form"]
+    state = parse_qs(urlsplit(form.attrs["action"]).query)["state"][0]
+    return form, json.loads(form.inputs["manifest"]), state
+
+
+# --- the page -----------------------------------------------------------------------------
+
+
+async def test_page_posts_the_manifest_with_this_servers_urls(setup: Setup) -> None:
+    form, manifest, state = await start_registration(setup)
+
+    assert form.attrs["method"] == "post"
+    action = urlsplit(form.attrs["action"])
+    assert f"{action.scheme}://{action.netloc}{action.path}" == (
+        "https://github.example/settings/apps/new"
+    )
+    assert len(state) >= 24
+    template = app_template()
+    assert manifest["hook_attributes"] == {"url": f"{setup.url}/webhook", "active": True}
+    assert manifest["redirect_url"] == f"{setup.url}/setup/callback"
+    assert manifest["url"] == setup.url
+    assert manifest["default_events"] == template["default_events"]
+    assert manifest["default_permissions"] == template["default_permissions"]
+    assert manifest["name"] == "ci-fix-loop"
+
+
+async def test_page_shows_the_register_button_and_a_localhost_warning(setup: Setup) -> None:
+    _, text = await get(f"{setup.url}/")
+    page = parse_forms(text)
+    assert {"id": "register", "class": "primary", "type": "submit"} in page.buttons
+    assert "Register GitHub App" in text
+    assert "GitHub cannot deliver webhooks there" in text
+    assert "<link" not in text and "<script" not in text  # no external assets
+
+
+async def test_an_organization_registers_under_its_settings(setup: Setup) -> None:
+    form, _, _ = await start_registration(setup, "?org=acme-inc")
+    assert urlsplit(form.attrs["action"]).path == "/organizations/acme-inc/settings/apps/new"
+
+
+async def test_an_invalid_organization_is_refused_on_the_page(setup: Setup) -> None:
+    status, text = await get(f"{setup.url}/setup?org=not%20an%20org%3Cb%3E")
+    assert status == 200
+    assert "is not an organization login" in text
+    assert "<b>" not in text
+    form = parse_forms(text).forms["register-form"]
+    assert urlsplit(form.attrs["action"]).path == "/settings/apps/new"
+
+
+def test_app_yml_asks_for_the_documented_minimum() -> None:
+    template = app_template()
+    assert template["default_permissions"] == {
+        "metadata": "read",
+        "actions": "write",
+        "checks": "write",
+        "contents": "write",
+        "issues": "write",
+        "pull_requests": "write",
+    }
+    # GitHub delivers installation events to every App and rejects them in a manifest.
+    assert template["default_events"] == ["workflow_run", "issue_comment"]
+    assert template["public"] is False
+
+
+# --- the callback -------------------------------------------------------------------------
+
+
+async def test_callback_writes_the_credentials_to_a_private_env_file(setup: Setup) -> None:
+    setup.env_path.write_text(
+        "# operator settings\nPORT=8080\nPRIVATE_KEY_PATH=/old/app.pem\n"
+        'PRIVATE_KEY="-----BEGIN RSA PRIVATE KEY-----\nold\n-----END RSA PRIVATE KEY-----"\n'
+        "APP_ID=1\n"
+    )
+    setup.env_path.chmod(0o644)
+    _, _, state = await start_registration(setup)
+    setup.fake.add_manifest_code("code-123")
+
+    status, text = await get(f"{setup.url}/setup/callback?code=code-123&state={state}")
+
+    assert status == 200, text
+    assert "ci-fix-loop is registered" in text
+    values = dotenv_values(setup.env_path)
+    assert values["PORT"] == "8080"
+    assert "PRIVATE_KEY_PATH" not in values  # it would point at the previous App's key
+    assert values["APP_ID"] == str(setup.fake.app_id)
+    assert values["PRIVATE_KEY"] == setup.fake.private_key_pem
+    assert values["PRIVATE_KEY"].startswith("-----BEGIN")
+    assert values["APP_SLUG"] == setup.fake.app_slug
+    for key in SETUP_KEYS:
+        assert values[key], key
+        assert values[key] not in text or key in ("APP_ID", "APP_SLUG")
+    content = setup.env_path.read_text()
+    assert content.startswith("# operator settings\n")
+    assert content.count("APP_ID=") == 1
+    assert stat.S_IMODE(setup.env_path.stat().st_mode) == 0o600
+    assert f"/apps/{setup.fake.app_slug}/installations/new" in text
+
+
+async def test_a_new_env_file_is_created_0600(setup: Setup) -> None:
+    _, _, state = await start_registration(setup)
+    setup.fake.add_manifest_code("fresh")
+    status, _ = await get(f"{setup.url}/setup/callback?code=fresh&state={state}")
+    assert status == 200
+    assert stat.S_IMODE(setup.env_path.stat().st_mode) == 0o600
+    assert set(dotenv_values(setup.env_path)) == set(SETUP_KEYS)
+
+
+async def test_a_code_github_does_not_know_shows_an_error_page(setup: Setup) -> None:
+    _, _, state = await start_registration(setup)
+    status, text = await get(f"{setup.url}/setup/callback?code=expired&state={state}")
+    assert status == 502
+    assert "GitHub refused the registration code (HTTP 404" in text
+    assert "Register again" in text
+    assert "Traceback" not in text
+    assert not setup.env_path.exists()
+
+
+@pytest.mark.parametrize("state", ["", "forged"])
+async def test_a_callback_not_started_here_is_refused(setup: Setup, state: str) -> None:
+    setup.fake.add_manifest_code("code-1")
+    status, text = await get(f"{setup.url}/setup/callback?code=code-1&state={state}")
+    assert status == 400
+    assert "not started from this setup server" in text
+    assert not setup.env_path.exists()
+
+
+async def test_each_state_is_good_for_one_registration(setup: Setup) -> None:
+    _, _, state = await start_registration(setup)
+    setup.fake.add_manifest_code("first")
+    setup.fake.add_manifest_code("second")
+    assert (await get(f"{setup.url}/setup/callback?code=first&state={state}"))[0] == 200
+    status, text = await get(f"{setup.url}/setup/callback?code=second&state={state}")
+    assert status == 400
+    assert "unknown state" in text
+
+
+async def test_a_missing_code_is_explained(setup: Setup) -> None:
+    status, text = await get(f"{setup.url}/setup/callback")
+    assert status == 400
+    assert "did not send back a registration code" in text
+
+
+async def test_an_unreachable_api_shows_a_network_error_page(tmp_path: Path) -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    dead_api = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    closed.close()  # nothing listens there now
+
+    def build(base_url: str) -> web.Application:
+        return build_setup_app(
+            env_path=tmp_path / ".env", public_url=base_url, github_api_url=dead_api
+        )
+
+    async with serve(build) as url:
+        _, text = await get(f"{url}/setup")
+        form = parse_forms(text).forms["register-form"]
+        state = parse_qs(urlsplit(form.attrs["action"]).query)["state"][0]
+        status, text = await get(f"{url}/setup/callback?code=abc&state={state}")
+    assert status == 502
+    assert "could not be reached" in text
+    assert not (tmp_path / ".env").exists()
+
+
+# --- .env writing -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "12345",
+        "Iv1.abc",
+        "a b c",
+        'quote " and back\\slash',
+        "-----BEGIN RSA PRIVATE KEY-----\nAAA\nBBB=\n-----END RSA PRIVATE KEY-----\n",
+    ],
+)
+def test_env_values_read_back_unchanged(tmp_path: Path, value: str) -> None:
+    path = tmp_path / ".env"
+    write_env(path, {"KEY": value})
+    assert dotenv_values(path)["KEY"] == value
+    assert "\n" not in format_env_value(value)
+
+
+def test_write_env_keeps_other_settings_and_replaces_its_own(tmp_path: Path) -> None:
+    path = tmp_path / ".env"
+    path.write_text("HOST=0.0.0.0\nexport APP_ID=7\n\n# keep me\nLOG_LEVEL=debug")
+    write_env(path, {"APP_ID": "8"})
+    assert path.read_text() == "HOST=0.0.0.0\n\n# keep me\nLOG_LEVEL=debug\n\nAPP_ID=8\n"
+
+
+# --- a real browser -----------------------------------------------------------------------
+
+
+class DevTools:
+    """A minimal Chrome DevTools Protocol client over one browser websocket."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.next_id = 0
+        self.pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for message in self.ws:
+            data = json.loads(message.data)
+            if "id" in data:
+                self.pending.pop(data["id"]).set_result(data)
+            else:
+                await self.events.put(data)
+
+    async def send(
+        self, method: str, params: dict[str, Any] | None = None, session: str | None = None
+    ) -> dict[str, Any]:
+        self.next_id += 1
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.pending[self.next_id] = future
+        message: dict[str, Any] = {"id": self.next_id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = session
+        await self.ws.send_json(message)
+        reply = await asyncio.wait_for(future, 30)
+        assert "error" not in reply, reply
+        return reply["result"]
+
+    async def event(self, method: str) -> dict[str, Any]:
+        while True:
+            data = await asyncio.wait_for(self.events.get(), 30)
+            if data["method"] == method:
+                return data["params"]
+
+    async def evaluate(self, session: str, expression: str) -> Any:
+        result = await self.send(
+            "Runtime.evaluate",
+            {"expression": expression, "returnByValue": True, "awaitPromise": True},
+            session,
+        )
+        return result["result"].get("value")
+
+
+@asynccontextmanager
+async def chromium(tmp_path: Path) -> AsyncIterator[tuple[DevTools, str]]:
+    """Headless chromium with a fresh profile; yields DevTools and an attached page session."""
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    require_or_skip(executable is not None, "chromium is not installed")
+    assert executable is not None
+    process = await asyncio.create_subprocess_exec(
+        executable,
+        *CHROMIUM_FLAGS,
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--remote-debugging-address=127.0.0.1",
+        "--remote-debugging-port=0",
+        "about:blank",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    drain: asyncio.Task[None] | None = None
+    try:
+        ws_url = await asyncio.wait_for(_devtools_url(process.stderr), 30)
+        # Chromium keeps logging to stderr; keep reading so it never blocks on a full pipe.
+        drain = asyncio.create_task(_drain(process.stderr))
+        async with aiohttp.ClientSession() as session, session.ws_connect(ws_url) as ws:
+            tools = DevTools(ws)
+            target = await tools.send("Target.createTarget", {"url": "about:blank"})
+            attached = await tools.send(
+                "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
+            )
+            page = attached["sessionId"]
+            await tools.send("Page.enable", session=page)
+            yield tools, page
+            tools.reader.cancel()
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+        if drain is not None:
+            drain.cancel()
+            with suppress(asyncio.CancelledError):
+                await drain
+
+
+async def _devtools_url(stream: asyncio.StreamReader) -> str:
+    while line := await stream.readline():
+        text = line.decode(errors="replace").strip()
+        if text.startswith("DevTools listening on "):
+            return text.rsplit(" ", 1)[1]
+    raise AssertionError("chromium exited before opening its DevTools port")
+
+
+async def _drain(stream: asyncio.StreamReader) -> None:
+    while await stream.read(65536):
+        pass
+
+
+async def navigate(tools: DevTools, page: str, url: str) -> None:
+    await tools.send("Page.navigate", {"url": url}, page)
+    await tools.event("Page.loadEventFired")
+
+
+async def click(tools: DevTools, page: str, selector: str) -> None:
+    """A real mouse click in the middle of the element (scrolled into view), as a person would."""
+    box = await tools.evaluate(
+        page,
+        f"(() => {{ const e = document.querySelector({json.dumps(selector)});"
+        " e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect();"
+        " return {x: r.x + r.width / 2, y: r.y + r.height / 2}; })()",
+    )
+    for kind in ("mousePressed", "mouseReleased"):
+        await tools.send(
+            "Input.dispatchMouseEvent",
+            {"type": kind, "x": box["x"], "y": box["y"], "button": "left", "clickCount": 1},
+            page,
+        )
+
+
+def github_new_app_page(
+    code: str, received: asyncio.Future[dict[str, str]]
+) -> Callable[[str], web.Application]:
+    """github.com's "create App from manifest" page, after the person pressed "Create".
+
+    It records the form the browser posted and redirects to the manifest's
+    ``redirect_url`` with a code and the ``state`` from the form's action, as GitHub does.
+    """
+
+    async def create(request: web.Request) -> web.Response:
+        form = await request.post()
+        manifest = json.loads(str(form["manifest"]))
+        received.set_result({"manifest": str(form["manifest"]), **request.query})
+        location = f"{manifest['redirect_url']}?code={code}&state={request.query['state']}"
+        raise web.HTTPFound(location)
+
+    def build(_: str) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/settings/apps/new", create)
+        return app
+
+    return build
+
+
+async def test_a_browser_renders_the_page_and_registers_end_to_end(
+    fake_github: Any, tmp_path: Path
+) -> None:
+    env_path = tmp_path / ".env"
+    received: asyncio.Future[dict[str, str]] = asyncio.get_running_loop().create_future()
+    fake_github.add_manifest_code("browser-code")
+
+    async with serve(github_new_app_page("browser-code", received)) as github_web:
+
+        def build(base_url: str) -> web.Application:
+            return build_setup_app(
+                env_path=env_path,
+                public_url=base_url,
+                github_web_url=github_web,
+                github_api_url=fake_github.url,
+            )
+
+        async with serve(build) as setup_url, chromium(tmp_path) as (tools, page):
+            await navigate(tools, page, f"{setup_url}/setup")
+            rendered = await tools.evaluate(
+                page,
+                """(() => {
+                    const form = document.getElementById('register-form');
+                    const button = document.getElementById('register');
+                    const box = button.getBoundingClientRect();
+                    return {action: form.action, method: form.method,
+                            button: button.innerText, visible: box.width > 0 && box.height > 0,
+                            background: getComputedStyle(button).backgroundColor};
+                })()""",
+            )
+            shot = await tools.send(
+                "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}, page
+            )
+            (tmp_path / "setup.png").write_bytes(base64.b64decode(shot["data"]))
+
+            await click(tools, page, "#register")
+            posted = await asyncio.wait_for(received, 30)
+            await tools.event("Page.loadEventFired")
+            done = await tools.evaluate(
+                page,
+                "({path: location.pathname, title: document.querySelector('h1').innerText,"
+                " install: document.getElementById('install').href})",
+            )
+
+    assert rendered["action"].startswith(f"{github_web}/settings/apps/new?state=")
+    assert rendered["method"] == "post"
+    assert rendered["button"] == "Register GitHub App"
+    assert rendered["visible"]
+    assert rendered["background"] == "rgb(31, 136, 61)"  # the styled primary button
+    assert (tmp_path / "setup.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+    manifest = json.loads(posted["manifest"])
+    assert manifest["hook_attributes"]["url"] == f"{setup_url}/webhook"
+    assert manifest["default_permissions"] == app_template()["default_permissions"]
+    assert posted["state"] in rendered["action"]
+
+    assert done["path"] == "/setup/callback"
+    assert done["title"] == "ci-fix-loop is registered"
+    assert done["install"].endswith(f"/apps/{fake_github.app_slug}/installations/new")
+    values = dotenv_values(env_path)
+    assert values["APP_ID"] == str(fake_github.app_id)
+    assert values["PRIVATE_KEY"] == fake_github.private_key_pem
+    assert stat.S_IMODE(os.stat(env_path).st_mode) == 0o600

@@ -1,0 +1,1 @@
+"""The test doubles: one fake GitHub, a fake model API, scripted agents."""

@@ -1,0 +1,1 @@
+"""Real SQLite, PostgreSQL, git, subprocesses and the fake GitHub's own self-test."""

@@ -1,0 +1,591 @@
+"""The fake GitHub itself: if it lies about GitHub, every other test lies too."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from subprocess import PIPE
+from typing import Any
+
+import aiohttp
+import gidgethub
+import jwt
+import pytest
+from gidgethub import apps
+from gidgethub.aiohttp import GitHubAPI
+
+from tests.fakes.github import FakeGitHub, FakeJob, OpenAPI
+from tests.fakes.github.auth import generate_private_key_pem
+from tests.fakes.github.server import all_routes
+from tests.support import require_or_skip
+from tests.webhooks import load_payload, sign, webhook_headers, workflow_run_payload
+
+INSTALLATION = 7
+REPO = "octo-org/demo"
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as client:
+        yield client
+
+
+@pytest.fixture
+def seeded(fake_github: FakeGitHub) -> FakeGitHub:
+    fake_github.add_installation(INSTALLATION, "octo-org")
+    fake_github.add_repo(
+        REPO,
+        files={"README.md": "# demo\n", "src/app.py": "print('hi')\n", "run.sh": "echo\n"},
+        installation_id=INSTALLATION,
+    )
+    return fake_github
+
+
+async def token_for(fake: FakeGitHub, session: aiohttp.ClientSession) -> str:
+    gh = GitHubAPI(session, "tests", base_url=fake.url)
+    issued = await apps.get_installation_access_token(
+        gh,
+        installation_id=str(INSTALLATION),
+        app_id=str(fake.app_id),
+        private_key=fake.private_key_pem,
+    )
+    return issued["token"]
+
+
+@pytest.fixture
+async def gh(seeded: FakeGitHub, session: aiohttp.ClientSession) -> GitHubAPI:
+    return GitHubAPI(
+        session, "tests", oauth_token=await token_for(seeded, session), base_url=seeded.url
+    )
+
+
+def app_jwt(
+    fake: FakeGitHub, *, key: str | None = None, lifetime: int = 540, iss: object = None
+) -> str:
+    now = int(time.time())
+    claims = {"iat": now - 60, "exp": now - 60 + lifetime, "iss": iss or str(fake.app_id)}
+    return jwt.encode(claims, key or fake.private_key_pem, algorithm="RS256")
+
+
+async def get(session: aiohttp.ClientSession, url: str, **headers: str) -> tuple[int, Any]:
+    async with session.get(url, headers=headers, allow_redirects=False) as response:
+        text = await response.text()
+        return response.status, (json.loads(text) if text.startswith(("{", "[")) else text)
+
+
+# -- coverage and request checking -------------------------------------------------------
+
+
+def test_every_documented_operation_is_implemented(openapi_spec: OpenAPI) -> None:
+    documented = {(op.method, op.template) for op in openapi_spec.operations}
+    assert len(openapi_spec.document["paths"]) == 38
+    assert documented == set(all_routes(openapi_spec))
+
+
+async def test_invalid_body_is_refused_and_recorded(seeded: FakeGitHub, gh: GitHubAPI) -> None:
+    with pytest.raises(gidgethub.BadRequest) as refused:
+        await gh.post(
+            f"/repos/{REPO}/git/trees",
+            data={"tree": [{"path": "a", "mode": "644", "type": "blob", "sha": None}]},
+        )
+    assert refused.value.status_code == 422
+    assert len(seeded.violations) == 1
+    assert "tree/0/mode" in seeded.violations[0].detail
+    seeded.violations.clear()
+
+
+async def test_unknown_operation_and_bad_query_are_violations(
+    seeded: FakeGitHub, gh: GitHubAPI
+) -> None:
+    with pytest.raises(gidgethub.BadRequest) as unknown:
+        await gh.getitem(f"/repos/{REPO}/branches")
+    assert unknown.value.status_code == 404
+    with pytest.raises(gidgethub.BadRequest) as bad_query:
+        await gh.getitem(f"/repos/{REPO}/pulls?state=merged")
+    assert bad_query.value.status_code == 422
+    assert [v.kind for v in seeded.violations] == ["request", "request"]
+    assert "state" in seeded.violations[1].detail
+    seeded.violations.clear()
+
+
+# -- authentication ----------------------------------------------------------------------
+
+
+async def test_app_jwt_is_accepted_and_tokens_expire_an_hour_later(
+    seeded: FakeGitHub, session: aiohttp.ClientSession
+) -> None:
+    status, app = await get(session, f"{seeded.url}/app", Authorization=f"Bearer {app_jwt(seeded)}")
+    assert (status, app["slug"]) == (200, seeded.app_slug)
+    gh = GitHubAPI(session, "tests", base_url=seeded.url)
+    issued = await apps.get_installation_access_token(
+        gh,
+        installation_id=str(INSTALLATION),
+        app_id=str(seeded.app_id),
+        private_key=seeded.private_key_pem,
+    )
+    assert issued["token"].startswith("ghs_")
+    expected = seeded.clock() + timedelta(hours=1)
+    assert issued["expires_at"] == expected.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert seeded.token_requests[INSTALLATION] == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("wrong_key", "could not be decoded"),
+        ("too_long", "too far in the future"),
+        ("wrong_issuer", "Issuer"),
+        ("missing", "could not be decoded"),
+    ],
+)
+async def test_bad_app_jwts_are_refused(
+    seeded: FakeGitHub, session: aiohttp.ClientSession, kind: str, message: str
+) -> None:
+    headers = {
+        "wrong_key": {"Authorization": f"Bearer {app_jwt(seeded, key=generate_private_key_pem())}"},
+        "too_long": {"Authorization": f"Bearer {app_jwt(seeded, lifetime=3600)}"},
+        "wrong_issuer": {"Authorization": f"Bearer {app_jwt(seeded, iss='999')}"},
+        "missing": {},
+    }[kind]
+    status, body = await get(session, f"{seeded.url}/app", **headers)
+    assert status == 401
+    assert message in body["message"]
+    assert body["documentation_url"]
+
+
+async def test_expired_or_revoked_token_answers_401_bad_credentials(
+    seeded: FakeGitHub, session: aiohttp.ClientSession
+) -> None:
+    token = await token_for(seeded, session)
+    url = f"{seeded.url}/repos/{REPO}"
+    assert (await get(session, url, Authorization=f"token {token}"))[0] == 200
+    seeded.clock.advance(hours=1)  # type: ignore[attr-defined]
+    assert await get(session, url, Authorization=f"token {token}") == (
+        401,
+        {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"},
+    )
+    fresh = await token_for(seeded, session)
+    assert (await get(session, url, Authorization=f"Bearer {fresh}"))[0] == 200
+    seeded.expire_tokens()
+    assert (await get(session, url, Authorization=f"token {fresh}"))[0] == 401
+    assert (await get(session, url))[0] == 401
+    assert seeded.token_requests[INSTALLATION] == 2
+
+
+async def test_token_sees_only_its_installation_repos(
+    seeded: FakeGitHub, session: aiohttp.ClientSession
+) -> None:
+    seeded.add_repo("someone/else", installation_id=99)
+    token = await token_for(seeded, session)
+    status, _ = await get(
+        session, f"{seeded.url}/repos/someone/else", Authorization=f"token {token}"
+    )
+    assert status == 404
+
+
+# -- actions -----------------------------------------------------------------------------
+
+
+async def test_jobs_paginate_with_link_headers(
+    seeded: FakeGitHub, gh: GitHubAPI, session: aiohttp.ClientSession
+) -> None:
+    sha = seeded.ref(REPO, "heads/main")
+    assert sha
+    run = seeded.add_workflow_run(
+        REPO,
+        head_sha=sha,
+        head_branch="main",
+        jobs=[FakeJob(f"job {n}", "failure") for n in range(150)],
+    )
+    url = f"{seeded.url}/repos/{REPO}/actions/runs/{run['id']}/jobs"
+    async with session.get(
+        f"{url}?per_page=100", headers={"Authorization": f"token {gh.oauth_token}"}
+    ) as first:
+        body = await first.json()
+        assert (body["total_count"], len(body["jobs"])) == (150, 100)
+        assert first.links["next"]["url"].query["page"] == "2"
+        assert first.links["last"]["url"].query["page"] == "2"
+    async with session.get(
+        f"{url}?per_page=100&page=2", headers={"Authorization": f"token {gh.oauth_token}"}
+    ) as second:
+        assert len((await second.json())["jobs"]) == 50
+        assert set(second.links) == {"prev", "first"}
+    names = [job["name"] async for job in gh.getiter(url, iterable_key="jobs")]
+    assert names == [f"job {n}" for n in range(150)]  # 5 pages of the default 30
+
+
+async def test_job_logs_redirect_to_blob_host_and_leaks_are_caught(
+    seeded: FakeGitHub, gh: GitHubAPI, session: aiohttp.ClientSession
+) -> None:
+    big_log = "".join(f"2024-01-01T00:00:00Z line {n}\n" for n in range(150_000))  # ~5 MB
+    sha = seeded.ref(REPO, "heads/main") or ""
+    run = seeded.add_workflow_run(
+        REPO,
+        head_sha=sha,
+        head_branch="main",
+        jobs=[
+            FakeJob("build", "failure", [("Run tests", "failure")], big_log),
+            FakeJob("old", "failure", [], None),
+        ],
+    )
+    build, old = seeded.runs[run["id"]].jobs
+    auth = {"Authorization": f"token {gh.oauth_token}"}
+    status, _ = await get(
+        session, f"{seeded.url}/repos/{REPO}/actions/jobs/{build.id}/logs", **auth
+    )
+    assert status == 302
+    async with session.get(
+        f"{seeded.url}/repos/{REPO}/actions/jobs/{build.id}/logs",
+        headers=auth,
+        allow_redirects=False,
+    ) as redirect:
+        location = redirect.headers["Location"]
+    assert location.startswith(f"{seeded.blob_url}/job-logs/{build.id}?sig=")
+    async with session.get(location) as blob:
+        assert blob.headers["Content-Type"].startswith("text/plain")
+        assert await blob.text() == big_log
+    assert seeded.leaks == []
+    async with session.get(location, headers=auth) as leaked:
+        assert leaked.status == 400
+    assert [leak.path for leak in seeded.leaks] == [f"/job-logs/{build.id}"]
+    seeded.leaks.clear()
+    assert (await get(session, f"{seeded.url}/repos/{REPO}/actions/jobs/{old.id}/logs", **auth))[
+        0
+    ] == 410
+    assert (await get(session, f"{seeded.url}/repos/{REPO}/actions/jobs/1/logs", **auth))[0] == 404
+
+
+async def test_runs_filter_and_rerun_is_recorded(seeded: FakeGitHub, gh: GitHubAPI) -> None:
+    sha = seeded.ref(REPO, "heads/main") or ""
+    failed = seeded.add_workflow_run(REPO, head_sha=sha, head_branch="main")
+    seeded.add_workflow_run(REPO, head_sha=sha, head_branch="other", conclusion="success")
+    listed = await gh.getitem(f"/repos/{REPO}/actions/runs?branch=main&status=failure")
+    assert [r["id"] for r in listed["workflow_runs"]] == [failed["id"]]
+    by_file = await gh.getitem(f"/repos/{REPO}/actions/workflows/ci.yml/runs")
+    assert by_file["total_count"] == 2
+    seen: list[int] = []
+    seeded.on_rerun = lambda run: seen.append(run.id)
+    assert (
+        await gh.post(f"/repos/{REPO}/actions/runs/{failed['id']}/rerun-failed-jobs", data={}) == {}
+    )
+    assert seeded.reruns == seen == [failed["id"]]
+
+
+# -- tarball and git objects -------------------------------------------------------------
+
+
+async def test_tarball_is_a_real_archive_of_the_tree(
+    seeded: FakeGitHub, gh: GitHubAPI, session: aiohttp.ClientSession
+) -> None:
+    auth = {"Authorization": f"token {gh.oauth_token}"}
+    async with session.get(
+        f"{seeded.url}/repos/{REPO}/tarball/main", headers=auth, allow_redirects=False
+    ) as redirect:
+        assert redirect.status == 302
+        location = redirect.headers["Location"]
+    async with session.get(location) as blob:
+        data = await blob.read()
+    sha = seeded.ref(REPO, "heads/main") or ""
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+        files = {
+            member.name: archive.extractfile(member).read()  # type: ignore[union-attr]
+            for member in archive.getmembers()
+            if member.isfile()
+        }
+    root = f"octo-org-demo-{sha[:7]}/"
+    assert files == {
+        root + path: content for path, content in seeded.read_tree(REPO, "main").items()
+    }
+    seeded.set_tarball(REPO, "main", b"hostile")
+    async with session.get(f"{seeded.url}/repos/{REPO}/tarball/main", headers=auth) as custom:
+        assert await custom.read() == b"hostile"
+
+
+def git(cwd: Path, *args: str, env: dict[str, str] | None = None, stdin: bytes = b"") -> str:
+    return (
+        subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            input=stdin,
+            capture_output=True,
+            check=True,
+            env={**os.environ, **(env or {})},
+        )
+        .stdout.decode()
+        .strip()
+    )
+
+
+def write_files(root: Path, files: dict[str, bytes]) -> None:
+    for path, content in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(content)
+
+
+def git_commit_tree(fake: FakeGitHub, root: Path, sha: str, message: bytes) -> str:
+    """Let real git build the commit the fake says it built, from the same inputs."""
+    commit = fake.repos["octo-org/shas"].objects.commit(sha)
+    stamp = f"@{int(commit.author.date.timestamp())} +0000"
+    env = {
+        "GIT_AUTHOR_NAME": commit.author.name,
+        "GIT_AUTHOR_EMAIL": commit.author.email,
+        "GIT_AUTHOR_DATE": stamp,
+        "GIT_COMMITTER_NAME": commit.committer.name,
+        "GIT_COMMITTER_EMAIL": commit.committer.email,
+        "GIT_COMMITTER_DATE": stamp,
+    }
+    git(root, "add", "-A")
+    parents = [arg for parent in commit.parents for arg in ("-p", parent)]
+    return git(
+        root, "commit-tree", git(root, "write-tree"), *parents, "-F", "-", env=env, stdin=message
+    )
+
+
+def test_object_shas_match_real_git(seeded: FakeGitHub, tmp_path: Path) -> None:
+    require_or_skip(shutil.which("git") is not None, "git is not installed")
+    files = {"README.md": b"# demo\n", "src/app.py": b"print('hi')\n", "src/lib/x.py": b"x\n"}
+    first = seeded.add_repo("octo-org/shas", files=files, installation_id=INSTALLATION)
+    git(tmp_path, "init", "-q")
+    write_files(tmp_path, files)
+    assert git_commit_tree(seeded, tmp_path, first, b"Initial commit") == first
+    second = seeded.commit(
+        "octo-org/shas",
+        "main",
+        {"src/app.py": None, "bin/run": b"\x00\xff"},
+        message="Binary file\n",
+    )
+    (tmp_path / "src" / "app.py").unlink()
+    write_files(tmp_path, {"bin/run": b"\x00\xff"})
+    assert git_commit_tree(seeded, tmp_path, second, b"Binary file\n") == second
+
+
+async def test_api_blobs_hash_like_git(seeded: FakeGitHub, gh: GitHubAPI) -> None:
+    require_or_skip(shutil.which("git") is not None, "git is not installed")
+    created = await gh.post(
+        f"/repos/{REPO}/git/blobs",
+        data={"content": base64.b64encode(b"\x00\x01").decode(), "encoding": "base64"},
+    )
+    hasher = await asyncio.create_subprocess_exec(
+        "git", "hash-object", "--stdin", stdin=PIPE, stdout=PIPE
+    )
+    stdout, _ = await hasher.communicate(b"\x00\x01")
+    assert created["sha"] == stdout.decode().strip()
+
+
+async def test_tree_and_commit_through_the_api(seeded: FakeGitHub, gh: GitHubAPI) -> None:
+    head = seeded.ref(REPO, "heads/main") or ""
+    base_tree = (await gh.getitem(f"/repos/{REPO}/git/commits/{head}"))["tree"]["sha"]
+    tree = await gh.post(
+        f"/repos/{REPO}/git/trees",
+        data={
+            "base_tree": base_tree,
+            "tree": [
+                {
+                    "path": "src/app.py",
+                    "mode": "100644",
+                    "type": "blob",
+                    "content": "print('fixed')\n",
+                },
+                {"path": "run.sh", "mode": "100644", "type": "blob", "sha": None},
+            ],
+        },
+    )
+    commit = await gh.post(
+        f"/repos/{REPO}/git/commits",
+        data={"message": "Fix", "tree": tree["sha"], "parents": [head]},
+    )
+    assert seeded.read_tree(REPO, commit["sha"]) == {
+        "README.md": b"# demo\n",
+        "src/app.py": b"print('fixed')\n",
+    }
+    listed = await gh.getitem(f"/repos/{REPO}/git/trees/{commit['sha']}?recursive=1")
+    assert {e["path"] for e in listed["tree"]} == {"README.md", "src", "src/app.py"}
+    with pytest.raises(gidgethub.BadRequest) as orphan:
+        await gh.post(
+            f"/repos/{REPO}/git/commits",
+            data={"message": "x", "tree": tree["sha"], "parents": ["0" * 40]},
+        )
+    assert orphan.value.status_code == 422
+
+
+async def test_ref_updates_must_fast_forward_unless_forced(
+    seeded: FakeGitHub, gh: GitHubAPI
+) -> None:
+    main = seeded.ref(REPO, "heads/main") or ""
+    created = await gh.post(
+        f"/repos/{REPO}/git/refs", data={"ref": "refs/heads/ci-fix/1", "sha": main}
+    )
+    assert created["object"]["sha"] == main
+    with pytest.raises(gidgethub.BadRequest, match="Reference already exists"):
+        await gh.post(f"/repos/{REPO}/git/refs", data={"ref": "refs/heads/ci-fix/1", "sha": main})
+    ahead = seeded.commit(REPO, "scratch", {"a.txt": "a"})
+    await gh.patch(f"/repos/{REPO}/git/refs/heads/ci-fix/1", data={"sha": ahead, "force": False})
+    unrelated = seeded.commit(REPO, "main", {"b.txt": "b"})
+    with pytest.raises(gidgethub.BadRequest, match="not a fast forward"):
+        await gh.patch(f"/repos/{REPO}/git/refs/heads/ci-fix/1", data={"sha": unrelated})
+    await gh.patch(f"/repos/{REPO}/git/refs/heads/ci-fix/1", data={"sha": unrelated, "force": True})
+    assert seeded.ref(REPO, "heads/ci-fix/1") == unrelated
+    await gh.delete(f"/repos/{REPO}/git/refs/heads/ci-fix/1")
+    with pytest.raises(gidgethub.BadRequest) as gone:
+        await gh.getitem(f"/repos/{REPO}/git/ref/heads/ci-fix/1")
+    assert gone.value.status_code == 404
+
+
+# -- pulls, issues, contents -------------------------------------------------------------
+
+
+async def test_duplicate_pull_request_is_refused(seeded: FakeGitHub, gh: GitHubAPI) -> None:
+    seeded.commit(REPO, "ci-fix/1", {"fix.txt": "x"})
+    issue = await gh.post(f"/repos/{REPO}/issues", data={"title": "first"})
+    pull = await gh.post(
+        f"/repos/{REPO}/pulls", data={"title": "Fix CI", "head": "ci-fix/1", "base": "main"}
+    )
+    assert (issue["number"], pull["number"]) == (1, 2)  # one counter for issues and pulls
+    assert pull["head"]["sha"] == seeded.ref(REPO, "heads/ci-fix/1")
+    with pytest.raises(gidgethub.BadRequest) as duplicate:
+        await gh.post(
+            f"/repos/{REPO}/pulls",
+            data={"title": "Again", "head": "octo-org:ci-fix/1", "base": "main"},
+        )
+    assert duplicate.value.status_code == 422
+    assert duplicate.value.errors == [  # type: ignore[attr-defined]
+        {
+            "resource": "PullRequest",
+            "code": "custom",
+            "message": "A pull request already exists for octo-org:ci-fix/1.",
+        }
+    ]
+    assert len(await gh.getitem(f"/repos/{REPO}/pulls?head=octo-org:ci-fix/1")) == 1
+    assert len(await gh.getitem(f"/repos/{REPO}/pulls?head=octo-org:other")) == 0
+    await gh.patch(f"/repos/{REPO}/pulls/2", data={"state": "closed"})
+    assert await gh.getitem(f"/repos/{REPO}/pulls") == []
+
+
+async def test_contents_and_conditional_requests(
+    seeded: FakeGitHub, gh: GitHubAPI, session: aiohttp.ClientSession
+) -> None:
+    auth = {"Authorization": f"token {gh.oauth_token}"}
+    url = f"{seeded.url}/repos/{REPO}/contents/src/app.py?ref=main"
+    async with session.get(url, headers=auth) as first:
+        body = await first.json()
+        etag = first.headers["ETag"]
+        assert first.headers["X-RateLimit-Resource"] == "core"
+    assert base64.b64decode(body["content"]) == b"print('hi')\n"
+    async with session.get(url, headers={**auth, "If-None-Match": etag}) as again:
+        assert again.status == 304
+    seeded.commit(REPO, "main", {"src/app.py": "print('changed')\n"})
+    async with session.get(url, headers={**auth, "If-None-Match": etag}) as changed:
+        assert changed.status == 200
+    missing = await get(session, f"{seeded.url}/repos/{REPO}/contents/nope.txt", **auth)
+    assert missing[0] == 404
+
+
+async def test_comments_paginate_and_reactions_dedupe(seeded: FakeGitHub, gh: GitHubAPI) -> None:
+    issue = await gh.post(f"/repos/{REPO}/issues", data={"title": "CI broken", "labels": ["ci"]})
+    for n in range(35):
+        await gh.post(issue["comments_url"], data={"body": f"comment {n}"})
+    bodies = [c["body"] async for c in gh.getiter(issue["comments_url"])]
+    assert bodies == [f"comment {n}" for n in range(35)]
+    first = seeded.issue_comments(REPO, issue["number"])[0]
+    url = f"/repos/{REPO}/issues/comments/{first.id}/reactions"
+    assert (await gh.post(url, data={"content": "eyes"}))["content"] == "eyes"
+    await gh.post(url, data={"content": "eyes"})
+    assert len(first.reactions) == 1
+    labelled = await gh.getitem(f"/repos/{REPO}/issues?labels=ci&creator={seeded.bot_login}")
+    assert [i["number"] for i in labelled] == [issue["number"]]
+
+
+async def test_permission_and_manifest_conversion(
+    seeded: FakeGitHub, gh: GitHubAPI, session: aiohttp.ClientSession
+) -> None:
+    seeded.set_permission(REPO, "alice", "maintain")
+    answer = await gh.getitem(f"/repos/{REPO}/collaborators/alice/permission")
+    assert (answer["permission"], answer["role_name"]) == ("write", "maintain")
+    with pytest.raises(gidgethub.BadRequest, match="is not a user"):
+        await gh.getitem(f"/repos/{REPO}/collaborators/nobody/permission")
+    seen: list[str] = []
+    seeded.add_manifest_code("abc", seen.append)
+    async with session.post(f"{seeded.url}/app-manifests/abc/conversions") as converted:
+        assert converted.status == 201
+        app = await converted.json()
+    assert (app["id"], app["pem"], seen) == (seeded.app_id, seeded.private_key_pem, ["abc"])
+    async with session.post(f"{seeded.url}/app-manifests/abc/conversions") as reused:
+        assert reused.status == 404
+
+
+# -- fault injection ---------------------------------------------------------------------
+
+
+async def test_injected_faults_answer_then_clear(
+    seeded: FakeGitHub, gh: GitHubAPI, session: aiohttp.ClientSession
+) -> None:
+    seeded.inject("GET", f"/repos/{REPO}", status=502, times=2)
+    seeded.inject(
+        "GET",
+        "^/rate_limit$",
+        status=403,
+        headers={"Retry-After": "1"},
+        body={"message": "You have exceeded a secondary rate limit."},
+    )
+    # Two resets: aiohttp retries a request once when a pooled connection drops.
+    seeded.inject("*", "*/issues", status=200, reset_connection=True, times=2)
+    for _ in range(2):
+        with pytest.raises(gidgethub.GitHubBroken):
+            await gh.getitem(f"/repos/{REPO}")
+    assert (await gh.getitem(f"/repos/{REPO}"))["full_name"] == REPO
+    async with session.get(f"{seeded.url}/rate_limit") as limited:
+        assert (limited.status, limited.headers["Retry-After"]) == (403, "1")
+    with pytest.raises(aiohttp.ClientError):
+        await gh.getitem(f"/repos/{REPO}/issues")
+    assert await gh.getitem(f"/repos/{REPO}/issues") == []
+    assert len(seeded.calls("GET", f"/repos/{REPO}")) == 3
+    assert seeded.violations == []
+
+
+# -- webhooks and support ----------------------------------------------------------------
+
+
+def test_signature_matches_githubs_example() -> None:
+    # The example from GitHub's "Validating webhook deliveries" documentation.
+    assert sign(b"Hello, World!", "It's a Secret to Everybody") == (
+        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+    )
+    headers = webhook_headers("ping", b"{}", "s", delivery_id="d-1")
+    assert headers["X-GitHub-Delivery"] == "d-1"
+    assert headers["X-Hub-Signature-256"] == sign(b"{}", "s")
+
+
+def test_workflow_run_payload_describes_the_fake_run(seeded: FakeGitHub) -> None:
+    sha = seeded.ref(REPO, "heads/main") or ""
+    run = seeded.add_workflow_run(REPO, head_sha=sha, head_branch="main", run_attempt=2)
+    payload = workflow_run_payload(seeded, run, installation_id=INSTALLATION)
+    assert payload["installation"]["id"] == INSTALLATION
+    assert payload["workflow_run"]["conclusion"] == "failure"
+    assert (
+        payload["workflow_run"]["jobs_url"]
+        == f"{seeded.url}/repos/{REPO}/actions/runs/{run['id']}/jobs"
+    )
+    assert payload["workflow_run"]["run_attempt"] == 2
+    assert payload["repository"]["full_name"] == REPO
+    assert payload["workflow"]["path"] == ".github/workflows/ci.yml"
+    assert load_payload("workflow_run", "completed.success.2")["workflow_run"]["id"] != run["id"]
+
+
+def test_require_or_skip_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI_REQUIRE_ALL", raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        require_or_skip(False, "chromium is not installed")
+    monkeypatch.setenv("CI_REQUIRE_ALL", "1")
+    with pytest.raises(pytest.fail.Exception, match="chromium is not installed"):
+        require_or_skip(False, "chromium is not installed")
+    require_or_skip(True, "present")

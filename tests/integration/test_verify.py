@@ -1,0 +1,146 @@
+"""The repository's verify command: pass, fail, timeout (the whole group killed), clean env."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import select
+import signal
+from pathlib import Path
+
+import pytest
+
+from app.fix.sandbox import clean_env, private_env
+from app.fix.verify import run_verify
+
+SECRETS = {
+    "GITHUB_TOKEN": "ghs_secret_installation_token",
+    "GH_TOKEN": "gho_secret_cli_token",
+    "WEBHOOK_SECRET": "whsec_secret_value",
+    "PRIVATE_KEY": "-----BEGIN RSA PRIVATE KEY-----secretpem",
+    "GITHUB_APP_PRIVATE_KEY": "another_secret_pem",
+    "DATABASE_URL": "postgres://user:secretpw@db/ci",
+    "STATUS_TOKEN": "status_secret_token",
+    "CI_HOOK_TOKEN": "hook_secret_token",
+    "APP_ID": "123456789",
+    "SOME_SERVICE_PASSWORD": "hunter2_secret",
+    "MY_API_SECRET": "generic_secret_value",
+}
+
+
+@pytest.fixture
+def app_secrets(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The app's secrets, present in this process's environment as in production."""
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    return SECRETS
+
+
+def assert_process_gone(pid: int) -> None:
+    """The process has exited: it cannot be found, or its pidfd reports the exit.
+
+    A pidfd becomes readable when the process terminates, so this waits on an event
+    (bounded), not on a guessed sleep.
+    """
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        readable, _, _ = select.select([fd], [], [], 10)
+        assert readable, f"process {pid} survived the timeout"
+    finally:
+        os.close(fd)
+
+
+async def test_passing_command(tmp_path: Path) -> None:
+    (tmp_path / "marker").write_text("present")
+    result = await run_verify("test -f marker && echo checks passed", tmp_path, 30)
+    assert result.ok
+    assert result.exit_code == 0
+    assert not result.timed_out
+    assert "checks passed" in result.output_tail
+
+
+async def test_failing_command_reports_exit_code_and_output(tmp_path: Path) -> None:
+    result = await run_verify("echo 'E501 line too long' >&2; exit 3", tmp_path, 30)
+    assert not result.ok
+    assert result.exit_code == 3
+    assert "E501 line too long" in result.output_tail
+
+
+async def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
+    command = "sleep 300 & echo $! > child.pid; wait"
+    result = await run_verify(command, tmp_path, 0.5)
+    assert result.timed_out
+    assert not result.ok
+    assert result.exit_code is None
+    assert "timed out" in result.output_tail
+    assert_process_gone(int((tmp_path / "child.pid").read_text()))
+
+
+async def test_daemon_left_behind_is_killed_and_does_not_hold_the_run(tmp_path: Path) -> None:
+    """A finished command is finished, even if a child it left still holds its output."""
+    result = await run_verify("sleep 300 & echo $! > daemon.pid; echo started", tmp_path, 60)
+    assert result.ok
+    assert not result.timed_out
+    assert_process_gone(int((tmp_path / "daemon.pid").read_text()))
+
+
+async def test_timeout_returns_though_an_escaped_daemon_holds_the_output(
+    tmp_path: Path,
+) -> None:
+    """A process that left the group (setsid) survives the group kill with our pipes open."""
+    command = (
+        "setsid sh -c 'echo $$ > daemon.pid; exec sleep 300' & "
+        "while [ ! -s daemon.pid ]; do :; done; sleep 300"
+    )
+    try:
+        # wait_for only turns a hang into a failure; the run itself times out at 0.5 s.
+        result = await asyncio.wait_for(run_verify(command, tmp_path, 0.5), 60)
+    finally:
+        with contextlib.suppress(ProcessLookupError, FileNotFoundError, ValueError):
+            os.kill(int((tmp_path / "daemon.pid").read_text()), signal.SIGKILL)
+    assert result.timed_out
+    assert result.exit_code is None
+
+
+async def test_output_is_bounded_to_the_tail(tmp_path: Path) -> None:
+    command = "i=0; while [ $i -lt 3000 ]; do echo line $i of noise; i=$((i+1)); done; echo LAST"
+    result = await run_verify(command, tmp_path, 30)
+    assert result.ok
+    assert len(result.output_tail.encode()) <= 4096
+    assert result.output_tail.rstrip().endswith("LAST")
+    assert "line 0 of noise" not in result.output_tail
+
+
+async def test_verify_sees_none_of_the_apps_secrets(tmp_path: Path, app_secrets) -> None:
+    result = await run_verify("env", tmp_path, 30)
+    assert result.ok
+    for name, value in app_secrets.items():
+        assert value not in result.output_tail, f"{name} leaked into verify's environment"
+    assert "CI=true" in result.output_tail
+    assert f"HOME={Path.home()}\n" not in result.output_tail
+
+
+async def test_private_env_home_is_fresh_and_removed(tmp_path: Path) -> None:
+    with private_env() as env:
+        home = env["HOME"]
+        assert home != str(Path.home())
+        fresh_and_writable = (
+            'test -z "$(ls -A "$HOME")" && touch "$HOME/state" && test -d "$TMPDIR"'
+        )
+        result = await run_verify(fresh_and_writable, tmp_path, 30, env)
+        assert result.ok, result.output_tail
+    assert not await asyncio.to_thread(os.path.exists, home)
+
+
+def test_clean_env_refuses_app_secrets_even_when_asked() -> None:
+    for name in ("GITHUB_TOKEN", "GH_TOKEN", "WEBHOOK_SECRET", "APP_PRIVATE_KEY", "DATABASE_URL"):
+        with pytest.raises(ValueError, match="never passed"):
+            clean_env({name: "x"})
+    env = clean_env({"ANTHROPIC_API_KEY": "sk-ant-model-key"})
+    assert env["ANTHROPIC_API_KEY"] == "sk-ant-model-key"
+    assert env["NO_COLOR"] == "1"
+    assert "HOME" not in env

@@ -1,0 +1,1 @@
+"""Pure decisions and the engine through fake ports: no network, no subprocess."""

@@ -1,0 +1,231 @@
+"""The streaming Actions log reader: steps, the failing step, bounds, and hostile input."""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections.abc import Sequence
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.diagnosis.classify import classify_parsed
+from app.diagnosis.logparse import MAX_LINE_CHARS, MAX_MESSAGES, LogReader, clean_line, parse_log
+
+
+def actions_log(
+    command: str,
+    output: Sequence[str],
+    *,
+    exit_code: int | None = 1,
+    before: Sequence[tuple[str, Sequence[str]]] = (),
+    after: Sequence[tuple[str, Sequence[str]]] = (),
+) -> str:
+    """A job log in the shape the jobs API returns: timestamps, step groups, the exit marker."""
+    lines = [
+        "\ufeffCurrent runner version: '2.329.0'",
+        "##[group]Operating System",
+        "Ubuntu",
+        "##[endgroup]",
+    ]
+
+    def step(cmd: str, out: Sequence[str], code: int | None) -> None:
+        lines.extend(
+            [
+                f"##[group]Run {cmd}",
+                cmd,
+                "shell: /usr/bin/bash -e {0}",
+                "env:",
+                "  CI: true",
+                "##[endgroup]",
+            ]
+        )
+        lines.extend(out)
+        if code is not None:
+            lines.append(f"##[error]Process completed with exit code {code}.")
+
+    for cmd, out in before:
+        step(cmd, out, None)
+    step(command, output, exit_code)
+    for cmd, out in after:
+        step(cmd, out, None)
+    lines.extend(
+        ["Post job cleanup.", "[command]/usr/bin/git version", "Cleaning up orphan processes"]
+    )
+    return "".join(
+        f"2026-11-20T10:54:{i // 1000 % 60:02d}.{i % 1000:03d}1234Z {line}\n"
+        for i, line in enumerate(lines)
+    )
+
+
+def test_the_failing_step_is_found_with_its_command_output_and_exit_code() -> None:
+    log = actions_log(
+        "npx tsc --noEmit",
+        ["src/a.ts(1,2): error TS2322: Type 'string' is not assignable to type 'number'."],
+        exit_code=2,
+        before=[("actions/checkout@v4", ["Syncing repository: acme/web"])],
+    )
+    parsed = parse_log(log)
+    assert parsed.steps == (
+        "Set up job",
+        "Run actions/checkout@v4",
+        "Run npx tsc --noEmit",
+        "Post job cleanup",
+    )
+    assert parsed.failing_step == "Run npx tsc --noEmit"
+    assert parsed.failed_steps == ("Run npx tsc --noEmit",)
+    assert parsed.exit_code == 2
+    assert parsed.failing_command.splitlines()[0] == "npx tsc --noEmit"
+    # The echoed script is not output; the output ends at the exit marker.
+    assert parsed.failing_lines == (
+        "src/a.ts(1,2): error TS2322: Type 'string' is not assignable to type 'number'.",
+        "##[error]Process completed with exit code 2.",
+    )
+    assert parsed.errors[-1].step == "Run npx tsc --noEmit"
+    assert parsed.tail[-1] == "Cleaning up orphan processes"
+
+
+def test_timestamps_colour_codes_and_osc_sequences_are_removed() -> None:
+    raw = "2024-01-02T03:04:05.1234567Z \x1b[31;1mFAIL\x1b[0m \x1b]8;;https://x.test\x07link\x1b]8;;\x07"
+    assert clean_line(raw) == "FAIL link"
+    assert clean_line("no timestamp here\r") == "no timestamp here"
+    assert clean_line("\ufeff2024-01-02T03:04:05Z hello") == "hello"
+
+
+def test_groups_nested_in_a_step_stay_in_that_step() -> None:
+    log = actions_log(
+        "./ci.sh",
+        ["##[group]Installing", "pip install x", "##[endgroup]", "boom: it broke"],
+    )
+    parsed = parse_log(log)
+    assert parsed.failing_step == "Run ./ci.sh"
+    assert "Run Installing" not in parsed.steps
+    assert "boom: it broke" in parsed.failing_lines
+    assert "##[group]Installing" in parsed.failing_lines
+
+
+def test_the_last_failing_step_wins_and_every_failed_step_is_listed() -> None:
+    first = actions_log("make a", ["first failure"])
+    second_step = [
+        "2026-11-20T10:55:00.0000000Z ##[group]Run make b",
+        "2026-11-20T10:55:00.0000000Z make b",
+        "2026-11-20T10:55:00.0000000Z ##[endgroup]",
+        "2026-11-20T10:55:00.0000000Z second failure",
+        "2026-11-20T10:55:00.0000000Z ##[error]Process completed with exit code 3.",
+    ]
+    parsed = parse_log(first + "\n".join(second_step) + "\n")
+    assert parsed.failed_steps == ("Run make a", "Run make b")
+    assert parsed.failing_step == "Run make b"
+    assert parsed.exit_code == 3
+    assert parsed.failing_lines[0] == "second failure"
+
+
+def test_a_step_with_only_an_error_line_is_failing_when_no_step_exited() -> None:
+    log = actions_log(
+        "sleep 600", ["waiting", "##[error]The operation was canceled."], exit_code=None
+    )
+    parsed = parse_log(log)
+    assert parsed.failing_step == "Run sleep 600"
+    assert parsed.exit_code is None
+    assert parsed.failing_lines[-1] == "##[error]The operation was canceled."
+
+
+def test_chunk_boundaries_do_not_change_the_result() -> None:
+    log = actions_log("pytest", ["E   assert 1 == 2", "FAILED tests/test_a.py::test_b"]).encode()
+    whole = parse_log(log)
+    reader = LogReader()
+    for i in range(len(log)):
+        reader.feed(log[i : i + 1])
+    assert reader.finish() == whole
+
+
+def test_crlf_invalid_utf8_and_lines_without_timestamps() -> None:
+    log = (
+        b"##[group]Run ./x\r\n##[endgroup]\r\nbad \xff\xfe bytes\r\n"
+        b"##[error]Process completed with exit code 1.\r\n"
+    )
+    parsed = parse_log(log)
+    assert parsed.failing_step == "Run ./x"
+    assert parsed.failing_lines == (
+        "bad \ufffd\ufffd bytes",
+        "##[error]Process completed with exit code 1.",
+    )
+
+
+def test_a_huge_line_is_truncated_and_memory_stays_bounded() -> None:
+    reader = LogReader()
+    reader.feed(b"2026-11-20T10:54:00.0000000Z ##[group]Run ./gen\n##[endgroup]\n")
+    chunk = b"x" * 65536
+    tracemalloc.start()
+    try:
+        for _ in range(400):  # a 26 MB line
+            reader.feed(chunk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    reader.feed(b"\nafter\n##[error]Process completed with exit code 1.\n")
+    parsed = reader.finish()
+    assert peak < 2 * 1024 * 1024
+    assert parsed.failing_lines[0] == "x" * MAX_LINE_CHARS
+    assert parsed.failing_lines[1:] == ("after", "##[error]Process completed with exit code 1.")
+
+
+def test_a_long_step_keeps_its_start_and_end_and_says_what_was_dropped() -> None:
+    output = [f"line {i} " + "." * 90 for i in range(20000)]
+    parsed = parse_log(actions_log("pytest", [*output, "E   KeyError: 'AT'"]))
+    assert parsed.failing_lines[0] == output[0]
+    assert parsed.failing_lines[-2:] == (
+        "E   KeyError: 'AT'",
+        "##[error]Process completed with exit code 1.",
+    )
+    assert parsed.failing_omitted_bytes > 1_000_000
+    assert sum(len(line) for line in parsed.failing_lines) < 400 * 1024
+
+
+def test_the_tail_size_is_configurable() -> None:
+    reader = LogReader(tail_bytes=1024)
+    reader.feed(actions_log("x", [f"noise {i}" for i in range(5000)]).encode())
+    parsed = reader.finish()
+    assert sum(len(line) + 1 for line in parsed.tail) <= 1024
+    assert parsed.tail[-1] == "Cleaning up orphan processes"
+
+
+def test_error_lines_are_kept_but_bounded() -> None:
+    parsed = parse_log(actions_log("x", [f"##[error]problem {i}" for i in range(500)]))
+    assert len(parsed.errors) == MAX_MESSAGES
+    assert parsed.errors[0].text == "##[error]problem 0"
+
+
+def test_a_marker_in_the_middle_of_a_line_is_just_text() -> None:
+    parsed = parse_log(actions_log("echo", ["echo '##[group]Run fake' done"]))
+    assert parsed.steps.count("Run fake") == 0
+    assert parsed.failing_lines[0] == "echo '##[group]Run fake' done"
+
+
+_FRAGMENTS = st.sampled_from(
+    [
+        b"2024-01-02T03:04:05.1234567Z ",
+        b"##[group]Run x\n",
+        b"##[endgroup]\n",
+        b"##[error]Process completed with exit code 1.\n",
+        b"##[error]",
+        b"Post job cleanup.\n",
+        b"\x1b[31m",
+        b"\xff\xfe\xc3",
+        b"\r\n",
+        b"E   KeyError: 'x'\n",
+        b"::error file=a.py,line=x::boom\n",
+        b"y" * 5000,
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.binary(max_size=300), _FRAGMENTS), max_size=40))
+def test_arbitrary_bytes_never_raise(chunks: list[bytes]) -> None:
+    reader = LogReader(step_head_bytes=512, step_tail_bytes=1024, tail_bytes=512)
+    for chunk in chunks:
+        reader.feed(chunk)
+    parsed = reader.finish()
+    assert all(len(line) <= MAX_LINE_CHARS for line in parsed.failing_lines + parsed.tail)
+    diagnosis = classify_parsed(parsed, ["fuzz"])
+    assert 0.0 <= diagnosis.confidence <= 1.0
