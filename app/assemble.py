@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import aiohttp
 from gidgethub.abc import GitHubAPI
@@ -20,7 +21,9 @@ from app.fix.fixers.base import Fixer
 from app.fix.fixers.select import FixerSettings, choose_fixers
 from app.github.auth import AppAuth
 from app.github.client import GitHubClients
-from app.loop.engine import Attempter, AttemptInput, Diagnoser, Engine, Scheduler
+from app.loop.engine import Engine
+from app.loop.ports import Attempter, AttemptInput, Diagnoser, Scheduler
+from app.loop.runner import LocalRunner
 from app.publish.reporter import GitHubReporter
 from app.settings import Settings
 from app.store.base import Store
@@ -72,6 +75,16 @@ def job_scheduler(settings: Settings) -> Scheduler | None:
     return JobScheduler(settings.database_url)
 
 
+@dataclass(frozen=True)
+class LoopMachinery:
+    """The engine, the GitHub clients it uses, and the in-process runner if loops run here."""
+
+    engine: Engine
+    clients: GitHubClients
+    runner: LocalRunner | None
+    scheduler: Scheduler
+
+
 def build_engine(
     settings: Settings,
     *,
@@ -85,8 +98,8 @@ def build_engine(
     scheduler: Scheduler | None = None,
     job_queue: bool = True,
     worker_id: str | None = None,
-) -> tuple[Engine, GitHubClients]:
-    """The engine and the GitHub clients it uses, wired as in production.
+) -> LoopMachinery:
+    """The engine and what it needs, wired as in production.
 
     ``job_queue=False`` keeps the loop work in this process even on PostgreSQL
     (the loop tests run the same scenarios on both stores that way).
@@ -105,6 +118,16 @@ def build_engine(
         clock=clock,
         on_response=metrics.github_response,
     )
+    runner: LocalRunner | None = None
+    chosen = scheduler or (job_scheduler(settings) if job_queue else None)
+    if chosen is None:
+        runner = LocalRunner(
+            store,
+            concurrency=settings.max_concurrent_fixes,
+            clock=clock,
+            sole_worker=settings.database_url is None,
+        )
+        chosen = runner
     engine = Engine(
         settings=settings,
         store=store,
@@ -116,6 +139,6 @@ def build_engine(
         metrics=metrics,
         clock=clock,
         worker_id=worker_id,
-        scheduler=scheduler or (job_scheduler(settings) if job_queue else None),
+        scheduler=chosen,
     )
-    return engine, clients
+    return LoopMachinery(engine=engine, clients=clients, runner=runner, scheduler=chosen)

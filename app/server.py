@@ -28,7 +28,8 @@ from app.intake.context import AppContext
 from app.intake.dispatch import Dispatcher
 from app.intake.events import router
 from app.intake.webhook import make_webhook_handler
-from app.loop.engine import Attempter, Diagnoser
+from app.loop.ports import Attempter, Diagnoser
+from app.loop.runner import hand_out
 from app.settings import Settings
 from app.store.open import open_store
 
@@ -56,7 +57,7 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> web.App
         store = await open_store(settings)
         session = aiohttp.ClientSession(timeout=options.github_timeout)
         metrics = Metrics()
-        engine, clients = build_engine(
+        machinery = build_engine(
             settings,
             store=store,
             session=session,
@@ -67,11 +68,13 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> web.App
             attempter=options.attempter,
             job_queue=options.job_queue,
         )
+        engine, clients, runner = machinery.engine, machinery.clients, machinery.runner
         context = AppContext(
             settings=settings,
             store=store,
             clients=clients,
             engine=engine,
+            runner=runner,
             commands=CommandHandler(store=store, engine=engine, github=clients.for_installation),
             installations=InstallationHandler(
                 store=store, engine=engine, clients=clients, clock=options.clock
@@ -93,13 +96,18 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> web.App
             ),
         )
         app.router.add_route("*", "/hooks/ci", make_ci_hook_handler(context))
-        worker = asyncio.create_task(engine.run(), name="engine")
+        if runner is not None:
+            worker = asyncio.create_task(runner.run(engine), name="loop-runner")
+        else:
+            worker = asyncio.create_task(hand_out(engine, machinery.scheduler), name="hand-out")
         await context.dispatcher.replay_unfinished()
         try:
             yield
         finally:
             await context.dispatcher.drain()
-            await engine.shutdown()
+            if runner is not None:
+                await runner.shutdown()
+            await engine.close()
             worker.cancel()
             await asyncio.gather(worker, return_exceptions=True)
             await session.close()

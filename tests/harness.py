@@ -80,7 +80,8 @@ class Harness:
 
     async def settle(self) -> None:
         await self.ctx.dispatcher.drain()
-        await self.ctx.engine.idle()
+        if self.ctx.runner is not None:
+            await self.ctx.runner.idle()
 
     def seed_repo(self, files: dict[str, str], *, config: str | None = None) -> str:
         """The test repository with ``files`` (and a `.github/ci-fix-loop.yml`); its head sha."""

@@ -31,7 +31,7 @@ from app.fix.workspace import (
     download_source,
 )
 from app.github.client import AppGitHubAPI
-from app.loop.engine import AttemptInput, AttemptResult
+from app.loop.ports import AttemptInput, AttemptResult
 from app.publish.commit import publish_fix
 
 log = logging.getLogger(__name__)

@@ -11,6 +11,7 @@ from app.core.metrics import Metrics
 from app.github.client import GitHubClients
 from app.intake.dispatch import Dispatcher
 from app.loop.engine import Engine
+from app.loop.runner import LocalRunner
 from app.settings import Settings
 from app.store.base import Store
 
@@ -23,6 +24,7 @@ class AppContext:
     store: Store
     clients: GitHubClients
     engine: Engine
+    runner: LocalRunner | None
     commands: CommandHandler
     installations: InstallationHandler
     metrics: Metrics

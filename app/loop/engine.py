@@ -1,7 +1,9 @@
 """The fix loop engine: a state machine kept in the store, moved by webhook events.
 
-Nothing here polls or sleeps.  A failing run opens a loop (``queued``); a
-worker claims queued loops, diagnoses, reruns or fixes, and parks the loop in
+Nothing here polls or sleeps.  A failing run opens a loop (``queued``) and hands
+it to the ``Scheduler`` port; a worker (``app.loop.runner`` in one process,
+``app.loop.jobs`` scaled out) claims it and calls ``work_claimed``, which
+diagnoses, reruns or fixes through the other ports, and parks the loop in
 ``rerunning`` or ``awaiting_ci``; the next ``workflow_run`` event for that run
 or fix branch moves it on.  Every decision comes from ``app.loop.policy``, and
 every state change is a compare-and-set in the store, so duplicate or
@@ -14,14 +16,13 @@ import asyncio
 import logging
 import os
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
 
 import cachetools
 
 from app.config.model import RepoConfig
-from app.config.source import ConfigLoad
 from app.core.logctx import log_context
 from app.core.metrics import Metrics
 from app.diagnosis.model import Diagnosis
@@ -41,6 +42,14 @@ from app.loop.policy import (
     iterations_used,
     triage,
 )
+from app.loop.ports import (
+    Attempter,
+    AttemptInput,
+    ConfigLoader,
+    Diagnoser,
+    Reporter,
+    Scheduler,
+)
 from app.settings import Settings
 from app.store.base import Store
 from app.store.records import ACTIVE_STATES, Iteration, Loop, LoopEvent, LoopState
@@ -49,91 +58,6 @@ log = logging.getLogger(__name__)
 
 FIX_BRANCH_PREFIX = "ci-fix/"
 MAX_INTERRUPTIONS = 2
-# How long a claim on a loop lasts; an expired lease is taken to be a dead process's.
-LEASE_S = 3 * 3600.0
-
-
-class Diagnoser(Protocol):
-    async def diagnose(self, gh: AppGitHubAPI, repo: str, run_id: int) -> Diagnosis: ...
-
-
-class ConfigLoader(Protocol):
-    async def load(self, gh: AppGitHubAPI, repo: str, head_sha: str) -> ConfigLoad:
-        """The repo's effective config, or the problems that make it invalid."""
-
-
-@dataclass(frozen=True)
-class AttemptInput:
-    loop: Loop
-    config: RepoConfig
-    diagnosis: Diagnosis
-    iteration: int
-    previous_outcome: str | None
-
-
-@dataclass(frozen=True)
-class AttemptResult:
-    """What one fix attempt did; ``problem`` says why nothing was published."""
-
-    cost_usd: float = 0.0
-    fixer: str | None = None
-    model: str | None = None
-    tokens: int | None = None
-    escalate_reason: str | None = None
-    published_sha: str | None = None
-    files_changed: int = 0
-    lines_changed: int = 0
-    guard_ok: bool | None = None
-    guard_reasons: tuple[str, ...] = ()
-    verify: dict[str, Any] | None = None
-    problem: str | None = None
-
-    @property
-    def iteration_status(self) -> str:
-        """How the iteration is recorded: published, rejected by the guard, or failed."""
-        if self.published_sha:
-            return "published"
-        return "rejected" if self.guard_ok is False else "failed"
-
-
-class Attempter(Protocol):
-    async def attempt(
-        self,
-        gh: AppGitHubAPI,
-        request: AttemptInput,
-        on_spend: Callable[[float], Awaitable[None]],
-    ) -> AttemptResult: ...
-
-
-class Reporter(Protocol):
-    """Everything the loop shows on GitHub: check run, pull request, escalation issue."""
-
-    async def loop_started(self, gh: AppGitHubAPI, loop: Loop) -> int | None: ...
-
-    async def fix_published(
-        self, gh: AppGitHubAPI, loop: Loop, config: RepoConfig
-    ) -> int | None: ...
-
-    async def loop_ended(self, gh: AppGitHubAPI, loop: Loop, config: RepoConfig | None) -> None: ...
-
-    async def escalated(
-        self, gh: AppGitHubAPI, loop: Loop, config: RepoConfig | None
-    ) -> int | None: ...
-
-    async def config_invalid(self, gh: AppGitHubAPI, facts: RunFacts, load: ConfigLoad) -> None: ...
-
-    async def rerun_failed_jobs(self, gh: AppGitHubAPI, loop: Loop) -> None: ...
-
-
-class Scheduler(Protocol):
-    """Hands queued loops to workers elsewhere (the distributed mode, see ``app.loop.jobs``).
-
-    Without one, the engine's own ``run`` claims queued loops in this process.
-    """
-
-    async def schedule(self, loop_id: int) -> None: ...
-
-    async def close(self) -> None: ...
 
 
 class Engine:
@@ -149,8 +73,8 @@ class Engine:
         reporter: Reporter,
         metrics: Metrics,
         clock: Callable[[], float],
+        scheduler: Scheduler,
         worker_id: str | None = None,
-        scheduler: Scheduler | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -162,16 +86,19 @@ class Engine:
         self._metrics = metrics
         self._clock = clock
         self.worker_id = worker_id or f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self._wake = asyncio.Event()
-        self._slots = asyncio.Semaphore(settings.max_concurrent_fixes)
-        self._running: set[asyncio.Task[None]] = set()
-        self._stopping = False
         self._last_sweep = float("-inf")
-        self._claim: asyncio.Future[Loop | None] | None = None
         # Config read by the failure event, handed to the loop's first step (bounded:
         # with a job queue that step usually runs in another process).
         self._fresh_configs: cachetools.LRUCache[int, RepoConfig] = cachetools.LRUCache(256)
         self._scheduler = scheduler
+
+    def now(self) -> float:
+        """The engine's clock (controlled in tests)."""
+        return self._clock()
+
+    async def close(self) -> None:
+        """Let the scheduler go (a job queue's connections); loops stay in the store."""
+        await self._scheduler.close()
 
     # ------------------------------------------------------------------ events
 
@@ -351,84 +278,9 @@ class Engine:
 
     # ----------------------------------------------------------------- worker
 
-    def wake(self) -> None:
-        self._wake.set()
-
     async def _queued(self, loop_id: int) -> None:
-        """A loop became ``queued``: wake this engine's worker, or schedule it elsewhere."""
-        if self._scheduler is None:
-            self.wake()
-        else:
-            await self._scheduler.schedule(loop_id)
-
-    async def run(self) -> None:
-        """Claim and work queued loops until ``shutdown``; at most N at a time.
-
-        With a scheduler, workers elsewhere do the claiming: this only recovers
-        and re-schedules what a stopped instance may have left queued.
-        """
-        await self.recover()
-        if self._scheduler is not None:
-            for loop in await unclaimed_loops(self.store):
-                await self._scheduler.schedule(loop.id)
-            return
-        while not self._stopping:
-            await self._slots.acquire()
-            # Cleared before claiming: a wake() that arrives during the claim is kept.
-            self._wake.clear()
-            self._claim = asyncio.ensure_future(
-                self.store.claim_loop(
-                    states=[LoopState.QUEUED],
-                    owner=self.worker_id,
-                    lease_s=LEASE_S,
-                    now=self._clock(),
-                )
-            )
-            try:
-                loop = await self._claim
-            finally:
-                self._claim = None
-            if loop is None:
-                self._slots.release()
-                await self._wake.wait()
-                continue
-            task = asyncio.create_task(self._work_and_release(loop), name=f"loop-{loop.id}")
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
-
-    async def shutdown(self) -> None:
-        self._stopping = True
-        self.wake()
-        for task in list(self._running):
-            task.cancel()
-        await asyncio.gather(*self._running, return_exceptions=True)
-        if self._scheduler is not None:
-            await self._scheduler.close()
-
-    async def idle(self, max_idle_turns: int = 1000) -> None:
-        """Wait until this process works no loop and has none left to claim (tests, bench).
-
-        With a job scheduler the loops are worked by worker processes, so there
-        is nothing to wait for here.  If queued loops stay unclaimed for
-        ``max_idle_turns`` event-loop turns, the worker task is not running:
-        that is raised rather than waited on forever.
-        """
-        turns = 0
-        while True:
-            while self._running or self._claim is not None:
-                turns = 0
-                pending = [*self._running, *([self._claim] if self._claim else [])]
-                await asyncio.gather(*pending, return_exceptions=True)
-            if self._scheduler is not None:
-                return
-            claimable = await unclaimed_loops(self.store)
-            if not claimable:
-                return
-            turns += 1
-            if turns > max_idle_turns:
-                raise RuntimeError(f"{len(claimable)} queued loop(s) but no worker claims them")
-            self.wake()
-            await asyncio.sleep(0)
+        """A loop became ``queued``: hand it to whoever works loops."""
+        await self._scheduler.schedule(loop_id)
 
     async def expire_stale_waits(self) -> None:
         """Escalate loops whose awaited CI result never came.
@@ -452,26 +304,6 @@ class Engine:
                     "run on pull requests, or on pushes to `ci-fix/**` branches?"
                 )
                 await self._finish(loop, LoopState.ESCALATED, reason, expect=[loop.state])
-
-    async def recover(self) -> None:
-        """After a crash: loops whose worker died mid-iteration are retried or failed.
-
-        A loop left ``fixing`` had an iteration interrupted; it is marked so,
-        and the loop goes back to ``queued`` (the retry reconciles with the
-        fix branch, so a commit the dead worker already pushed is adopted, not
-        pushed twice).  Twice interrupted, it escalates instead of looping.
-        """
-        await self.expire_stale_waits()
-        now = self._clock()
-        for loop in await self.store.active_loops():
-            if loop.lease_owner is None:
-                # Only a worker that was cancelled mid-fix leaves ``fixing`` unleased.
-                if loop.state is LoopState.FIXING:
-                    await self.recover_loop(loop)
-                continue
-            expired = loop.lease_until is None or loop.lease_until < now
-            if expired or self._owns_all_leases():
-                await self.recover_loop(loop)
 
     async def recover_loop(self, loop: Loop) -> None:
         """Take back one loop whose lease holder is known to be dead."""
@@ -497,17 +329,6 @@ class Engine:
             )
         elif loop.lease_owner is not None:
             await self.store.update_loop(loop.id, now=now, lease_owner=None, lease_until=None)
-
-    def _owns_all_leases(self) -> bool:
-        # The embedded engine is the only worker: every lease left from
-        # before the start is a dead process's.
-        return self.settings.database_url is None
-
-    async def _work_and_release(self, loop: Loop) -> None:
-        try:
-            await self.work_claimed(loop)
-        finally:
-            self._slots.release()
 
     async def work_claimed(self, loop: Loop) -> None:
         """Work a loop this engine holds the lease of, escalate what breaks, then release it."""
@@ -825,15 +646,6 @@ class Engine:
 
     async def _event(self, loop: Loop, kind: str, **detail: Any) -> None:
         await self.store.add_event(LoopEvent(loop.id, self._clock(), kind, detail))
-
-
-async def unclaimed_loops(store: Store) -> list[Loop]:
-    """Queued loops no worker holds: what a worker may claim, or a scheduler must hand out."""
-    return [
-        loop
-        for loop in await store.active_loops()
-        if loop.state is LoopState.QUEUED and loop.lease_owner is None
-    ]
 
 
 def _dry_run_summary(diagnosis: Diagnosis, config: RepoConfig, loop: Loop) -> str:

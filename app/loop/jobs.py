@@ -25,8 +25,8 @@ from procrastinate import App, JobContext, PsycopgConnector, RetryStrategy
 from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
 from procrastinate.jobs import Status
 
-from app.loop.engine import LEASE_S, Engine
-from app.store.records import LoopState
+from app.loop.engine import Engine
+from app.loop.runner import claim
 
 log = logging.getLogger(__name__)
 
@@ -56,16 +56,7 @@ async def work_loop(context: JobContext, loop_id: int) -> None:
         # the lease is left by a worker that died or a job that failed.
         log.warning("loop %s: taking over from %s", loop_id, loop.lease_owner)
         await engine.recover_loop(loop)
-    now = clock()
-    claimed = await engine.store.update_loop(
-        loop_id,
-        expect=[LoopState.QUEUED],
-        now=now,
-        lease_owner=engine.worker_id,
-        # Informational in this mode (the job lock keeps workers apart); the
-        # embedded engine's length, so its expiry-based recovery agrees.
-        lease_until=now + LEASE_S,
-    )
+    claimed = await claim(engine.store, owner=engine.worker_id, now=clock(), loop_id=loop_id)
     if claimed is None:
         return  # parked, ended or already moved on by an earlier job
     await engine.work_claimed(claimed)

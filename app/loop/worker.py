@@ -22,8 +22,8 @@ import aiohttp
 
 from app.assemble import GITHUB_TIMEOUT, build_engine
 from app.core.metrics import Metrics
-from app.loop.engine import unclaimed_loops
 from app.loop.jobs import CLOCK_KEY, ENGINE_KEY, QUEUE, JobScheduler
+from app.loop.runner import unclaimed_loops
 from app.settings import Settings
 from app.store.base import Store
 from app.store.open import open_store
@@ -68,7 +68,7 @@ async def run_worker(
     scheduler = JobScheduler(settings.database_url)
     session = aiohttp.ClientSession(timeout=GITHUB_TIMEOUT)
     metrics = Metrics()
-    engine, _clients = build_engine(
+    engine = build_engine(
         settings,
         store=store,
         session=session,
@@ -76,7 +76,7 @@ async def run_worker(
         clock=clock,
         scheduler=scheduler,
         worker_id=f"{socket.gethostname()}-{os.getpid()}",
-    )
+    ).engine
     upkeep = asyncio.create_task(keep_queue_healthy(store, scheduler, options), name="upkeep")
     try:
         app = await scheduler.app()
@@ -97,7 +97,7 @@ async def run_worker(
     finally:
         upkeep.cancel()
         await asyncio.gather(upkeep, return_exceptions=True)
-        await engine.shutdown()  # closes the scheduler
+        await engine.close()  # closes the scheduler
         await session.close()
         await store.close()
 

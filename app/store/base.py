@@ -74,9 +74,18 @@ class Store(Protocol):
         """Apply ``changes`` if the loop's state is one of ``expect``; None otherwise."""
 
     async def claim_loop(
-        self, *, states: Iterable[LoopState], owner: str, lease_s: float, now: float
+        self,
+        *,
+        states: Iterable[LoopState],
+        owner: str,
+        lease_s: float,
+        now: float,
+        loop_id: int | None = None,
     ) -> Loop | None:
-        """Atomically take the oldest loop in ``states`` whose lease is free or expired."""
+        """Atomically take a loop in ``states`` whose lease is free or expired.
+
+        ``loop_id`` names the loop; without it, the one that waited longest.
+        """
 
     async def release_loop(self, loop_id: int, owner: str, *, now: float) -> None: ...
 

@@ -228,16 +228,29 @@ class SqlStore:
         return _loop(row) if row else None
 
     async def claim_loop(
-        self, *, states: Iterable[LoopState], owner: str, lease_s: float, now: float
+        self,
+        *,
+        states: Iterable[LoopState],
+        owner: str,
+        lease_s: float,
+        now: float,
+        loop_id: int | None = None,
     ) -> Loop | None:
         wanted = [s.value for s in states]
         marks = ", ".join("?" * len(wanted))
         free = "(lease_until IS NULL OR lease_until < ?)"
+        if loop_id is None:
+            target = (
+                f"(SELECT id FROM loops WHERE state IN ({marks}) AND {free} "
+                "ORDER BY updated_at, id LIMIT 1)"
+            )
+            target_args: tuple[object, ...] = (*wanted, now)
+        else:
+            target, target_args = "?", (loop_id,)
         row = await self._conn.fetchone(
             f"UPDATE loops SET lease_owner = ?, lease_until = ?, updated_at = ? "
-            f"WHERE id = (SELECT id FROM loops WHERE state IN ({marks}) AND {free} "
-            f"ORDER BY updated_at, id LIMIT 1) AND state IN ({marks}) AND {free} RETURNING *",
-            (owner, now + lease_s, now, *wanted, now, *wanted, now),
+            f"WHERE id = {target} AND state IN ({marks}) AND {free} RETURNING *",
+            (owner, now + lease_s, now, *target_args, *wanted, now),
         )
         return _loop(row) if row else None
 

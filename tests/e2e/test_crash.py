@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from app.loop.runner import recover
 from app.store.records import Iteration, Loop, LoopState
 from app.store.sqlite import open_sqlite_store
 from tests.e2e.test_loop_e2e import CALC, TEST_CALC, ci_on_fix_branch, pytest_log, scripted_agent
@@ -191,8 +192,9 @@ async def test_a_fix_pushed_before_the_crash_is_adopted_not_pushed_again(
     facts_loop = await left_fixing_by_a_dead_worker(harness, run)
     pushed = harness.fake.commit(REPO, facts_loop.fix_branch, {"calc.py": "fixed\n"})
 
-    await harness.ctx.engine.recover()
-    harness.ctx.engine.wake()
+    await recover(harness.ctx.engine, sole_worker=True)
+    assert harness.ctx.runner is not None
+    harness.ctx.runner.wake()
     await harness.settle()
 
     loop = await store.get_loop(facts_loop.id)
@@ -307,7 +309,7 @@ async def test_a_loop_interrupted_twice_escalates_instead_of_looping(
     run = harness.failing_run(head, log=pytest_log("assert 0 == 4"))
     store = harness.ctx.store
     loop = await left_fixing_by_a_dead_worker(harness, run, attempts_interrupted=1)
-    await harness.ctx.engine.recover()
+    await recover(harness.ctx.engine, sole_worker=True)
     await harness.settle()
 
     ended = await store.get_loop(loop.id)

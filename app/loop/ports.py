@@ -1,0 +1,109 @@
+"""The ports of the loop: what the engine needs from the other stages, as protocols.
+
+The engine decides and records; diagnosing a run, attempting a fix, showing a
+loop on GitHub and handing queued loops to a worker are done elsewhere
+(``app.diagnosis``, ``app.fix``, ``app.publish``, ``app.loop.runner`` or
+``app.loop.jobs``), behind these protocols.  The engine is tested through fakes
+of them (``tests/unit/test_engine.py``); the app wires the real ones in
+``app.assemble``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from app.config.model import RepoConfig
+from app.config.source import ConfigLoad
+from app.diagnosis.model import Diagnosis
+from app.github.client import AppGitHubAPI
+from app.intake.payloads import RunFacts
+from app.store.records import Loop
+
+GitHubFor = Callable[[int], AppGitHubAPI]
+"""The REST client of one installation, by installation id."""
+
+
+class Diagnoser(Protocol):
+    async def diagnose(self, gh: AppGitHubAPI, repo: str, run_id: int) -> Diagnosis: ...
+
+
+class ConfigLoader(Protocol):
+    async def load(self, gh: AppGitHubAPI, repo: str, head_sha: str) -> ConfigLoad:
+        """The repo's effective config, or the problems that make it invalid."""
+
+
+@dataclass(frozen=True)
+class AttemptInput:
+    loop: Loop
+    config: RepoConfig
+    diagnosis: Diagnosis
+    iteration: int
+    previous_outcome: str | None
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """What one fix attempt did; ``problem`` says why nothing was published."""
+
+    cost_usd: float = 0.0
+    fixer: str | None = None
+    model: str | None = None
+    tokens: int | None = None
+    escalate_reason: str | None = None
+    published_sha: str | None = None
+    files_changed: int = 0
+    lines_changed: int = 0
+    guard_ok: bool | None = None
+    guard_reasons: tuple[str, ...] = ()
+    verify: dict[str, Any] | None = None
+    problem: str | None = None
+
+    @property
+    def iteration_status(self) -> str:
+        """How the iteration is recorded: published, rejected by the guard, or failed."""
+        if self.published_sha:
+            return "published"
+        return "rejected" if self.guard_ok is False else "failed"
+
+
+class Attempter(Protocol):
+    async def attempt(
+        self,
+        gh: AppGitHubAPI,
+        request: AttemptInput,
+        on_spend: Callable[[float], Awaitable[None]],
+    ) -> AttemptResult: ...
+
+
+class Reporter(Protocol):
+    """Everything the loop shows on GitHub: check run, pull request, escalation issue."""
+
+    async def loop_started(self, gh: AppGitHubAPI, loop: Loop) -> int | None: ...
+
+    async def fix_published(
+        self, gh: AppGitHubAPI, loop: Loop, config: RepoConfig
+    ) -> int | None: ...
+
+    async def loop_ended(self, gh: AppGitHubAPI, loop: Loop, config: RepoConfig | None) -> None: ...
+
+    async def escalated(
+        self, gh: AppGitHubAPI, loop: Loop, config: RepoConfig | None
+    ) -> int | None: ...
+
+    async def config_invalid(self, gh: AppGitHubAPI, facts: RunFacts, load: ConfigLoad) -> None: ...
+
+    async def rerun_failed_jobs(self, gh: AppGitHubAPI, loop: Loop) -> None: ...
+
+
+class Scheduler(Protocol):
+    """Hands a loop that became ``queued`` to whoever works loops.
+
+    In one process that is ``app.loop.runner.LocalRunner`` (it wakes its
+    claim loop); scaled out, ``app.loop.jobs.JobScheduler`` defers a job.
+    """
+
+    async def schedule(self, loop_id: int) -> None: ...
+
+    async def close(self) -> None: ...
