@@ -141,7 +141,7 @@ def store_unavailable(exc: ImportError | RuntimeError) -> int:
 def run_worker_command(settings: Settings, args: argparse.Namespace) -> int:
     configure_logging(fmt=settings.log_format, level=settings.log_level, secrets=settings.secrets())
     try:
-        from app.loop.worker import WorkerOptions, run_worker
+        from app.worker import WorkerOptions, run_worker
 
         options = WorkerOptions(
             concurrency=args.concurrency or settings.max_concurrent_fixes,

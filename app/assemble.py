@@ -1,6 +1,6 @@
 """Builds the engine and its collaborators from the operator's settings.
 
-Web instances (``app.server``) and workers (``app.loop.worker``) build the same
+Web instances (``app.server``) and workers (``app.worker``) build the same
 engine here, so the two cannot drift apart.
 """
 
@@ -24,6 +24,7 @@ from app.github.client import GitHubClients
 from app.loop.engine import Engine
 from app.loop.ports import Attempter, AttemptInput, Diagnoser, Scheduler
 from app.loop.runner import LocalRunner
+from app.publish.commit import publish_fix
 from app.publish.reporter import GitHubReporter
 from app.settings import Settings
 from app.store.base import Store
@@ -58,7 +59,7 @@ def default_attempter(settings: Settings, metrics: Metrics) -> FixAttempter:
     def fixers(request: AttemptInput) -> list[Fixer]:
         return choose_fixers(request.config, request.diagnosis.category, operator)
 
-    return FixAttempter(fixers=fixers, metrics=metrics)
+    return FixAttempter(fixers=fixers, publish=publish_fix, metrics=metrics)
 
 
 def job_scheduler(settings: Settings) -> Scheduler | None:

@@ -18,19 +18,22 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
-from app.admin.ci_hook import make_ci_hook_handler
+from app.admin.ci_hook import CiHookDeps, make_ci_hook_handler
 from app.admin.command_handler import CommandHandler
 from app.admin.installations import InstallationHandler
 from app.admin.status import build_status
 from app.assemble import GITHUB_TIMEOUT, build_engine
 from app.core.metrics import Metrics
-from app.intake.context import AppContext
+from app.github.client import GitHubClients
+from app.intake.context import HandlerContext
 from app.intake.dispatch import Dispatcher
 from app.intake.events import router
 from app.intake.webhook import make_webhook_handler
+from app.loop.engine import Engine
 from app.loop.ports import Attempter, Diagnoser
-from app.loop.runner import hand_out
+from app.loop.runner import LocalRunner, hand_out
 from app.settings import Settings
+from app.store.base import Store
 from app.store.open import open_store
 
 
@@ -46,7 +49,23 @@ class Overrides:
     github_timeout: aiohttp.ClientTimeout = GITHUB_TIMEOUT
 
 
-CONTEXT = web.AppKey("context", AppContext)
+@dataclass
+class Services:
+    """Every component the running app holds; tests reach them through ``app[CONTEXT]``."""
+
+    settings: Settings
+    store: Store
+    clients: GitHubClients
+    engine: Engine
+    runner: LocalRunner | None
+    commands: CommandHandler
+    installations: InstallationHandler
+    metrics: Metrics
+    dispatcher: Dispatcher
+    clock: Callable[[], float]
+
+
+CONTEXT = web.AppKey("context", Services)
 
 
 def build_app(settings: Settings, overrides: Overrides | None = None) -> web.Application:
@@ -69,22 +88,26 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> web.App
             job_queue=options.job_queue,
         )
         engine, clients, runner = machinery.engine, machinery.clients, machinery.runner
-        context = AppContext(
+        commands = CommandHandler(store=store, engine=engine, github=clients.for_installation)
+        installations = InstallationHandler(
+            store=store, engine=engine, clients=clients, clock=options.clock
+        )
+        handlers = HandlerContext(
+            workflow_runs=engine, comments=commands, installations=installations
+        )
+        context = Services(
             settings=settings,
             store=store,
             clients=clients,
             engine=engine,
             runner=runner,
-            commands=CommandHandler(store=store, engine=engine, github=clients.for_installation),
-            installations=InstallationHandler(
-                store=store, engine=engine, clients=clients, clock=options.clock
-            ),
+            commands=commands,
+            installations=installations,
             metrics=metrics,
-            dispatcher=None,  # type: ignore[arg-type]  # set just below: it needs the context
+            dispatcher=Dispatcher(
+                router=router, store=store, metrics=metrics, context=handlers, clock=options.clock
+            ),
             clock=options.clock,
-        )
-        context.dispatcher = Dispatcher(
-            router=router, store=store, metrics=metrics, context=context, clock=options.clock
         )
         app[CONTEXT] = context
         app.router.add_post(
@@ -95,7 +118,13 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> web.App
                 max_body_bytes=settings.max_body_bytes,
             ),
         )
-        app.router.add_route("*", "/hooks/ci", make_ci_hook_handler(context))
+        app.router.add_route(
+            "*",
+            "/hooks/ci",
+            make_ci_hook_handler(
+                CiHookDeps(settings=settings, store=store, metrics=metrics, clock=options.clock)
+            ),
+        )
         if runner is not None:
             worker = asyncio.create_task(runner.run(engine), name="loop-runner")
         else:

@@ -16,16 +16,10 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from app.core.errors import SettingsError
+
 DEFAULT_API_URL = "https://api.github.com"
 GITHUB_MAX_PAYLOAD = 25 * 1024 * 1024
-
-
-class SettingsError(Exception):
-    """The environment does not describe a runnable app; ``problems`` says why."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 @dataclass(frozen=True)

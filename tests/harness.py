@@ -21,8 +21,7 @@ import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
-from app.intake.context import AppContext
-from app.server import CONTEXT, Overrides, build_app
+from app.server import CONTEXT, Overrides, Services, build_app
 from app.settings import Settings
 from tests.fakes.github import FakeGitHub, FakeJob
 from tests.webhooks import webhook_headers, workflow_run_payload
@@ -62,7 +61,7 @@ class Harness:
     settings: Settings
 
     @property
-    def ctx(self) -> AppContext:
+    def ctx(self) -> Services:
         return self.client.app[CONTEXT]  # type: ignore[index]
 
     async def post(

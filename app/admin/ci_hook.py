@@ -22,7 +22,7 @@ import hmac
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,10 +30,11 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from app.config.model import RepoConfig
+from app.core.errors import ReportError
 from app.core.logctx import log_context
+from app.core.metrics import Metrics
 from app.diagnosis.classify import classify_text
 from app.diagnosis.model import Diagnosis
-from app.intake.context import AppContext
 from app.intake.webhook import error, read_limited
 from app.loop.budget import utc_day_start
 from app.settings import Settings
@@ -50,10 +51,6 @@ RECORDED_REASON = (
     "GitHub Actions runs it hears about from its GitHub App webhook"
 )
 _REPO_NAME = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
-
-
-class ReportError(ValueError):
-    """The body is JSON but not a usable CI report; the message says what to send."""
 
 
 @dataclass(frozen=True)
@@ -181,7 +178,17 @@ async def record_report(
     return loop
 
 
-def make_ci_hook_handler(context: AppContext) -> Handler:
+@dataclass(frozen=True)
+class CiHookDeps:
+    """What ``/hooks/ci`` reads and writes: the operator's token and limits, the store."""
+
+    settings: Settings
+    store: Store
+    metrics: Metrics
+    clock: Callable[[], float]
+
+
+def make_ci_hook_handler(context: CiHookDeps) -> Handler:
     """The ``/hooks/ci`` handler for every method (non-POST gets a 405 after the token)."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
@@ -195,7 +202,7 @@ def make_ci_hook_handler(context: AppContext) -> Handler:
     return handle
 
 
-async def _answer(request: web.Request, context: AppContext) -> web.Response:
+async def _answer(request: web.Request, context: CiHookDeps) -> web.Response:
     if not token_ok(request.headers, context.settings.ci_hook_token):
         return error(
             401,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from gidgethub.abc import GitHubAPI
 
@@ -12,11 +11,11 @@ from app.admin.commands import (
     Command,
     has_write_access,
     help_text,
-    is_bot,
     parse_command,
     refusal_text,
 )
 from app.admin.status import loop_summary
+from app.intake.payloads import Comment
 from app.loop.engine import Engine
 from app.store.base import Store
 from app.store.records import Loop
@@ -30,19 +29,20 @@ class CommandHandler:
         self._engine = engine
         self._github = github
 
-    async def on_comment(self, payload: dict[str, Any]) -> None:
-        sender = payload.get("sender") or {}
-        if is_bot(sender):
+    async def on_comment(self, comment: Comment) -> None:
+        if comment.user_is_bot:
             return
-        command = parse_command((payload.get("comment") or {}).get("body") or "")
+        command = parse_command(comment.body)
         if command is None:
             return
-        repo = payload["repository"]["full_name"]
+        repo, number, comment_id, user = (
+            comment.repo,
+            comment.number,
+            comment.comment_id,
+            comment.user,
+        )
         owner, name = repo.split("/", 1)
-        number = int(payload["issue"]["number"])
-        comment_id = int(payload["comment"]["id"])
-        user = str(sender.get("login", ""))
-        gh = self._github(int(payload["installation"]["id"]))
+        gh = self._github(comment.installation_id)
 
         async def reply(text: str) -> None:
             await gh.post(

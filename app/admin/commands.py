@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
 
 import gidgethub
 from gidgethub.abc import GitHubAPI
@@ -64,11 +63,6 @@ def parse_command(comment_body: str) -> Command | None:
             return Command(kind=word, arg=(match.group(2) or "").strip())
         return Command(kind="unknown", arg=match.group(1) or "")
     return None
-
-
-def is_bot(sender: dict[str, Any]) -> bool:
-    """True for GitHub Apps and bot accounts, including this app itself."""
-    return sender.get("type") == "Bot" or str(sender.get("login", "")).endswith("[bot]")
 
 
 async def has_write_access(gh: GitHubAPI, *, owner: str, repo: str, username: str) -> bool:

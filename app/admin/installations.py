@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from app.github.client import GitHubClients
+from app.intake.payloads import InstallationChange, RepositoriesChange
 from app.loop.engine import Engine
 from app.store.base import Store
 
@@ -27,47 +27,36 @@ class InstallationHandler:
         self._clients = clients
         self._clock = clock
 
-    async def activated(self, payload: dict[str, Any]) -> None:
-        installation = payload["installation"]
+    async def activated(self, change: InstallationChange) -> None:
         await self._store.put_installation(
-            int(installation["id"]),
-            _account(installation),
-            suspended=False,
-            now=self._clock(),
+            change.installation_id, change.account, suspended=False, now=self._clock()
         )
-        repos = [r["full_name"] for r in payload.get("repositories") or []]
-        if repos:
+        if change.repositories:
             await self._store.set_installation_repos(
-                int(installation["id"]), added=repos, removed=()
+                change.installation_id, added=list(change.repositories), removed=()
             )
 
-    async def suspended(self, payload: dict[str, Any]) -> None:
-        installation = payload["installation"]
-        installation_id = int(installation["id"])
+    async def suspended(self, change: InstallationChange) -> None:
+        installation_id = change.installation_id
         await self._store.put_installation(
-            installation_id, _account(installation), suspended=True, now=self._clock()
+            installation_id, change.account, suspended=True, now=self._clock()
         )
         await self._engine.installation_removed(installation_id)
         self._clients.forget_installation(installation_id)
 
-    async def removed(self, payload: dict[str, Any]) -> None:
-        installation_id = int(payload["installation"]["id"])
+    async def removed(self, change: InstallationChange) -> None:
+        installation_id = change.installation_id
         await self._engine.installation_removed(installation_id)
         self._clients.forget_installation(installation_id)
         await self._store.remove_installation(installation_id)
         log.info("installation %s removed: its loops were cancelled", installation_id)
 
-    async def repositories_changed(self, payload: dict[str, Any]) -> None:
-        installation_id = int(payload["installation"]["id"])
-        added = [r["full_name"] for r in payload.get("repositories_added") or []]
-        removed = [r["full_name"] for r in payload.get("repositories_removed") or []]
-        await self._store.set_installation_repos(installation_id, added=added, removed=removed)
-        for repo in removed:
+    async def repositories_changed(self, change: RepositoriesChange) -> None:
+        await self._store.set_installation_repos(
+            change.installation_id, added=list(change.added), removed=list(change.removed)
+        )
+        for repo in change.removed:
             loops = await self._store.active_loops(repo=repo)
             await self._engine.access_lost(
                 loops, "The repository was removed from the installation"
             )
-
-
-def _account(installation: dict[str, Any]) -> str:
-    return str((installation.get("account") or {}).get("login") or "")

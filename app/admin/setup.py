@@ -35,6 +35,8 @@ import aiohttp
 import yaml
 from aiohttp import web
 
+from app.core.errors import SetupFailed
+
 logger = logging.getLogger(__name__)
 
 MANIFEST_PATH = Path(__file__).resolve().parents[2] / "app.yml"
@@ -68,16 +70,6 @@ class SetupOptions:
     github_web_url: str = DEFAULT_WEB_URL
     github_api_url: str = DEFAULT_API_URL
     manifest_path: Path = MANIFEST_PATH
-
-
-class SetupFailed(Exception):
-    """A registration step failed in a way the person can act on."""
-
-    def __init__(self, message: str, advice: str, status: int = 502) -> None:
-        super().__init__(message)
-        self.message = message
-        self.advice = advice
-        self.status = status
 
 
 OPTIONS_KEY = web.AppKey("setup_options", SetupOptions)

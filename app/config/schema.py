@@ -43,6 +43,7 @@ from app.config.model import (
     ModelConfig,
     RepoConfig,
 )
+from app.core.errors import ConfigError
 from app.diagnosis.model import Category
 
 EXTENDS_KEY = "_extends"
@@ -61,16 +62,6 @@ class ConfigProblem:
         if not self.allowed:
             return f"{self.key_path}: {self.message}"
         return f"{self.key_path}: {self.message}: expected {self.allowed}"
-
-
-class ConfigError(ValueError):
-    """A config file that cannot be used; ``problems`` lists every reason."""
-
-    def __init__(self, problems: list[ConfigProblem], *, source: str) -> None:
-        self.problems = problems
-        self.source = source
-        lines = "\n".join(f"- {problem}" for problem in problems)
-        super().__init__(f"{source} is not a valid ci-fix-loop config:\n{lines}")
 
 
 _JSON = json.JSONEncoder(ensure_ascii=False, default=str)

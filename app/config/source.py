@@ -34,7 +34,7 @@ from app.config.schema import (
     parse_repo_config,
     show_value,
 )
-from app.publish.render import code_span
+from app.core.markdown import code_span
 
 ORG_CONFIG_REPO = ".github"
 MAX_EXTENDS = 3

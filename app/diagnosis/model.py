@@ -128,3 +128,9 @@ def normalise_for_fingerprint(text: str) -> str:
     for pattern, replacement in _VOLATILE:
         text = pattern.sub(replacement, text)
     return text.strip()
+
+
+def key_line_text(k: KeyLine) -> str:
+    """A key line as a person (or an agent) reads it: ``file:line: text``, as far as known."""
+    where = f"{k.file}:{k.line}: " if k.file and k.line else (f"{k.file}: " if k.file else "")
+    return where + k.text

@@ -31,8 +31,7 @@ from app.fix.workspace import (
     download_source,
 )
 from app.github.client import AppGitHubAPI
-from app.loop.ports import AttemptInput, AttemptResult
-from app.publish.commit import publish_fix
+from app.loop.ports import AttemptInput, AttemptResult, Publisher
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +41,9 @@ FixerFactory = Callable[[AttemptInput], Sequence[Fixer]]
 class FixAttempter:
     """The engine's ``Attempter``."""
 
-    def __init__(self, *, fixers: FixerFactory, metrics: Metrics) -> None:
+    def __init__(self, *, fixers: FixerFactory, publish: Publisher, metrics: Metrics) -> None:
         self._fixers = fixers
+        self._publish = publish
         self._metrics = metrics
 
     async def attempt(
@@ -179,7 +179,7 @@ class FixAttempter:
                     problem=f"The change did not pass `{config.verify}`:\n{after.output_tail}",
                     verify=verify,
                 )
-        sha = await publish_fix(
+        sha = await self._publish(
             gh,
             repo=loop.repo,
             base_sha=loop.head_sha,

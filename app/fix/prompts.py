@@ -15,8 +15,8 @@ import hashlib
 from dataclasses import dataclass
 
 from app.config.model import GuardConfig
-from app.diagnosis.model import Category, Diagnosis
-from app.publish.render import code_span, fence, key_line_text, redact_secrets, tail
+from app.core.markdown import code_span, fence, redact_secrets, tail
+from app.diagnosis.model import Category, Diagnosis, key_line_text
 
 LOG_EXCERPT_CHARS = 8_000
 PREVIOUS_OUTCOME_CHARS = 4_000

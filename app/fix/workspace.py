@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import IO, TypeVar
 
+from app.core.errors import DownloadError, UnsafeArchive, WorkspaceError
 from app.fix.sandbox import clean_env, remove_tree
 from app.github.client import AppGitHubAPI
 
@@ -57,22 +58,6 @@ EXCLUDED = ("__pycache__/", "*.pyc", ".pytest_cache/", ".ruff_cache/", ".mypy_ca
 
 GITLINK_MODE = "160000"
 SYMLINK_MODE = "120000"
-
-
-class UnsafeArchive(ValueError):
-    """The tarball contains something that must not be extracted; ``reason`` says what."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"refusing to extract the repository archive: {reason}")
-        self.reason = reason
-
-
-class DownloadError(RuntimeError):
-    """The tarball could not be downloaded."""
-
-
-class WorkspaceError(RuntimeError):
-    """Git failed in the workspace, or the workspace holds something unpublishable."""
 
 
 async def download_source(

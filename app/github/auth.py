@@ -19,14 +19,12 @@ import aiohttp
 import cachetools
 import jwt
 
+from app.core.errors import GitHubAuthError
+
 JWT_BACKDATE_S = 60
 JWT_LIFETIME_S = 9 * 60  # GitHub accepts at most 10 minutes; leave room for clock drift
 TOKEN_REFRESH_MARGIN_S = 5 * 60
 USER_AGENT = "ci-fix-loop (+https://github.com/apps/ci-fix-loop)"
-
-
-class GitHubAuthError(Exception):
-    """GitHub refused to authenticate the App or to issue an installation token."""
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
-"""The facts of a ``workflow_run`` payload that the loop needs, read once.
+"""Webhook payloads as typed values: the facts each handler needs, read once, at the edge.
 
 Payloads are large and loosely typed; reading them in one place keeps
 ``payload["workflow_run"]["head_repository"]["full_name"]`` out of the engine
-and turns a malformed payload into ``None`` instead of a KeyError deep inside.
+and turns a malformed payload into ``None`` (the delivery is then ignored)
+instead of a KeyError deep inside.  Everything past intake takes these frozen
+values, never the raw dict.
 """
 
 from __future__ import annotations
@@ -80,4 +82,97 @@ class RunFacts:
             )
         except (KeyError, TypeError, ValueError, AttributeError):
             # AttributeError: a block that should be an object is a list or a string.
+            return None
+
+
+def is_bot(sender: dict[str, Any]) -> bool:
+    """True for GitHub Apps and bot accounts, including this app itself."""
+    return sender.get("type") == "Bot" or str(sender.get("login", "")).endswith("[bot]")
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise TypeError(f"not an id: {value!r}")
+    return int(value)
+
+
+def _names(items: Any) -> tuple[str, ...]:
+    """``full_name`` of each repository object in a payload list (absent list: none)."""
+    if items is None:
+        return ()
+    if not isinstance(items, list):
+        raise TypeError("a repository list is not a list")
+    return tuple(str(item["full_name"]) for item in items)
+
+
+@dataclass(frozen=True)
+class InstallationChange:
+    """An ``installation`` event: the App was installed, suspended, resumed or removed."""
+
+    installation_id: int
+    account: str
+    repositories: tuple[str, ...] = ()
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> InstallationChange | None:
+        try:
+            installation = payload["installation"]
+            account = installation.get("account") or {}
+            return cls(
+                installation_id=_int(installation["id"]),
+                account=str(account.get("login") or ""),
+                repositories=_names(payload.get("repositories")),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+
+
+@dataclass(frozen=True)
+class RepositoriesChange:
+    """An ``installation_repositories`` event: repositories added to or removed from it."""
+
+    installation_id: int
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> RepositoriesChange | None:
+        try:
+            return cls(
+                installation_id=_int(payload["installation"]["id"]),
+                added=_names(payload.get("repositories_added")),
+                removed=_names(payload.get("repositories_removed")),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A new ``issue_comment``: where it was left, by whom, and what it says."""
+
+    installation_id: int
+    repo: str
+    number: int
+    comment_id: int
+    body: str
+    user: str
+    user_is_bot: bool
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> Comment | None:
+        try:
+            sender = payload.get("sender") or {}
+            comment = payload["comment"]
+            login = str(sender.get("login") or "")
+            return cls(
+                installation_id=_int(payload["installation"]["id"]),
+                repo=str(payload["repository"]["full_name"]),
+                number=_int(payload["issue"]["number"]),
+                comment_id=_int(comment["id"]),
+                body=str(comment.get("body") or ""),
+                user=login,
+                user_is_bot=is_bot(sender),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
             return None

@@ -18,11 +18,14 @@ import os
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
+from http import HTTPStatus
 from typing import Any
 
 import cachetools
+import gidgethub
 
 from app.config.model import RepoConfig
+from app.core.errors import LoopError
 from app.core.logctx import log_context
 from app.core.metrics import Metrics
 from app.diagnosis.model import Diagnosis
@@ -102,9 +105,8 @@ class Engine:
 
     # ------------------------------------------------------------------ events
 
-    async def on_workflow_run(self, payload: dict[str, Any]) -> None:
-        facts = RunFacts.from_payload(payload)
-        if facts is None or facts.status != "completed":
+    async def on_workflow_run(self, facts: RunFacts) -> None:
+        if facts.status != "completed":
             return
         await self.expire_stale_waits()
         with log_context(repo=facts.repo):
@@ -337,18 +339,24 @@ class Engine:
                 await self.work(loop)
         except asyncio.CancelledError:
             raise
+        except LoopError as exc:
+            # Raised on purpose: its message is written for the maintainer.
+            log.warning("loop %s ends: %s", loop.id, exc)
+            await self._escalate_current(loop.id, str(exc))
         except Exception as exc:
+            # A bug or an unforeseen fault: the loop must not stay claimed and silent.
             log.exception("loop %s failed unexpectedly", loop.id)
-            current = await self.store.get_loop(loop.id)
-            if current is not None and not current.state.terminal:
-                await self._finish(
-                    current,
-                    LoopState.ESCALATED,
-                    f"The app hit an internal error ({type(exc).__name__}); see the app's logs",
-                    expect=[current.state],
-                )
+            await self._escalate_current(
+                loop.id,
+                f"The app hit an internal error ({type(exc).__name__}); see the app's logs",
+            )
         finally:
             await self.store.release_loop(loop.id, self.worker_id, now=self._clock())
+
+    async def _escalate_current(self, loop_id: int, reason: str) -> None:
+        current = await self.store.get_loop(loop_id)
+        if current is not None and not current.state.terminal:
+            await self._finish(current, LoopState.ESCALATED, reason, expect=[current.state])
 
     async def work(self, loop: Loop) -> None:
         """Move one claimed ``queued`` loop as far as it goes without waiting for CI."""
@@ -513,9 +521,11 @@ class Engine:
                 "/repos/{owner}/{repo}/git/ref/{ref}",
                 {"owner": owner, "repo": name, "ref": f"heads/{loop.fix_branch}"},
             )
-        except Exception as exc:
-            # Most often a 404 (the dead worker never pushed); the fix is attempted again.
-            log.info("no fix to adopt from %s: %s", loop.fix_branch, exc)
+        except gidgethub.BadRequest as exc:
+            if exc.status_code != HTTPStatus.NOT_FOUND:
+                raise
+            # The dead worker never pushed: the fix is attempted again.
+            log.info("no fix to adopt: %s does not exist", loop.fix_branch)
             return False
         sha = ref["object"]["sha"]
         if sha == loop.fix_sha:

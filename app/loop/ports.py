@@ -10,7 +10,7 @@ of them (``tests/unit/test_engine.py``); the app wires the real ones in
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -75,6 +75,23 @@ class Attempter(Protocol):
         request: AttemptInput,
         on_spend: Callable[[float], Awaitable[None]],
     ) -> AttemptResult: ...
+
+
+class Publisher(Protocol):
+    """Commits a judged change on the fix branch (``app.publish.commit.publish_fix``)."""
+
+    async def __call__(
+        self,
+        gh: AppGitHubAPI,
+        *,
+        repo: str,
+        base_sha: str,
+        parent_sha: str,
+        branch: str,
+        changes: Mapping[str, bytes | None],
+        message: str,
+        modes: Mapping[str, str] | None = None,
+    ) -> str: ...
 
 
 class Reporter(Protocol):

@@ -26,6 +26,41 @@ async def start_check(
     return int(run["id"])
 
 
+async def completed_check(
+    gh: GitHubAPI,
+    *,
+    repo: str,
+    head_sha: str,
+    conclusion: str,
+    title: str,
+    summary_markdown: str,
+) -> int:
+    """Create a check run that is already complete (nothing to follow); return its id."""
+    _require_conclusion(conclusion)
+    run = await gh.post(
+        f"/repos/{repo}/check-runs",
+        data={
+            "name": CHECK_NAME,
+            "head_sha": head_sha,
+            "status": "completed",
+            "conclusion": conclusion,
+            "output": _output(title, summary_markdown),
+        },
+    )
+    return int(run["id"])
+
+
+def _require_conclusion(conclusion: str) -> None:
+    if conclusion not in CONCLUSIONS:
+        raise ValueError(
+            f"{conclusion!r} is not a check run conclusion; use one of {sorted(CONCLUSIONS)}"
+        )
+
+
+def _output(title: str, summary_markdown: str) -> dict[str, str]:
+    return {"title": title[:255], "summary": summary_markdown[:SUMMARY_LIMIT]}
+
+
 async def finish_check(
     gh: GitHubAPI,
     *,
@@ -36,15 +71,12 @@ async def finish_check(
     title: str,
 ) -> None:
     """Complete the check run with a conclusion and the loop's summary."""
-    if conclusion not in CONCLUSIONS:
-        raise ValueError(
-            f"{conclusion!r} is not a check run conclusion; use one of {sorted(CONCLUSIONS)}"
-        )
+    _require_conclusion(conclusion)
     await gh.patch(
         f"/repos/{repo}/check-runs/{check_run_id}",
         data={
             "status": "completed",
             "conclusion": conclusion,
-            "output": {"title": title[:255], "summary": summary_markdown[:SUMMARY_LIMIT]},
+            "output": _output(title, summary_markdown),
         },
     )

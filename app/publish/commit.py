@@ -23,12 +23,10 @@ import aiohttp
 import gidgethub
 from gidgethub.abc import GitHubAPI
 
+from app.core.errors import PublishError
+
 FILE_MODE = "100644"
 FIX_LABEL = "ci-fix-loop"
-
-
-class PublishError(Exception):
-    """The fix could not be committed or its pull request opened; the message says why."""
 
 
 def _is_422(exc: gidgethub.BadRequest, *fragments: str) -> bool:

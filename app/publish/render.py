@@ -9,12 +9,12 @@ itself cannot close; inside code, GitHub neither renders markdown nor turns
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from app.diagnosis.model import Diagnosis, KeyLine
+from app.core.markdown import code_span, fence, redact_secrets, tail
+from app.diagnosis.model import Diagnosis, key_line_text
 from app.fix.guard import GuardVerdict
 
 # GitHub rejects bodies over 65,536 characters; leave room for the frame around a block.
@@ -24,55 +24,6 @@ KEY_LINES_SHOWN = 12
 
 LOOP_MARKER_PREFIX = "<!-- ci-fix-loop:loop="
 ESCALATION_MARKER_PREFIX = "<!-- ci-fix-loop:escalation "
-
-_SECRET_SHAPES = re.compile(
-    r"""(
-        gh[pousr]_[A-Za-z0-9]{20,} | github_pat_[A-Za-z0-9_]{20,}
-      | sk-(?:ant-)?[A-Za-z0-9_-]{20,} | xox[abprs]-[A-Za-z0-9-]{10,}
-      | AKIA[0-9A-Z]{16} | eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}
-      | -----BEGIN[ A-Z]*PRIVATE\ KEY-----[\s\S]*?(?:-----END[ A-Z]*PRIVATE\ KEY-----|\Z)
-    )""",
-    re.VERBOSE,
-)
-
-
-def redact_secrets(text: str) -> str:
-    """Mask strings shaped like credentials.
-
-    GitHub masks registered secrets in logs, but a token printed by a test or a
-    key committed by mistake is not registered; it must not travel further into
-    a prompt (sent to a model provider) or a public issue.
-    """
-    return _SECRET_SHAPES.sub("[redacted]", text)
-
-
-def fence(text: str, info: str = "text") -> str:
-    """A fenced code block that ``text`` cannot close.
-
-    CommonMark closes a backtick fence only with a run of at least as many
-    backticks, so the fence is one longer than the longest run inside.
-    """
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    ticks = "`" * max(3, longest + 1)
-    return f"{ticks}{info}\n{text.rstrip(chr(10))}\n{ticks}"
-
-
-def code_span(text: str) -> str:
-    """An inline code span for a short untrusted string (a job, branch or file name)."""
-    flat = " ".join(text.split()) or " "
-    longest = max((len(run) for run in re.findall(r"`+", flat)), default=0)
-    ticks = "`" * (longest + 1)
-    pad = " " if flat.startswith("`") or flat.endswith("`") else ""
-    return f"{ticks}{pad}{flat}{pad}{ticks}"
-
-
-def tail(text: str, limit: int) -> str:
-    """The last ``limit`` characters, starting at a line boundary when one is near."""
-    if len(text) <= limit:
-        return text
-    cut = text[-limit:]
-    newline = cut.find("\n")
-    return cut[newline + 1 :] if 0 <= newline < 200 else cut
 
 
 def _marker_value(value: str) -> str:
@@ -144,12 +95,6 @@ def _category(d: Diagnosis) -> str:
 
 def _jobs(d: Diagnosis) -> str:
     return ", ".join(code_span(j) for j in d.failed_jobs) or "(unknown)"
-
-
-def key_line_text(k: KeyLine) -> str:
-    """A key line as a person (or an agent) reads it: ``file:line: text``, as far as known."""
-    where = f"{k.file}:{k.line}: " if k.file and k.line else (f"{k.file}: " if k.file else "")
-    return where + k.text
 
 
 def _key_lines_block(d: Diagnosis) -> list[str]:

@@ -15,7 +15,7 @@ from app.config.model import RepoConfig
 from app.config.source import ConfigLoad, render_config_problems
 from app.diagnosis.model import Category, Diagnosis
 from app.intake.payloads import RunFacts
-from app.publish.checkrun import CHECK_NAME, SUMMARY_LIMIT, finish_check, start_check
+from app.publish.checkrun import completed_check, finish_check, start_check
 from app.publish.commit import FIX_LABEL, ensure_pull_request
 from app.publish.escalate import escalate
 from app.publish.render import (
@@ -94,20 +94,15 @@ class GitHubReporter:
 
     async def config_invalid(self, gh: GitHubAPI, facts: RunFacts, load: ConfigLoad) -> None:
         items = load.problems
-        run = await gh.post(
-            f"/repos/{facts.repo}/check-runs",
-            data={
-                "name": CHECK_NAME,
-                "head_sha": facts.head_sha,
-                "status": "completed",
-                "conclusion": "failure",
-                "output": {
-                    "title": f".github/ci-fix-loop.yml is invalid ({len(items)} problem(s))",
-                    "summary": render_config_problems(items, load.source)[:SUMMARY_LIMIT],
-                },
-            },
+        check_id = await completed_check(
+            gh,
+            repo=facts.repo,
+            head_sha=facts.head_sha,
+            conclusion="failure",
+            title=f".github/ci-fix-loop.yml is invalid ({len(items)} problem(s))",
+            summary_markdown=render_config_problems(items, load.source),
         )
-        log.warning("invalid config in %s reported on check run %s", facts.repo, run.get("id"))
+        log.warning("invalid config in %s reported on check run %s", facts.repo, check_id)
 
     async def rerun_failed_jobs(self, gh: GitHubAPI, loop: Loop) -> None:
         await gh.post(f"/repos/{loop.repo}/actions/runs/{loop.run_id}/rerun-failed-jobs", data={})

@@ -11,10 +11,10 @@ from app.admin.commands import (
     Command,
     has_write_access,
     help_text,
-    is_bot,
     parse_command,
     refusal_text,
 )
+from app.intake.payloads import is_bot
 from tests.e2e.test_config_source import installation_client
 
 INSTALLATION = 11

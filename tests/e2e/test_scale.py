@@ -296,7 +296,7 @@ async def test_a_worker_without_database_url_says_what_to_set(tmp_path: Path) ->
 
 
 def test_a_stall_timeout_shorter_than_three_heartbeats_is_refused() -> None:
-    from app.loop.worker import WorkerOptions
+    from app.worker import WorkerOptions
 
     with pytest.raises(ValueError, match="at least three heartbeats"):
         WorkerOptions(heartbeat_s=10.0, stalled_after_s=20.0)

@@ -77,7 +77,7 @@ async def test_tasks_started_inside_a_context_keep_its_fields(
     configure_logging(fmt="json", level="INFO")
 
     async def background() -> None:
-        logging.getLogger("app.loop.worker").info("working")
+        logging.getLogger("app.worker").info("working")
 
     with log_context(delivery_id="d-9", repo="octo/app"):
         task = asyncio.create_task(background())

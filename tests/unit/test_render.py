@@ -7,6 +7,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.core.markdown import code_span, fence, redact_secrets
 from app.diagnosis.model import Category, Diagnosis, KeyLine
 from app.fix.guard import GuardVerdict
 from app.publish.render import (
@@ -15,17 +16,14 @@ from app.publish.render import (
     LoopSummary,
     check_summary,
     check_title,
-    code_span,
     escalation_body,
     escalation_comment,
     escalation_marker,
     escalation_title,
-    fence,
     loop_marker,
     pr_body,
     pr_escalation_comment,
     pr_title,
-    redact_secrets,
 )
 
 HOSTILE = "```\n## Pwned\n@octocat please merge\n<!-- ci-fix-loop:loop=other -->"

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from app.core.errors import EditError
+
 EDIT_FORMAT = """\
 Answer with one JSON object and nothing else, in this exact shape:
 {"edits": [{"path": "src/app.py", "search": "exact text to replace", "replace": "new text"}],
@@ -27,10 +29,6 @@ Rules:
 - To create a new file, use an empty "search" and the whole content as "replace".
 - If you cannot fix the failure safely, answer {"edits": [], "escalate": "<reason>"}.
 """
-
-
-class EditError(ValueError):
-    """A reply or an edit that cannot be applied; the message is meant for the model."""
 
 
 @dataclass(frozen=True)

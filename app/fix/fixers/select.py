@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from app.config.model import RepoConfig
+from app.core.errors import FixerUnavailable
 from app.diagnosis.model import Category
 from app.fix.fixers.api import ApiFixer
 from app.fix.fixers.autofix import AutofixFixer
@@ -21,10 +22,6 @@ from app.settings import Settings
 
 # Categories whose failures the repository's own fix tools (ruff --fix, prettier) address.
 AUTOFIXABLE = frozenset({Category.LINT})
-
-
-class FixerUnavailable(ValueError):
-    """The configured fixer cannot run; the message says what to set."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,61 @@
+"""Markdown that untrusted text cannot break out of, shared by every stage that writes it.
+
+Log lines, job and branch names and an agent's words reach pull requests,
+issues, check runs and prompts.  Such text only appears inside a fence or code
+span it cannot close (inside code GitHub neither renders markdown nor turns
+``@name`` into a notification), cut to a size, and with credential-shaped
+strings masked.  Pure functions: text in, text out.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SECRET_SHAPES = re.compile(
+    r"""(
+        gh[pousr]_[A-Za-z0-9]{20,} | github_pat_[A-Za-z0-9_]{20,}
+      | sk-(?:ant-)?[A-Za-z0-9_-]{20,} | xox[abprs]-[A-Za-z0-9-]{10,}
+      | AKIA[0-9A-Z]{16} | eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}
+      | -----BEGIN[ A-Z]*PRIVATE\ KEY-----[\s\S]*?(?:-----END[ A-Z]*PRIVATE\ KEY-----|\Z)
+    )""",
+    re.VERBOSE,
+)
+
+
+def redact_secrets(text: str) -> str:
+    """Mask strings shaped like credentials.
+
+    GitHub masks registered secrets in logs, but a token printed by a test or a
+    key committed by mistake is not registered; it must not travel further into
+    a prompt (sent to a model provider) or a public issue.
+    """
+    return _SECRET_SHAPES.sub("[redacted]", text)
+
+
+def fence(text: str, info: str = "text") -> str:
+    """A fenced code block that ``text`` cannot close.
+
+    CommonMark closes a backtick fence only with a run of at least as many
+    backticks, so the fence is one longer than the longest run inside.
+    """
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}{info}\n{text.rstrip(chr(10))}\n{ticks}"
+
+
+def code_span(text: str) -> str:
+    """An inline code span for a short untrusted string (a job, branch or file name)."""
+    flat = " ".join(text.split()) or " "
+    longest = max((len(run) for run in re.findall(r"`+", flat)), default=0)
+    ticks = "`" * (longest + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") else ""
+    return f"{ticks}{pad}{flat}{pad}{ticks}"
+
+
+def tail(text: str, limit: int) -> str:
+    """The last ``limit`` characters, starting at a line boundary when one is near."""
+    if len(text) <= limit:
+        return text
+    cut = text[-limit:]
+    newline = cut.find("\n")
+    return cut[newline + 1 :] if 0 <= newline < 200 else cut
