@@ -76,7 +76,8 @@ class Diagnosis:
 
     @property
     def fingerprint(self) -> str:
-        """A stable identity of the failure, blind to timings, addresses and ids.
+        """A stable identity of the failure, blind to timings, addresses, ids, line
+        numbers and temporary paths.
 
         Two runs failing "the same way" share a fingerprint, which is how the
         loop notices that a fix did not change the failure.
@@ -113,12 +114,28 @@ class Diagnosis:
 
 
 _VOLATILE = [
-    (re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?Z?\b"), "<time>"),
+    # Temporary paths first, so nothing below eats part of one.
+    (
+        re.compile(
+            r"(?:/private)?/(?:tmp|var/folders|var/tmp)/[^\s:'\"),]+"
+            r"|/home/runner/work/_temp/[^\s:'\"),]+"
+            r"|[A-Za-z]:\\(?:Users\\[^\\\s]+\\AppData\\Local\\)?Te?mp\\[^\s:'\"),]+"
+        ),
+        "<tmp>",
+    ),
+    (
+        re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?"),
+        "<time>",
+    ),
+    (re.compile(r"\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b"), "<time>"),
     (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<addr>"),
     (re.compile(r"\b[0-9a-f]{7,40}\b"), "<sha>"),
     (re.compile(r"\b\d+(?:\.\d+)?\s*(?:ms|s|sec|seconds|m|min)\b"), "<dur>"),
+    # Where in a file: path:12, path:12:5, file.ts(12,5), "line 12", "on line 12".
+    (re.compile(r"(?<=[\w.)\]\"'>]):\d+(?::\d+)?\b"), ":<line>"),
+    (re.compile(r"\(\d+,\s*\d+\)"), "(<line>)"),
+    (re.compile(r"\b(line|lines|ln|col|column)\s+\d+\b", re.IGNORECASE), r"\1 <n>"),
     (re.compile(r"\(\d+\)"), "(<n>)"),
-    (re.compile(r"/tmp/[^\s:'\"]+|/home/runner/work/_temp/[^\s:'\"]+"), "<tmp>"),
     (re.compile(r"\s+"), " "),
 ]
 

@@ -5,13 +5,23 @@ the installation token is looked up per request (so an expired one is
 replaced transparently), a 401 drops the cached token and retries once, and
 transient faults are survived: 5xx answers and connection failures are retried
 with exponential backoff and jitter, rate limits are waited out as GitHub asks
-(``Retry-After`` or ``x-ratelimit-reset``) instead of hammered.
+(``Retry-After`` or ``x-ratelimit-reset``) instead of hammered, and secondary
+limits without a hint back off exponentially from a minute.
+
+A POST is not blindly repeated: after a 5xx or a dropped connection GitHub may
+already have applied it (one 502 must not file the issue twice).  Only POSTs
+that are idempotent by nature (content-addressed git objects, tokens, labels,
+reactions, redeliveries) are retried here; the rest go through
+``post_reconciled``, which first looks for what the failed POST may have made.
+Downloads (logs, tarballs) get the same retries, token refresh and waits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -19,13 +29,23 @@ from typing import Any
 import aiohttp
 import cachetools
 from gidgethub import BadRequest, GitHubBroken, HTTPException, RateLimitExceeded, sansio
+from gidgethub import abc as gidgethub_abc
 from gidgethub.aiohttp import GitHubAPI
 from yarl import URL
 
 from app.github.auth import USER_AGENT, AppAuth
 
+log = logging.getLogger(__name__)
+
 MAX_ATTEMPTS = 4
 MAX_WAIT_S = 15 * 60.0
+SECONDARY_LIMIT_WAIT_S = 60.0  # GitHub: "wait at least one minute", then exponentially longer
+# POSTs GitHub applies idempotently: repeating one after a lost answer makes nothing twice.
+_IDEMPOTENT_POSTS = re.compile(
+    r"/git/(?:blobs|trees|commits)$|/access_tokens$|/labels$|/reactions$"
+    r"|/hook/deliveries/\d+/attempts$"
+)
+_REDIRECTS = (301, 302, 303, 307, 308)
 
 Sleeper = Callable[[float], Awaitable[None]]
 TokenSource = Callable[[], Awaitable[str]]
@@ -43,6 +63,11 @@ class RetryPolicy:
     def backoff(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
         return self.rng.uniform(0, min(self.cap_s, self.base_s * 2**attempt))
+
+    @staticmethod
+    def secondary_limit_wait(attempt: int) -> float:
+        """A secondary limit without ``Retry-After``: 1 minute, then 2, 4, ... (GitHub's advice)."""
+        return SECONDARY_LIMIT_WAIT_S * 2 ** (attempt - 1)
 
     def rate_limit_wait(self, headers: Mapping[str, str], now: float) -> float | None:
         """Seconds GitHub asked us to wait, or None when the answer was no rate limit."""
@@ -102,7 +127,7 @@ class AppGitHubAPI(GitHubAPI):
                     method, url, request_headers, body
                 )
             except (aiohttp.ClientConnectionError, TimeoutError):
-                if not self._may_retry_transport(method, attempt):
+                if not self._may_retry_transport(method, url, attempt):
                     raise
                 await self.sleep(self._policy.backoff(attempt))
                 continue
@@ -123,9 +148,43 @@ class AppGitHubAPI(GitHubAPI):
         GitHub answers these endpoints with a 302 to a short-lived signed URL
         on another host; the redirect is followed by hand so the installation
         token is never sent there.  Returns the final HTTP status; the body is
-        only streamed when it is 200.
+        only streamed when it is 200.  Until the first byte reaches ``sink``,
+        5xx answers and network errors are retried with backoff, a 401 gets a
+        fresh token once, and rate limits are waited out; a failure mid-stream
+        is raised (``sink`` cannot take bytes back).
         """
         target = sansio.format_url(url, url_vars, base_url=self.base_url)
+        attempt = 0
+        while True:
+            attempt += 1
+            streamed = False
+
+            def counted(chunk: bytes) -> None:
+                nonlocal streamed
+                streamed = True
+                sink(chunk)
+
+            try:
+                status, headers, message = await self._download_once(target, counted, max_redirects)
+            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError):
+                if streamed or attempt >= MAX_ATTEMPTS:
+                    raise
+                await self.sleep(self._policy.backoff(attempt))
+                continue
+            if status == 200 or attempt >= MAX_ATTEMPTS:
+                return status
+            if status == 401 and attempt == 1 and self._token is not None:
+                self._on_unauthorized()
+                continue
+            wait = self._retry_wait(status, headers, message, attempt)
+            if wait is None:
+                return status
+            await self.sleep(wait)
+
+    async def _download_once(
+        self, target: str, sink: Callable[[bytes], None], max_redirects: int
+    ) -> tuple[int, Mapping[str, str], str]:
+        """One try: the final status, its headers and (for errors) the start of its body."""
         headers: dict[str, str] = {"user-agent": USER_AGENT, "accept": "*/*"}
         if self._token is not None:
             headers["authorization"] = f"token {await self._token()}"
@@ -133,22 +192,42 @@ class AppGitHubAPI(GitHubAPI):
             async with self._session.get(target, headers=headers, allow_redirects=False) as resp:
                 if self._on_response is not None and "authorization" in headers:
                     self._on_response("GET", resp.status, resp.headers)
-                if resp.status in (301, 302, 303, 307, 308) and "Location" in resp.headers:
+                if resp.status in _REDIRECTS and "Location" in resp.headers:
                     target = str(resp.url.join(URL(resp.headers["Location"])))
                     headers = {"user-agent": USER_AGENT, "accept": "*/*"}
                     continue
+                lowered = {k.lower(): v for k, v in resp.headers.items()}
                 if resp.status == 200:
                     async for chunk in resp.content.iter_chunked(64 * 1024):
                         sink(chunk)
-                return resp.status
-        return 310  # too many redirects
+                    return 200, lowered, ""
+                message = (await resp.content.read(4096)).decode("utf-8", "replace")
+                return resp.status, lowered, message
+        return 310, {}, ""  # too many redirects
+
+    def _retry_wait(
+        self, status: int, headers: Mapping[str, str], message: str, attempt: int
+    ) -> float | None:
+        """How long to wait before repeating a request that got ``status``; None: don't."""
+        if status in (403, 429):
+            wait = self._policy.rate_limit_wait(headers, self._clock())
+            if wait is None:
+                lowered = message.lower()
+                secondary = "secondary rate limit" in lowered or "abuse" in lowered
+                if status != 429 and not secondary:
+                    return None  # a plain permission error: retrying cannot help
+                wait = self._policy.secondary_limit_wait(attempt)
+            return wait if wait <= MAX_WAIT_S else None
+        if status >= 500:
+            return self._policy.backoff(attempt)
+        return None
 
     @staticmethod
-    def _may_retry_transport(method: str, attempt: int) -> bool:
+    def _may_retry_transport(method: str, url: str, attempt: int) -> bool:
         # A POST whose connection dropped may already have been applied by
         # GitHub; callers that create things reconcile instead (find the
-        # existing PR, issue or ref), so only idempotent methods retry here.
-        return attempt < MAX_ATTEMPTS and method in ("GET", "HEAD", "PUT", "PATCH", "DELETE")
+        # existing PR, issue or ref), so only idempotent requests retry here.
+        return attempt < MAX_ATTEMPTS and _idempotent(method, url)
 
     async def handle_rate_limit_error(
         self, *, method: str, url: str, exception: HTTPException, attempt: int
@@ -161,20 +240,56 @@ class AppGitHubAPI(GitHubAPI):
             self._on_unauthorized()
             return True
         if isinstance(exception, RateLimitExceeded) or status in (403, 429):
-            wait = self._policy.rate_limit_wait(headers, self._clock())
+            # Refused before GitHub did anything, so even a POST is safe to repeat.
+            message = " ".join(str(arg) for arg in exception.args)
+            if _is_secondary_limit(exception) and status not in (403, 429):
+                status = 403
+            wait = self._retry_wait(status, headers, message, attempt)
             if wait is None:
-                if status == 429 or _is_secondary_limit(exception):
-                    wait = 60.0  # GitHub's advice when it gives no hint
-                else:
-                    return False  # a plain permission error: retrying cannot help
-            if wait > MAX_WAIT_S:
                 return False
             await self.sleep(wait)
             return True
         if isinstance(exception, GitHubBroken):
+            if not _idempotent(method, url):
+                return False  # it may have taken effect: the caller reconciles
             await self.sleep(self._policy.backoff(attempt))
             return True
         return False
+
+
+_RECONCILE_POLICY = RetryPolicy()
+
+
+def _idempotent(method: str, url: str) -> bool:
+    """Whether repeating the request can never make anything twice."""
+    if method in ("GET", "HEAD", "PUT", "PATCH", "DELETE"):
+        return True
+    return method == "POST" and _IDEMPOTENT_POSTS.search(URL(url).path) is not None
+
+
+async def post_reconciled(
+    gh: gidgethub_abc.GitHubAPI,
+    url: str,
+    *,
+    data: Any,
+    find: Callable[[], Awaitable[Any | None]],
+    url_vars: Mapping[str, str | int] | None = None,
+    attempts: int = 3,
+) -> Any:
+    """POST ``data`` once; after a 5xx or a dropped connection, repeat it only if ``find``
+    (which looks for what the POST creates) says the first try did not take effect."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await gh.post(url, url_vars or {}, data=data)
+        except (GitHubBroken, aiohttp.ClientConnectionError, TimeoutError) as exc:
+            if attempt == attempts:
+                raise
+            log.warning("POST %s failed (%r): checking whether it took effect", url, exc)
+            await gh.sleep(_RECONCILE_POLICY.backoff(attempt))
+            existing = await find()
+            if existing is not None:
+                return existing
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _is_secondary_limit(exception: HTTPException) -> bool:

@@ -4,12 +4,15 @@ Payloads are large and loosely typed; reading them in one place keeps
 ``payload["workflow_run"]["head_repository"]["full_name"]`` out of the engine
 and turns a malformed payload into ``None`` (the delivery is then ignored)
 instead of a KeyError deep inside.  Everything past intake takes these frozen
-values, never the raw dict.
+values, never the raw dict.  Besides what identifies a run, it keeps what
+orders runs the way GitHub does (``run_number``, ``run_attempt``,
+``created_at``): the loop never takes a different sha to mean a newer commit.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from app.store.records import LoopKey, NewLoop
@@ -20,7 +23,7 @@ class RunFacts:
     installation_id: int
     repo: str
     default_branch: str
-    head_repo: str
+    head_repo: str | None  # None: GitHub did not say (a deleted fork); treated as foreign
     workflow_id: int
     workflow_name: str
     workflow_path: str
@@ -32,10 +35,13 @@ class RunFacts:
     status: str
     conclusion: str
     event: str
+    run_number: int = 0
+    created_at: float = 0.0  # when GitHub created the run (epoch seconds); 0 when unknown
 
     @property
     def from_fork(self) -> bool:
-        return self.head_repo.lower() != self.repo.lower()
+        """Fails closed: a run whose head repository is unknown is not trusted as our own."""
+        return self.head_repo is None or self.head_repo.lower() != self.repo.lower()
 
     @property
     def key(self) -> LoopKey:
@@ -61,13 +67,13 @@ class RunFacts:
         try:
             run = payload["workflow_run"]
             repository = payload["repository"]
-            head_repository = run.get("head_repository") or repository
+            head_repository = run.get("head_repository")
             workflow = payload.get("workflow") or {}
             return cls(
                 installation_id=int(payload["installation"]["id"]),
                 repo=str(repository["full_name"]),
                 default_branch=str(repository.get("default_branch") or "main"),
-                head_repo=str(head_repository["full_name"]),
+                head_repo=_full_name(head_repository),
                 workflow_id=int(run["workflow_id"]),
                 workflow_name=str(run.get("name") or workflow.get("name") or "CI"),
                 workflow_path=str(run.get("path") or workflow.get("path") or ""),
@@ -79,10 +85,30 @@ class RunFacts:
                 status=str(run.get("status") or ""),
                 conclusion=str(run.get("conclusion") or ""),
                 event=str(run.get("event") or ""),
+                run_number=int(run.get("run_number") or 0),
+                created_at=_timestamp(run.get("created_at")),
             )
         except (KeyError, TypeError, ValueError, AttributeError):
             # AttributeError: a block that should be an object is a list or a string.
             return None
+
+
+def _full_name(repository: Any) -> str | None:
+    """A repository block's ``full_name``, or None when the block is missing or unusable."""
+    if not isinstance(repository, dict):
+        return None
+    name = repository.get("full_name")
+    return name if isinstance(name, str) and name else None
+
+
+def _timestamp(value: Any) -> float:
+    """GitHub's ISO 8601 time (``2024-05-01T10:00:00Z``) as epoch seconds; 0 when absent."""
+    if not isinstance(value, str) or not value:
+        return 0.0
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
 
 
 def is_bot(sender: dict[str, Any]) -> bool:

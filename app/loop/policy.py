@@ -13,7 +13,8 @@ from enum import StrEnum
 from app.diagnosis.model import Category, Diagnosis
 from app.store.records import Iteration, Loop
 
-SUCCESS_CONCLUSIONS = frozenset({"success", "neutral", "skipped"})
+# ``skipped`` is not green: a skipped run checked nothing (a path filter, an ``if:``).
+SUCCESS_CONCLUSIONS = frozenset({"success", "neutral"})
 FAILURE_CONCLUSIONS = frozenset({"failure", "timed_out", "startup_failure"})
 
 
@@ -92,7 +93,105 @@ def after_fix_ci(conclusion: str) -> Decision:
         return Decision(Step.SUCCEED, "CI passed on the fix branch")
     if conclusion in FAILURE_CONCLUSIONS:
         return Decision(Step.ITERATE, f"CI on the fix branch ended: {conclusion}")
+    if conclusion == "skipped":
+        return Decision(
+            Step.ESCALATE,
+            "CI on the fix branch was skipped, so nothing checked the fix: the workflow's "
+            "`if:` conditions or path filters must let it run on `ci-fix/**` branches",
+        )
     return Decision(Step.ESCALATE, f"CI on the fix branch ended as {conclusion!r}")
+
+
+def after_fix_ci_of_all(conclusions: dict[str, str | None]) -> Decision | None:
+    """CI on the fix branch, over every workflow that failed on the loop's commit.
+
+    ``conclusions`` maps each such workflow (by name) to its conclusion on the
+    fix commit, None while it has not reported.  The fix is green only when
+    every one of them passed; one failing is enough to iterate once all have
+    reported (so the next attempt sees every failure at once).  None: wait.
+    """
+    if any(c is None for c in conclusions.values()):
+        return None
+    decisions = {name: after_fix_ci(c or "") for name, c in conclusions.items()}
+    for name, decision in sorted(decisions.items()):
+        if decision.step is Step.ESCALATE:
+            return Decision(Step.ESCALATE, f"{name}: {decision.reason}")
+    failing = sorted(n for n, d in decisions.items() if d.step is Step.ITERATE)
+    if failing:
+        return Decision(Step.ITERATE, "CI on the fix branch still fails: " + ", ".join(failing))
+    if len(conclusions) > 1:
+        return Decision(Step.SUCCEED, f"CI passed on the fix branch ({len(conclusions)} workflows)")
+    return Decision(Step.SUCCEED, "CI passed on the fix branch")
+
+
+# ------------------------------------------------------------------ event order
+
+
+class Ancestry(StrEnum):
+    """GitHub's compare status of ``base...head`` (``GET /repos/{o}/{r}/compare``)."""
+
+    AHEAD = "ahead"  # head descends from base: head is the newer commit
+    BEHIND = "behind"  # base descends from head: head is the older commit
+    IDENTICAL = "identical"
+    DIVERGED = "diverged"  # neither descends from the other (a force push, a rebase)
+    UNKNOWN = "unknown"  # compare failed (a commit GitHub no longer has)
+
+    @classmethod
+    def of(cls, status: object) -> Ancestry:
+        try:
+            return cls(str(status))
+        except ValueError:
+            return cls.UNKNOWN
+
+
+class Order(StrEnum):
+    NEWER = "newer"
+    OLDER = "older"
+    SAME = "same"  # the same run attempt: a duplicate
+    SIBLING = "sibling"  # another workflow on the same commit
+
+
+@dataclass(frozen=True)
+class RunMark:
+    """Where a run stands in a branch's history, as GitHub recorded it."""
+
+    head_sha: str
+    workflow_id: int
+    run_id: int
+    run_number: int
+    run_attempt: int
+    created_at: float
+
+
+def run_order(run: RunMark, than: RunMark, ancestry: Ancestry) -> Order:
+    """Whether ``run`` is newer than ``than``, by GitHub's facts, never by sha inequality.
+
+    ``ancestry`` is the compare status of ``than.head_sha...run.head_sha`` (only
+    consulted when the commits differ).  On one commit: the same run orders by
+    ``run_attempt``, runs of one workflow by ``run_number``, other workflows are
+    siblings.  Across commits: descent decides; when neither descends from the
+    other (force push) or GitHub cannot tell, the later-created run wins, then
+    the higher run number, then the higher run id.
+    """
+    if run.head_sha == than.head_sha:
+        if run.run_id == than.run_id:
+            if run.run_attempt == than.run_attempt:
+                return Order.SAME
+            return Order.NEWER if run.run_attempt > than.run_attempt else Order.OLDER
+        if run.workflow_id != than.workflow_id:
+            return Order.SIBLING
+        return (
+            Order.NEWER
+            if (run.run_number, run.run_id) > (than.run_number, than.run_id)
+            else (Order.OLDER)
+        )
+    if ancestry is Ancestry.AHEAD:
+        return Order.NEWER
+    if ancestry is Ancestry.BEHIND:
+        return Order.OLDER
+    mine = (run.created_at, run.run_number, run.run_id)
+    theirs = (than.created_at, than.run_number, than.run_id)
+    return Order.NEWER if mine > theirs else Order.OLDER
 
 
 def after_attempt(*, escalate_reason: str | None, published: bool, problem: str | None) -> Decision:

@@ -149,7 +149,7 @@ async def _create_ref(gh: GitHubAPI, repo: str, branch: str, sha: str) -> bool:
         if _is_422(exc, "already exists"):
             return False
         raise
-    except (aiohttp.ClientConnectionError, TimeoutError):
+    except (aiohttp.ClientConnectionError, TimeoutError, gidgethub.GitHubBroken):
         return False
     return True
 
@@ -194,7 +194,7 @@ async def ensure_pull_request(
         if not _is_422(exc, "already exists"):
             raise
         pr = await _update_open_pull_request(gh, repo, head_branch, title, body)
-    except (aiohttp.ClientConnectionError, TimeoutError):
+    except (aiohttp.ClientConnectionError, TimeoutError, gidgethub.GitHubBroken):
         # The create may or may not have reached GitHub: look before opening another.
         pr = await _find_open_pull_request(gh, repo, head_branch) or await gh.post(
             f"/repos/{repo}/pulls", data=data

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 import gidgethub
 from gidgethub.abc import GitHubAPI
 
+from app.github.client import post_reconciled
 from app.publish.commit import FIX_LABEL
 from app.publish.render import (
     LoopSummary,
@@ -58,18 +59,25 @@ async def escalate(
     )
     if existing is not None:
         issue = existing
-        await gh.post(
-            f"/repos/{repo}/issues/{issue['number']}/comments",
-            data={"body": escalation_comment(summary)},
-        )
+        await comment_once(gh, repo, issue["number"], escalation_comment(summary))
     else:
         issue = await _open_issue(gh, repo, summary, labels, assignees)
     if pr_number is not None:
-        await gh.post(
-            f"/repos/{repo}/issues/{pr_number}/comments",
-            data={"body": pr_escalation_comment(summary, issue["html_url"])},
-        )
+        await comment_once(gh, repo, pr_number, pr_escalation_comment(summary, issue["html_url"]))
     return int(issue["number"])
+
+
+async def comment_once(gh: GitHubAPI, repo: str, number: int, body: str) -> dict[str, Any]:
+    """Comment on an issue or pull request; after a 5xx, only if the comment is not there."""
+
+    async def find() -> dict[str, Any] | None:
+        async for comment in gh.getiter(f"/repos/{repo}/issues/{number}/comments?per_page=100"):
+            if comment.get("body") == body:
+                return dict(comment)
+        return None
+
+    url = f"/repos/{repo}/issues/{number}/comments"
+    return dict(await post_reconciled(gh, url, data={"body": body}, find=find))
 
 
 async def _open_issue(
@@ -86,10 +94,17 @@ async def _open_issue(
         "labels": list(dict.fromkeys([FIX_LABEL, *labels])),
     }
     people = list(assignees)
+
+    async def find() -> dict[str, Any] | None:
+        return await find_open_escalation(
+            gh, repo=repo, workflow_id=summary.workflow_id, branch=summary.branch
+        )
+
+    url = f"/repos/{repo}/issues"
     if not people:
-        return await gh.post(f"/repos/{repo}/issues", data=data)
+        return dict(await post_reconciled(gh, url, data=data, find=find))
     try:
-        return await gh.post(f"/repos/{repo}/issues", data={**data, "assignees": people})
+        return dict(await post_reconciled(gh, url, data={**data, "assignees": people}, find=find))
     except gidgethub.BadRequest as exc:
         if exc.status_code != 422:
             raise
@@ -101,4 +116,4 @@ async def _open_issue(
             people,
             exc,
         )
-        return await gh.post(f"/repos/{repo}/issues", data=data)
+        return dict(await post_reconciled(gh, url, data=data, find=find))

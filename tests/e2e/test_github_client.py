@@ -20,7 +20,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from gidgethub import BadRequest, GitHubBroken, RateLimitExceeded
 
-from app.github.client import MAX_ATTEMPTS, MAX_WAIT_S, AppGitHubAPI, RetryPolicy
+from app.github.client import (
+    MAX_ATTEMPTS,
+    MAX_WAIT_S,
+    AppGitHubAPI,
+    RetryPolicy,
+    post_reconciled,
+)
 
 NOW = 1_700_000_000.0
 RESET = "reset"  # a scripted answer that drops the connection instead of replying
@@ -286,6 +292,66 @@ async def test_secondary_rate_limit_without_hints_waits_a_minute(
     assert harness.waits == [60.0]
 
 
+async def test_repeated_secondary_limits_back_off_exponentially(
+    harness: Harness, scripted: Scripted
+) -> None:
+    secondary = Answer(403, body={"message": "You have exceeded a secondary rate limit."})
+    server = await scripted(secondary, secondary, secondary, Answer(body={"ok": 1}))
+    assert await harness.client(server.url).getitem("/repos/o/r") == {"ok": 1}
+    assert harness.waits == [60.0, 120.0, 240.0]
+
+
+# --- POSTs that may have taken effect ------------------------------------------------------
+
+
+async def test_a_post_answered_502_is_not_repeated_by_the_client(
+    harness: Harness, scripted: Scripted
+) -> None:
+    server = await scripted(Answer(502, body={"message": "Bad Gateway"}), Answer(201))
+    with pytest.raises(GitHubBroken):
+        await harness.client(server.url).post("/repos/o/r/issues", data={"title": "t"})
+    assert [s.method for s in server.seen] == ["POST"]
+
+
+async def test_a_content_addressed_post_answered_502_is_repeated(
+    harness: Harness, scripted: Scripted
+) -> None:
+    server = await scripted(Answer(502, body={"message": "Bad Gateway"}), Answer(201))
+    await harness.client(server.url).post("/repos/o/r/git/blobs", data={"content": "x"})
+    assert [s.method for s in server.seen] == ["POST", "POST"]
+
+
+async def test_a_reconciled_post_that_took_effect_is_found_not_repeated(
+    harness: Harness, scripted: Scripted
+) -> None:
+    server = await scripted(Answer(502, body={"message": "Bad Gateway"}))
+    client = harness.client(server.url)
+    looked: list[str] = []
+
+    async def find() -> dict[str, Any] | None:
+        looked.append("issues")
+        return {"number": 7}
+
+    made = await post_reconciled(client, "/repos/o/r/issues", data={"title": "t"}, find=find)
+    assert made == {"number": 7}
+    assert [s.method for s in server.seen] == ["POST"]
+    assert looked == ["issues"]
+
+
+async def test_a_reconciled_post_that_did_not_take_effect_is_made_again(
+    harness: Harness, scripted: Scripted
+) -> None:
+    server = await scripted(Answer(502, body={"message": "x"}), Answer(201, body={"number": 8}))
+
+    async def find() -> dict[str, Any] | None:
+        return None
+
+    client = harness.client(server.url)
+    made = await post_reconciled(client, "/repos/o/r/issues", data={"title": "t"}, find=find)
+    assert made == {"number": 8}
+    assert [s.method for s in server.seen] == ["POST", "POST"]
+
+
 async def test_plain_403_is_raised_without_retrying(harness: Harness, scripted: Scripted) -> None:
     forbidden = Answer(403, body={"message": "Resource not accessible by integration"})
     server = await scripted(forbidden, Answer(body={"ok": 1}))
@@ -351,6 +417,48 @@ async def test_download_gives_up_after_too_many_redirects(
     )
     assert status == 310
     assert len(loop_server.seen) == 3
+    assert chunks == []
+
+
+async def test_download_retries_5xx_and_dropped_connections_before_streaming(
+    harness: Harness, scripted: Scripted
+) -> None:
+    api = await scripted(Answer(502, body=b"bad gateway"), RESET, Answer(200, body=b"log"))
+    chunks: list[bytes] = []
+    assert await harness.client(api.url).download("/logs", {}, chunks.append) == 200
+    assert b"".join(chunks) == b"log"
+    assert len(api.seen) == 3
+    # (aiohttp may resend the dropped GET itself, without asking the client to wait)
+    assert 1 <= len(harness.waits) <= 2 and all(0 <= w <= 0.5 * 2**2 for w in harness.waits)
+
+
+async def test_download_gets_a_fresh_token_after_a_401(
+    harness: Harness, scripted: Scripted
+) -> None:
+    api = await scripted(Answer(401, body=b"Bad credentials"), Answer(200, body=b"log"))
+    chunks: list[bytes] = []
+    assert await harness.client(api.url).download("/logs", {}, chunks.append) == 200
+    assert harness.forgotten == 1
+    assert [s.headers["authorization"] for s in api.seen] == ["token tok-1", "token tok-2"]
+
+
+async def test_download_waits_out_a_rate_limit_as_github_asks(
+    harness: Harness, scripted: Scripted
+) -> None:
+    limited = Answer(429, {"Retry-After": "30"}, b"slow down")
+    api = await scripted(limited, Answer(200, body=b"log"))
+    chunks: list[bytes] = []
+    assert await harness.client(api.url).download("/logs", {}, chunks.append) == 200
+    assert harness.waits == [30.0]
+
+
+async def test_download_gives_up_after_the_last_attempt_with_the_status(
+    harness: Harness, scripted: Scripted
+) -> None:
+    api = await scripted(Answer(503, body=b"unavailable"))
+    chunks: list[bytes] = []
+    assert await harness.client(api.url).download("/logs", {}, chunks.append) == 503
+    assert len(api.seen) == MAX_ATTEMPTS
     assert chunks == []
 
 

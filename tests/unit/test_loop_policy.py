@@ -6,13 +6,18 @@ import pytest
 
 from app.diagnosis.model import Category, Diagnosis, KeyLine
 from app.loop.policy import (
+    Ancestry,
     Decision,
+    Order,
+    RunMark,
     Step,
     after_attempt,
     after_fix_ci,
+    after_fix_ci_of_all,
     after_rerun,
     before_iteration,
     iterations_used,
+    run_order,
     triage,
 )
 from app.store.records import Iteration, Loop, LoopState
@@ -64,14 +69,14 @@ def test_code_failures_go_straight_to_fix(category: Category) -> None:
 # --- after_rerun -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("conclusion", ["success", "neutral", "skipped"])
+@pytest.mark.parametrize("conclusion", ["success", "neutral"])
 def test_green_rerun_ends_the_loop_as_flaky(conclusion: str) -> None:
     assert after_rerun(conclusion) == Decision(
         Step.FLAKY, "the rerun passed: the failure was flaky"
     )
 
 
-@pytest.mark.parametrize("conclusion", ["failure", "timed_out", "cancelled", ""])
+@pytest.mark.parametrize("conclusion", ["failure", "timed_out", "cancelled", "", "skipped"])
 def test_red_rerun_goes_on_to_fix(conclusion: str) -> None:
     assert after_rerun(conclusion) == Decision(Step.FIX, "the rerun failed too")
 
@@ -156,7 +161,7 @@ def test_iterations_used_excludes_those_before_a_retry() -> None:
 # --- after_fix_ci ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("conclusion", ["success", "neutral", "skipped"])
+@pytest.mark.parametrize("conclusion", ["success", "neutral"])
 def test_green_ci_on_the_fix_branch_succeeds(conclusion: str) -> None:
     assert after_fix_ci(conclusion) == Decision(Step.SUCCEED, "CI passed on the fix branch")
 
@@ -173,6 +178,85 @@ def test_cancelled_or_odd_ci_on_the_fix_branch_escalates(conclusion: str) -> Non
     assert after_fix_ci(conclusion) == Decision(
         Step.ESCALATE, f"CI on the fix branch ended as {conclusion!r}"
     )
+
+
+def test_a_skipped_run_on_the_fix_branch_is_not_green_and_says_why() -> None:
+    decision = after_fix_ci("skipped")
+    assert decision.step is Step.ESCALATE
+    assert decision.reason is not None and "skipped" in decision.reason
+    assert "ci-fix/**" in decision.reason
+
+
+# --- after_fix_ci_of_all: every workflow that failed on the loop's commit ---------------
+
+
+def test_fix_ci_waits_until_every_failed_workflow_reported() -> None:
+    assert after_fix_ci_of_all({"CI": "success", "Lint": None}) is None
+    assert after_fix_ci_of_all({"CI": "failure", "Lint": None}) is None
+
+
+def test_fix_ci_is_green_only_when_every_failed_workflow_passes() -> None:
+    decision = after_fix_ci_of_all({"CI": "success", "Lint": "success"})
+    assert decision == Decision(Step.SUCCEED, "CI passed on the fix branch (2 workflows)")
+
+
+def test_fix_ci_iterates_naming_each_workflow_still_failing() -> None:
+    decision = after_fix_ci_of_all({"CI": "failure", "Lint": "success", "Types": "timed_out"})
+    assert decision == Decision(Step.ITERATE, "CI on the fix branch still fails: CI, Types")
+
+
+def test_fix_ci_with_one_skipped_workflow_escalates_naming_it() -> None:
+    decision = after_fix_ci_of_all({"CI": "success", "Lint": "skipped"})
+    assert decision is not None and decision.step is Step.ESCALATE
+    assert decision.reason is not None and decision.reason.startswith("Lint: ")
+
+
+# --- run_order: newer or older, by GitHub's facts ----------------------------------------
+
+
+def mark(sha: str = "a", *, wf: int = 1, run: int = 10, number: int = 1, attempt: int = 1,
+         created: float = 100.0) -> RunMark:  # fmt: skip
+    return RunMark(sha * 40, wf, run, number, attempt, created)
+
+
+def test_the_same_attempt_of_the_same_run_is_a_duplicate() -> None:
+    assert run_order(mark(), mark(), Ancestry.UNKNOWN) is Order.SAME
+
+
+def test_a_later_attempt_of_the_same_run_is_newer_and_an_earlier_one_older() -> None:
+    assert run_order(mark(attempt=2), mark(attempt=1), Ancestry.UNKNOWN) is Order.NEWER
+    assert run_order(mark(attempt=1), mark(attempt=2), Ancestry.UNKNOWN) is Order.OLDER
+
+
+def test_runs_of_one_workflow_on_one_commit_order_by_run_number() -> None:
+    later = mark(run=11, number=2, created=50.0)  # created earlier by a skewed clock: ignored
+    assert run_order(later, mark(run=10, number=1), Ancestry.UNKNOWN) is Order.NEWER
+    assert run_order(mark(run=10, number=1), later, Ancestry.UNKNOWN) is Order.OLDER
+
+
+def test_another_workflow_on_the_same_commit_is_a_sibling() -> None:
+    assert run_order(mark(wf=2, run=11), mark(wf=1), Ancestry.UNKNOWN) is Order.SIBLING
+
+
+def test_descent_decides_across_commits_whatever_the_clocks_say() -> None:
+    child, parent = mark("b", created=1.0, number=1), mark("a", created=999.0, number=9)
+    assert run_order(child, parent, Ancestry.AHEAD) is Order.NEWER
+    assert run_order(parent, child, Ancestry.BEHIND) is Order.OLDER
+
+
+@pytest.mark.parametrize("ancestry", [Ancestry.DIVERGED, Ancestry.UNKNOWN])
+def test_unrelated_commits_order_by_creation_time_then_run_number(ancestry: Ancestry) -> None:
+    early, late = mark("a", created=100.0), mark("b", created=200.0)
+    assert run_order(late, early, ancestry) is Order.NEWER
+    assert run_order(early, late, ancestry) is Order.OLDER
+    tie_low, tie_high = mark("a", number=3, run=30), mark("b", number=4, run=31)
+    assert run_order(tie_high, tie_low, ancestry) is Order.NEWER
+
+
+def test_a_compare_status_github_might_add_later_is_unknown() -> None:
+    assert Ancestry.of("ahead") is Ancestry.AHEAD
+    assert Ancestry.of("sideways") is Ancestry.UNKNOWN
+    assert Ancestry.of(None) is Ancestry.UNKNOWN
 
 
 # --- after_attempt -----------------------------------------------------------------------

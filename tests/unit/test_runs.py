@@ -39,6 +39,8 @@ def test_facts_are_read_from_a_completed_run() -> None:
         status="completed",
         conclusion="failure",
         event="repository_dispatch",
+        run_number=163,
+        created_at=1601915604.0,  # 2020-10-05T16:33:24Z
     )
 
 
@@ -62,10 +64,16 @@ def test_fork_detection_ignores_letter_case() -> None:
     assert facts is not None and not facts.from_fork
 
 
-def test_missing_head_repository_counts_as_the_base_repository() -> None:
-    facts = RunFacts.from_payload(delivery(head_repository=None))
-    assert facts is not None and facts.head_repo == "octo-org/octo-repo"
-    assert not facts.from_fork
+@pytest.mark.parametrize("head_repository", [None, {}, {"full_name": None}, "octo-org/octo-repo"])
+def test_an_unknown_head_repository_counts_as_a_fork(head_repository: Any) -> None:
+    facts = RunFacts.from_payload(delivery(head_repository=head_repository))
+    assert facts is not None and facts.head_repo is None
+    assert facts.from_fork  # fails closed: an unknown origin is not trusted as our own
+
+
+def test_run_time_without_a_zone_is_read_as_utc() -> None:
+    facts = RunFacts.from_payload(delivery(created_at="2020-09-22T21:42:41"))
+    assert facts is not None and facts.created_at == 1600810961.0
 
 
 def test_workflow_path_falls_back_to_the_workflow_block() -> None:
