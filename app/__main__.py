@@ -17,9 +17,10 @@ from typing import Any
 
 from aiohttp import web
 
+from app.core.errors import SettingsError
 from app.core.logctx import configure_logging
 from app.diagnosis import cli as classify_cli
-from app.settings import Settings, SettingsError, load_settings, unregistered
+from app.settings import Settings, load_settings, unregistered
 
 ENV_FILE = Path(".env")
 

@@ -89,9 +89,9 @@ async def run_worker(
             additional_context={ENGINE_KEY: engine, CLOCK_KEY: clock},
             update_heartbeat_interval=options.heartbeat_s,
             stalled_worker_timeout=options.stalled_after_s,
-            # A stopping worker finishes its jobs; one killed meanwhile has them
-            # retried by another worker once its heartbeat goes stale.
-            shutdown_graceful_timeout=None,
+            # shutdown_graceful_timeout left at its default (none): a stopping worker
+            # finishes its jobs; one killed meanwhile has them retried by another
+            # worker once its heartbeat goes stale.
             install_signal_handlers=True,
         )
     finally:

@@ -48,8 +48,11 @@ def parse_command(comment_body: str) -> Command | None:
     for line in comment_body.splitlines():
         fence_match = _FENCE.match(line)
         if fence is not None:
-            closes = fence_match and fence_match.group(1)[0] == fence[0]
-            if closes and len(fence_match.group(1)) >= len(fence):
+            if (
+                fence_match is not None
+                and fence_match.group(1)[0] == fence[0]
+                and len(fence_match.group(1)) >= len(fence)
+            ):
                 fence = None
             continue
         if fence_match:

@@ -389,7 +389,10 @@ def _build(data: dict[str, Any]) -> RepoConfig:
     verify = data.get("verify")
     verify_section = verify if isinstance(verify, dict) else {"command": verify}
 
-    by_category = {**DEFAULT_MODELS, **{c: models[c] for c in Category if c in models}}
+    by_category: dict[str, str] = {
+        **DEFAULT_MODELS,
+        **{c.value: models[c] for c in Category if c in models},
+    }
     stronger_from = models.get("stronger_from_iteration", defaults.models.stronger_from_iteration)
     extra_forbidden = tuple(guard.get("forbidden_paths", ()))
 

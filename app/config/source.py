@@ -28,12 +28,12 @@ from app.config.model import CONFIG_PATH, RepoConfig
 from app.config.schema import (
     EXTENDS_KEY,
     SCHEMA,
-    ConfigError,
     ConfigProblem,
     load_yaml,
     parse_repo_config,
     show_value,
 )
+from app.core.errors import ConfigError
 from app.core.markdown import code_span
 
 ORG_CONFIG_REPO = ".github"

@@ -132,7 +132,10 @@ class _Tally:
     """Votes per category and per tool, summed over jobs, sources and annotations."""
 
     scores: defaultdict[Category, float] = field(default_factory=lambda: defaultdict(float))
-    tools: defaultdict[Category, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    # Weighted votes per tool, per category (floats: a Counter would be typed as ints).
+    tools: defaultdict[Category, defaultdict[str, float]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(float))
+    )
 
     def add_rules(self, counts: Counter[Rule], factor: float) -> defaultdict[Category, float]:
         """Add the votes of recognised lines; a rule seen again counts less, up to twice."""
@@ -509,15 +512,17 @@ def _decide(scores: dict[Category, float]) -> tuple[Category, float]:
     return winner, round(min(confidence, 0.99), 2)
 
 
-def _pick_tool(winner: Category, tools: Counter[str], from_command: str | None) -> str | None:
+def _pick_tool(
+    winner: Category, tools: Mapping[str, float], from_command: str | None
+) -> str | None:
     """The tool that printed the evidence; the command's tool breaks near-ties (``make`` runs
     ``gcc``: the compiler's lines outweigh it)."""
     if winner is Category.UNKNOWN:
         return None
     if not tools:
         return from_command
-    best, votes = tools.most_common(1)[0]
-    if from_command and tools[from_command] >= TOOL_TIE_FACTOR * votes:
+    best, votes = max(tools.items(), key=lambda item: item[1])
+    if from_command and tools.get(from_command, 0.0) >= TOOL_TIE_FACTOR * votes:
         return from_command
     return best
 

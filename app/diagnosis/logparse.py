@@ -328,5 +328,5 @@ def parse_log(log: str | bytes, *, chunk_size: int = 64 * 1024) -> ParsedLog:
     reader = LogReader()
     view = memoryview(data)
     for start in range(0, len(data), chunk_size):
-        reader.feed(view[start : start + chunk_size])
+        reader.feed(bytes(view[start : start + chunk_size]))
     return reader.finish()

@@ -17,19 +17,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from app.core.errors import DownloadError, FixerUnavailable, UnsafeArchive, WorkspaceError
 from app.core.metrics import Metrics
 from app.fix.fixers.base import Fixer, FixRequest
-from app.fix.fixers.select import FixerUnavailable
 from app.fix.guard import GuardVerdict, check_diff
 from app.fix.prompts import PromptContext, build_prompt
 from app.fix.verify import VerifyResult, run_verify
-from app.fix.workspace import (
-    DownloadError,
-    UnsafeArchive,
-    Workspace,
-    WorkspaceError,
-    download_source,
-)
+from app.fix.workspace import Workspace, download_source
 from app.github.client import AppGitHubAPI
 from app.loop.ports import AttemptInput, AttemptResult, Publisher
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from app.loop.engine import Engine
 from app.loop.ports import Scheduler
@@ -155,7 +156,9 @@ class LocalRunner:
         while True:
             while self._running or self._claim is not None:
                 turns = 0
-                pending = [*self._running, *([self._claim] if self._claim else [])]
+                pending: list[asyncio.Future[Any]] = [*self._running]
+                if self._claim is not None:
+                    pending.append(self._claim)
                 await asyncio.gather(*pending, return_exceptions=True)
             claimable = await unclaimed_loops(self._store)
             if not claimable:

@@ -35,7 +35,9 @@ _JSON_ITERATION_FIELDS = {"guard_reasons", "verify"}
 class Connection(Protocol):
     """What a backend provides: ``?`` placeholders, rows as mappings."""
 
-    types: Mapping[str, str]
+    @property
+    def types(self) -> Mapping[str, str]:
+        """Column type names this backend substitutes into the migrations."""
 
     async def execute(self, sql: str, params: tuple[Any, ...] = ()) -> int: ...
 

@@ -11,7 +11,8 @@ import jwt
 import pytest
 from aiohttp import web
 
-from app.github.auth import AppAuth, GitHubAuthError
+from app.core.errors import GitHubAuthError
+from app.github.auth import AppAuth
 from app.github.client import GitHubClients
 from tests.fakes.github import FakeGitHub
 from tests.fakes.github.auth import generate_private_key_pem

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from app.admin.ci_hook import MAX_BODY_BYTES, RECORDED_REASON, CiReport, ReportError, token_ok
+from app.admin.ci_hook import MAX_BODY_BYTES, RECORDED_REASON, CiReport, token_ok
 from app.admin.status import build_status
+from app.core.errors import ReportError
 from app.diagnosis.classify import classify_text
 from app.loop.budget import utc_day_start
 from tests.harness import INSTALLATION_ID, REPO, Harness, HarnessFactory

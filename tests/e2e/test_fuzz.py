@@ -34,10 +34,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from app.config.model import RepoConfig
-from app.config.schema import SCHEMA, ConfigError, Section, load_yaml, parse_repo_config
+from app.config.schema import SCHEMA, Section, load_yaml, parse_repo_config
+from app.core.errors import ConfigError, UnsafeArchive
 from app.diagnosis.classify import JobLog, classify
 from app.diagnosis.logparse import LogReader
-from app.fix.workspace import UnsafeArchive, Workspace
+from app.fix.workspace import Workspace
 from app.server import Overrides, build_app
 from tests.fakes.github import FakeGitHub, OpenAPI
 from tests.harness import WEBHOOK_SECRET, make_settings, no_sleep

@@ -9,9 +9,10 @@ import aiohttp
 import gidgethub.aiohttp
 import pytest
 
+from app.core.errors import PublishError
 from app.github.auth import AppAuth
 from app.publish.checkrun import CHECK_NAME, finish_check, start_check
-from app.publish.commit import FIX_LABEL, PublishError, ensure_pull_request, publish_fix
+from app.publish.commit import FIX_LABEL, ensure_pull_request, publish_fix
 
 REPO = "octo/widgets"
 INSTALLATION = 77

@@ -13,14 +13,15 @@ from pathlib import Path
 import pytest
 
 from app.config.model import FixerConfig, RepoConfig
+from app.core.errors import EditError, FixerUnavailable
 from app.diagnosis.model import Category, Diagnosis, KeyLine
 from app.fix.fixers.api import ApiFixer
 from app.fix.fixers.autofix import AutofixFixer
 from app.fix.fixers.base import FixRequest
 from app.fix.fixers.command import CommandFixer
-from app.fix.fixers.edits import Edit, EditError, apply_edits
+from app.fix.fixers.edits import Edit, apply_edits
 from app.fix.fixers.pricing import PriceTable
-from app.fix.fixers.select import FixerSettings, FixerUnavailable, choose_fixers
+from app.fix.fixers.select import FixerSettings, choose_fixers
 from app.fix.workspace import Workspace
 from app.settings import Settings
 from tests.fakes.model import FakeModel

@@ -15,7 +15,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from app.fix.workspace import DownloadError, UnsafeArchive, Workspace, download_source
+from app.core.errors import DownloadError, UnsafeArchive
+from app.fix.workspace import Workspace, download_source
 from app.github.client import AppGitHubAPI
 
 TOP = "octo-repo-abc1234"

@@ -17,12 +17,12 @@ from app.config.model import (
 )
 from app.config.schema import (
     ALWAYS_FORBIDDEN,
-    ConfigError,
     ConfigProblem,
     load_yaml,
     parse_repo_config,
     show_value,
 )
+from app.core.errors import ConfigError
 from app.diagnosis.model import Category
 
 SOURCE = "acme/app:.github/ci-fix-loop.yml"

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from app.settings import SettingsError, load_settings, unregistered
+from app.core.errors import SettingsError
+from app.settings import load_settings, unregistered
 
 PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEabc\nMIIEdef\n-----END RSA PRIVATE KEY-----"
 SECRET = "whsec-very-secret-value"

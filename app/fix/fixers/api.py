@@ -15,8 +15,9 @@ from pathlib import Path, PurePosixPath
 import anthropic
 import openai
 
+from app.core.errors import EditError
 from app.fix.fixers.base import TRANSCRIPT_TAIL, FixRequest, FixResult
-from app.fix.fixers.edits import EDIT_FORMAT, EditError, apply_edits, parse_reply, resolve_inside
+from app.fix.fixers.edits import EDIT_FORMAT, apply_edits, parse_reply, resolve_inside
 from app.fix.fixers.pricing import PriceTable
 
 PROVIDERS = ("anthropic", "openai")

@@ -114,8 +114,8 @@ def _last_json_object(stdout: str) -> dict[str, Any] | None:
 def _reported_cost(report: dict[str, Any] | None) -> float | None:
     if report is None:
         return None
-    usage = report.get("usage") if isinstance(report.get("usage"), dict) else {}
-    for source in (report, usage):
+    usage = report.get("usage")
+    for source in (report, usage if isinstance(usage, dict) else {}):
         for key in COST_KEYS:
             value = source.get(key)
             if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
