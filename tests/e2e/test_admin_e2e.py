@@ -19,7 +19,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.admin.status import build_status
 from app.core.logctx import configure_logging
 from app.store.records import LoopState
-from tests.e2e.test_loop_e2e import (
+from tests.harness import INSTALLATION_ID, REPO, Harness, HarnessFactory
+from tests.scenarios import (
     CALC,
     TEST_CALC,
     ci_on_fix_branch,
@@ -27,7 +28,6 @@ from tests.e2e.test_loop_e2e import (
     pytest_log,
     scripted_agent,
 )
-from tests.harness import INSTALLATION_ID, REPO, Harness, HarnessFactory
 from tests.webhooks import load_payload
 
 FILES = {"calc.py": CALC, "tests/test_calc.py": TEST_CALC}

@@ -7,38 +7,17 @@ rule that only a 404 means "no config".
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-import aiohttp
 import gidgethub
-import jwt
 import pytest
-from gidgethub.aiohttp import GitHubAPI
 
 from app.config.model import ALWAYS_FORBIDDEN, CONFIG_PATH, RepoConfig
 from app.config.schema import ConfigProblem
 from app.config.source import ConfigLoad, load_repo_config, render_config_problems
+from tests.support import installation_client
 
 INSTALLATION = 7
-
-
-@asynccontextmanager
-async def installation_client(fake: Any, installation_id: int) -> AsyncIterator[GitHubAPI]:
-    """A gidgethub client holding an installation token minted the way GitHub Apps do."""
-    now = int(fake.clock().timestamp())
-    app_jwt = jwt.encode(
-        {"iat": now - 60, "exp": now + 540, "iss": str(fake.app_id)},
-        fake.private_key_pem,
-        algorithm="RS256",
-    )
-    async with aiohttp.ClientSession() as session:
-        as_app = GitHubAPI(session, "ci-fix-loop-tests", base_url=fake.url)
-        token = await as_app.post(
-            f"/app/installations/{installation_id}/access_tokens", data={}, jwt=app_jwt
-        )
-        yield GitHubAPI(session, "ci-fix-loop-tests", oauth_token=token["token"], base_url=fake.url)
 
 
 @pytest.fixture

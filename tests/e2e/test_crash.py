@@ -20,7 +20,6 @@ import pytest
 from app.loop.runner import recover
 from app.store.records import Iteration, Loop, LoopState
 from app.store.sqlite import open_sqlite_store
-from tests.e2e.test_loop_e2e import CALC, TEST_CALC, ci_on_fix_branch, pytest_log, scripted_agent
 from tests.fakes.github import FakeGitHub
 from tests.harness import (
     INSTALLATION_ID,
@@ -28,6 +27,7 @@ from tests.harness import (
     WEBHOOK_SECRET,
     HarnessFactory,
 )
+from tests.scenarios import CALC, TEST_CALC, ci_on_fix_branch, pytest_log, scripted_agent
 from tests.webhooks import webhook_headers, workflow_run_payload
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -285,7 +285,7 @@ async def test_restart_while_awaiting_ci_continues_on_the_next_event(
 async def test_restart_while_rerunning_continues_on_the_rerun_result(
     app_harness: HarnessFactory, tmp_path: Path
 ) -> None:
-    from tests.e2e.test_loop_e2e import INFRA_LOG, rerun_attempt
+    from tests.scenarios import INFRA_LOG, rerun_attempt
 
     first = await app_harness()
     head = first.seed_repo({"requirements.txt": "requests\n"})

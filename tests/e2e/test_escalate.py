@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import aiohttp
 import gidgethub.aiohttp
 import pytest
 
@@ -12,15 +11,18 @@ from app.diagnosis.model import Category, Diagnosis, KeyLine
 from app.publish.commit import FIX_LABEL
 from app.publish.escalate import escalate
 from app.publish.render import IterationSummary, LoopSummary, escalation_marker
-from tests.e2e.test_publish import INSTALLATION, REPO, installation_client
+from tests.support import installation_client
+
+REPO = "octo/widgets"
+INSTALLATION = 77
 
 
 @pytest.fixture
 async def gh(fake_github) -> AsyncIterator[gidgethub.aiohttp.GitHubAPI]:
     fake_github.add_installation(INSTALLATION, "octo")
     fake_github.add_repo(REPO, installation_id=INSTALLATION)
-    async with aiohttp.ClientSession() as session:
-        yield await installation_client(fake_github, session)
+    async with installation_client(fake_github, INSTALLATION) as gh:
+        yield gh
 
 
 def summary(run_id: int = 500, *, workflow_id: int = 7, branch: str = "main") -> LoopSummary:

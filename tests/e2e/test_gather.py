@@ -12,9 +12,9 @@ from app.diagnosis.model import Category
 from app.github.auth import AppAuth
 from app.github.client import AppGitHubAPI, GitHubClients
 from app.store.records import LoopState
-from tests.e2e.test_loop_e2e import CALC, TEST_CALC, pytest_log
 from tests.fakes.github import FakeGitHub, FakeJob
 from tests.harness import REPO, HarnessFactory, no_sleep
+from tests.scenarios import CALC, TEST_CALC, pytest_log
 
 INSTALLATION = 5
 

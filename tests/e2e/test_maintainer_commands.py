@@ -15,7 +15,7 @@ from app.admin.commands import (
     refusal_text,
 )
 from app.intake.payloads import is_bot
-from tests.e2e.test_config_source import installation_client
+from tests.support import installation_client
 
 INSTALLATION = 11
 

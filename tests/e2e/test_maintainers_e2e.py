@@ -13,10 +13,10 @@ from typing import Any
 from app.admin.commands import Command as ParsedCommand
 from app.admin.commands import refusal_text
 from app.store.records import Loop, LoopState
-from tests.e2e.test_loop_e2e import CALC, TEST_CALC, only_loop, pytest_log, scripted_agent
 from tests.fakes.github import bodies
 from tests.fakes.github.models import Comment
 from tests.harness import INSTALLATION_ID, REPO, Harness, HarnessFactory
+from tests.scenarios import CALC, TEST_CALC, only_loop, pytest_log, scripted_agent
 from tests.webhooks import load_payload
 
 FIXED = {"files": {"calc.py": "def add(a, b):\n    return a + b\n"}, "cost": 0.10}

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 
-import aiohttp
 import gidgethub.aiohttp
 import pytest
 
 from app.core.errors import PublishError
-from app.github.auth import AppAuth
 from app.publish.checkrun import CHECK_NAME, finish_check, start_check
 from app.publish.commit import FIX_LABEL, ensure_pull_request, publish_fix
+from tests.support import installation_client
 
 REPO = "octo/widgets"
 INSTALLATION = 77
@@ -25,27 +23,12 @@ BASE_FILES = {
 }
 
 
-async def installation_client(fake, session: aiohttp.ClientSession) -> gidgethub.aiohttp.GitHubAPI:
-    """A gidgethub client authenticated as the installation, as the app itself obtains one."""
-    auth = AppAuth(
-        app_id=fake.app_id,
-        private_key=fake.private_key_pem,
-        api_url=fake.url,
-        session=session,
-        clock=time.time,
-    )
-    token = await auth.installation_token(INSTALLATION)
-    return gidgethub.aiohttp.GitHubAPI(
-        session, "ci-fix-loop-tests", oauth_token=token, base_url=fake.url
-    )
-
-
 @pytest.fixture
 async def gh(fake_github) -> AsyncIterator[gidgethub.aiohttp.GitHubAPI]:
     fake_github.add_installation(INSTALLATION, "octo")
     fake_github.add_repo(REPO, files=BASE_FILES, installation_id=INSTALLATION)
-    async with aiohttp.ClientSession() as session:
-        yield await installation_client(fake_github, session)
+    async with installation_client(fake_github, INSTALLATION) as gh:
+        yield gh
 
 
 def api_calls(fake) -> list[str]:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from app.store.records import LoopState
-from tests.e2e.test_loop_e2e import CALC, TEST_CALC, pytest_log, scripted_agent
 from tests.harness import REPO, HarnessFactory
+from tests.scenarios import CALC, TEST_CALC, pytest_log, scripted_agent
 
 DUMP_ENV = Path(__file__).parents[1] / "fakes" / "agents" / "dump_env.py"
 WORKFLOW = "on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n"

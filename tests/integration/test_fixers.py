@@ -25,8 +25,7 @@ from app.fix.fixers.select import FixerSettings, choose_fixers
 from app.fix.workspace import Workspace
 from app.settings import Settings
 from tests.fakes.model import FakeModel
-from tests.integration.test_verify import SECRETS, assert_process_gone
-from tests.integration.test_workspace import tarball_of
+from tests.support import SECRETS, assert_process_gone, tarball_of
 
 # The project's default models are ones the SDK already calls deprecated; not our concern here.
 pytestmark = pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import select
 import signal
 from pathlib import Path
 
@@ -13,20 +12,7 @@ import pytest
 
 from app.fix.sandbox import clean_env, private_env
 from app.fix.verify import run_verify
-
-SECRETS = {
-    "GITHUB_TOKEN": "ghs_secret_installation_token",
-    "GH_TOKEN": "gho_secret_cli_token",
-    "WEBHOOK_SECRET": "whsec_secret_value",
-    "PRIVATE_KEY": "-----BEGIN RSA PRIVATE KEY-----secretpem",
-    "GITHUB_APP_PRIVATE_KEY": "another_secret_pem",
-    "DATABASE_URL": "postgres://user:secretpw@db/ci",
-    "STATUS_TOKEN": "status_secret_token",
-    "CI_HOOK_TOKEN": "hook_secret_token",
-    "APP_ID": "123456789",
-    "SOME_SERVICE_PASSWORD": "hunter2_secret",
-    "MY_API_SECRET": "generic_secret_value",
-}
+from tests.support import SECRETS, assert_process_gone
 
 
 @pytest.fixture
@@ -35,23 +21,6 @@ def app_secrets(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
     return SECRETS
-
-
-def assert_process_gone(pid: int) -> None:
-    """The process has exited: it cannot be found, or its pidfd reports the exit.
-
-    A pidfd becomes readable when the process terminates, so this waits on an event
-    (bounded), not on a guessed sleep.
-    """
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    try:
-        readable, _, _ = select.select([fd], [], [], 10)
-        assert readable, f"process {pid} survived the timeout"
-    finally:
-        os.close(fd)
 
 
 async def test_passing_command(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import os
 import stat
 import tarfile
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -18,42 +18,13 @@ from aiohttp import web
 from app.core.errors import DownloadError, UnsafeArchive
 from app.fix.workspace import Workspace, download_source
 from app.github.client import AppGitHubAPI
-
-TOP = "octo-repo-abc1234"
-
-
-def tarball_of(
-    files: Mapping[str, bytes | str],
-    *,
-    executable: tuple[str, ...] = (),
-    symlinks: Mapping[str, str] | None = None,
-) -> bytes:
-    """A gzipped tarball in GitHub's layout: everything under ``octo-repo-abc1234/``."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        tar.addfile(_info(TOP, tarfile.DIRTYPE, mode=0o755))
-        for name, content in files.items():
-            data = content.encode() if isinstance(content, str) else content
-            info = _info(f"{TOP}/{name}", mode=0o755 if name in executable else 0o644)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-        for name, target in (symlinks or {}).items():
-            tar.addfile(_info(f"{TOP}/{name}", tarfile.SYMTYPE, linkname=target))
-    return buffer.getvalue()
-
-
-def _info(name: str, kind: bytes = tarfile.REGTYPE, *, mode: int = 0o644, linkname: str = ""):
-    info = tarfile.TarInfo(name)
-    info.type = kind
-    info.mode = mode
-    info.linkname = linkname
-    return info
+from tests.support import TOP, tar_info, tarball_of
 
 
 def _hostile(*members: tarfile.TarInfo, data: bytes = b"") -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        tar.addfile(_info(TOP, tarfile.DIRTYPE, mode=0o755))
+        tar.addfile(tar_info(TOP, tarfile.DIRTYPE, mode=0o755))
         for member in members:
             if member.isreg():
                 member.size = len(data)
@@ -64,77 +35,77 @@ def _hostile(*members: tarfile.TarInfo, data: bytes = b"") -> bytes:
 
 
 def _device() -> tarfile.TarInfo:
-    info = _info(f"{TOP}/null", tarfile.CHRTYPE)
+    info = tar_info(f"{TOP}/null", tarfile.CHRTYPE)
     info.devmajor, info.devminor = 1, 3
     return info
 
 
 HOSTILE: dict[str, tuple[Callable[[], bytes], str]] = {
-    "absolute path": (lambda: _hostile(_info("/etc/evil"), data=b"x"), "absolute path"),
-    "dot-dot": (lambda: _hostile(_info(f"{TOP}/../../evil"), data=b"x"), "'..'"),
+    "absolute path": (lambda: _hostile(tar_info("/etc/evil"), data=b"x"), "absolute path"),
+    "dot-dot": (lambda: _hostile(tar_info(f"{TOP}/../../evil"), data=b"x"), "'..'"),
     "symlink to absolute path": (
-        lambda: _hostile(_info(f"{TOP}/link", tarfile.SYMTYPE, linkname="/etc/passwd")),
+        lambda: _hostile(tar_info(f"{TOP}/link", tarfile.SYMTYPE, linkname="/etc/passwd")),
         "absolute path",
     ),
     "symlink escaping": (
-        lambda: _hostile(_info(f"{TOP}/a/link", tarfile.SYMTYPE, linkname="../../outside")),
+        lambda: _hostile(tar_info(f"{TOP}/a/link", tarfile.SYMTYPE, linkname="../../outside")),
         "leaving the repository",
     ),
     "symlink chain escaping": (
         lambda: _hostile(
-            _info(f"{TOP}/here", tarfile.SYMTYPE, linkname="."),
-            _info(f"{TOP}/up", tarfile.SYMTYPE, linkname="here/.."),
+            tar_info(f"{TOP}/here", tarfile.SYMTYPE, linkname="."),
+            tar_info(f"{TOP}/up", tarfile.SYMTYPE, linkname="here/.."),
         ),
         "resolves outside",
     ),
     "write through a symlink": (
         lambda: _hostile(
-            _info(f"{TOP}/dir", tarfile.SYMTYPE, linkname="."),
-            _info(f"{TOP}/dir/file"),
+            tar_info(f"{TOP}/dir", tarfile.SYMTYPE, linkname="."),
+            tar_info(f"{TOP}/dir/file"),
             data=b"x",
         ),
         "through a link",
     ),
     "hardlink escaping": (
-        lambda: _hostile(_info(f"{TOP}/passwd", tarfile.LNKTYPE, linkname="/etc/passwd")),
+        lambda: _hostile(tar_info(f"{TOP}/passwd", tarfile.LNKTYPE, linkname="/etc/passwd")),
         "hard link leaving",
     ),
     "hardlink to a member not extracted": (
-        lambda: _hostile(_info(f"{TOP}/copy", tarfile.LNKTYPE, linkname=f"{TOP}/missing")),
+        lambda: _hostile(tar_info(f"{TOP}/copy", tarfile.LNKTYPE, linkname=f"{TOP}/missing")),
         "not a file in the archive",
     ),
     "device file": (lambda: _hostile(_device()), "device file"),
-    "fifo": (lambda: _hostile(_info(f"{TOP}/pipe", tarfile.FIFOTYPE)), "fifo"),
+    "fifo": (lambda: _hostile(tar_info(f"{TOP}/pipe", tarfile.FIFOTYPE)), "fifo"),
     "git directory": (
-        lambda: _hostile(_info(f"{TOP}/.git/config"), data=b"[core]\nfsmonitor=evil\n"),
+        lambda: _hostile(tar_info(f"{TOP}/.git/config"), data=b"[core]\nfsmonitor=evil\n"),
         ".git",
     ),
     "two top-level folders": (
-        lambda: _hostile(_info("other-folder/file"), data=b"x"),
+        lambda: _hostile(tar_info("other-folder/file"), data=b"x"),
         "single top-level folder",
     ),
     "duplicate member": (
-        lambda: _hostile(_info(f"{TOP}/f"), _info(f"{TOP}/f"), data=b"x"),
+        lambda: _hostile(tar_info(f"{TOP}/f"), tar_info(f"{TOP}/f"), data=b"x"),
         "appears twice",
     ),
     "bomb by size": (
-        lambda: _hostile(_info(f"{TOP}/big"), data=b"\0" * 5000),
+        lambda: _hostile(tar_info(f"{TOP}/big"), data=b"\0" * 5000),
         "bytes uncompressed",
     ),
     "bomb by size across files": (
-        lambda: _hostile(*(_info(f"{TOP}/part{i}") for i in range(3)), data=b"\0" * 1500),
+        lambda: _hostile(*(tar_info(f"{TOP}/part{i}") for i in range(3)), data=b"\0" * 1500),
         "bytes uncompressed",
     ),
     "bomb by size through hard links": (
         lambda: _hostile(
-            _info(f"{TOP}/big"),
-            *(_info(f"{TOP}/copy{i}", tarfile.LNKTYPE, linkname=f"{TOP}/big") for i in range(3)),
+            tar_info(f"{TOP}/big"),
+            *(tar_info(f"{TOP}/copy{i}", tarfile.LNKTYPE, linkname=f"{TOP}/big") for i in range(3)),
             data=b"\0" * 1500,
         ),
         "bytes uncompressed",
     ),
     "bomb by count": (
-        lambda: _hostile(*(_info(f"{TOP}/f{i}") for i in range(20)), data=b"x"),
+        lambda: _hostile(*(tar_info(f"{TOP}/f{i}") for i in range(20)), data=b"x"),
         "more than 10 members",
     ),
     "not a tarball": (lambda: b"<html>not found</html>", "not a readable tar archive"),
@@ -187,7 +158,7 @@ async def test_archive_from_a_file_on_disk(private_tmp: Path) -> None:
 
 async def test_safe_hardlink_becomes_an_independent_copy(private_tmp: Path) -> None:
     archive = _hostile(
-        _info(f"{TOP}/orig"), _info(f"{TOP}/copy", tarfile.LNKTYPE, linkname=f"{TOP}/orig"),
+        tar_info(f"{TOP}/orig"), tar_info(f"{TOP}/copy", tarfile.LNKTYPE, linkname=f"{TOP}/orig"),
         data=b"shared\n",
     )  # fmt: skip
     async with await Workspace.from_tarball(archive) as ws:

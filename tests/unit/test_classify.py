@@ -13,7 +13,7 @@ import pytest
 from app.diagnosis.classify import Annotation, JobLog, classify, classify_text, repo_path
 from app.diagnosis.logparse import parse_log
 from app.diagnosis.model import Category
-from tests.unit.test_logparse import actions_log
+from tests.support import actions_log
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 W = "/home/runner/work/proj/proj"

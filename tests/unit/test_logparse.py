@@ -3,58 +3,13 @@
 from __future__ import annotations
 
 import tracemalloc
-from collections.abc import Sequence
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.diagnosis.classify import classify_parsed
 from app.diagnosis.logparse import MAX_LINE_CHARS, MAX_MESSAGES, LogReader, clean_line, parse_log
-
-
-def actions_log(
-    command: str,
-    output: Sequence[str],
-    *,
-    exit_code: int | None = 1,
-    before: Sequence[tuple[str, Sequence[str]]] = (),
-    after: Sequence[tuple[str, Sequence[str]]] = (),
-) -> str:
-    """A job log in the shape the jobs API returns: timestamps, step groups, the exit marker."""
-    lines = [
-        "\ufeffCurrent runner version: '2.329.0'",
-        "##[group]Operating System",
-        "Ubuntu",
-        "##[endgroup]",
-    ]
-
-    def step(cmd: str, out: Sequence[str], code: int | None) -> None:
-        lines.extend(
-            [
-                f"##[group]Run {cmd}",
-                cmd,
-                "shell: /usr/bin/bash -e {0}",
-                "env:",
-                "  CI: true",
-                "##[endgroup]",
-            ]
-        )
-        lines.extend(out)
-        if code is not None:
-            lines.append(f"##[error]Process completed with exit code {code}.")
-
-    for cmd, out in before:
-        step(cmd, out, None)
-    step(command, output, exit_code)
-    for cmd, out in after:
-        step(cmd, out, None)
-    lines.extend(
-        ["Post job cleanup.", "[command]/usr/bin/git version", "Cleaning up orphan processes"]
-    )
-    return "".join(
-        f"2026-11-20T10:54:{i // 1000 % 60:02d}.{i % 1000:03d}1234Z {line}\n"
-        for i, line in enumerate(lines)
-    )
+from tests.support import actions_log
 
 
 def test_the_failing_step_is_found_with_its_command_output_and_exit_code() -> None:
