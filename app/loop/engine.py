@@ -519,13 +519,13 @@ class Engine:
         try:
             ref = await gh.getitem(
                 "/repos/{owner}/{repo}/git/ref/{ref}",
-                {"owner": owner, "repo": name, "ref": f"heads/{loop.fix_branch}"},
+                {"owner": owner, "repo": name, "ref": f"heads/{loop.publish_branch}"},
             )
         except gidgethub.BadRequest as exc:
             if exc.status_code != HTTPStatus.NOT_FOUND:
                 raise
             # The dead worker never pushed: the fix is attempted again.
-            log.info("no fix to adopt: %s does not exist", loop.fix_branch)
+            log.info("no fix to adopt: %s does not exist", loop.publish_branch)
             return False
         sha = ref["object"]["sha"]
         if sha == loop.fix_sha:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -27,6 +28,10 @@ from app.core.errors import PublishError
 
 FILE_MODE = "100644"
 FIX_LABEL = "ci-fix-loop"
+FIX_REF_PREFIX = "refs/heads/ci-fix/"
+# One or more plain path segments below ci-fix/: no "..", no "@{", no control characters.
+_SEGMENT = r"[A-Za-z0-9_-][A-Za-z0-9._-]*"
+_FIX_REF = re.compile(rf"refs/heads/ci-fix/{_SEGMENT}(?:/{_SEGMENT})*")
 
 
 def _is_422(exc: gidgethub.BadRequest, *fragments: str) -> bool:
@@ -34,8 +39,27 @@ def _is_422(exc: gidgethub.BadRequest, *fragments: str) -> bool:
     return exc.status_code == 422 and any(f.lower() in text for f in fragments)
 
 
+class RefRefused(PublishError):
+    """A write to a ref outside ``refs/heads/ci-fix/`` was attempted and refused."""
+
+
+def fix_ref(branch: str) -> str:
+    """``refs/heads/<branch>``, if and only if it lies under ``refs/heads/ci-fix/``.
+
+    Checked immediately before every ref write (and pull request head): whatever
+    text reached this point, the app writes no other branch.
+    """
+    ref = f"refs/heads/{branch}"
+    if not _FIX_REF.fullmatch(ref) or ".." in ref or ref.endswith((".lock", ".")):
+        raise RefRefused(
+            f"Refusing to write {ref!r}: the app only ever writes branches under "
+            f"{FIX_REF_PREFIX}. The loop's record may have been tampered with."
+        )
+    return ref
+
+
 def _branch_path(branch: str) -> str:
-    return quote(branch, safe="/")
+    return quote(fix_ref(branch).removeprefix("refs/heads/"), safe="/")
 
 
 async def _blob_entry(
@@ -72,6 +96,7 @@ async def publish_fix(
     """
     if not changes:
         raise PublishError("There are no changed files to publish; the fixer changed nothing.")
+    fix_ref(branch)  # before anything is written: no blob or commit for a refused branch
     modes = modes or {}
     parent = await gh.getitem(f"/repos/{repo}/git/commits/{parent_sha}")
     entries = await asyncio.gather(
@@ -144,7 +169,7 @@ async def _create_ref(gh: GitHubAPI, repo: str, branch: str, sha: str) -> bool:
     that exists and recreates one that does not.
     """
     try:
-        await gh.post(f"/repos/{repo}/git/refs", data={"ref": f"refs/heads/{branch}", "sha": sha})
+        await gh.post(f"/repos/{repo}/git/refs", data={"ref": fix_ref(branch), "sha": sha})
     except gidgethub.BadRequest as exc:
         if _is_422(exc, "already exists"):
             return False
@@ -187,6 +212,7 @@ async def ensure_pull_request(
     label); GitHub's 422 for an existing pull request sends us to update it.
     """
     wanted = list(dict.fromkeys([FIX_LABEL, *labels]))
+    fix_ref(head_branch)  # a pull request only ever proposes a fix branch
     data = {"title": title, "body": body, "head": head_branch, "base": base_branch}
     try:
         pr = await gh.post(f"/repos/{repo}/pulls", data=data)

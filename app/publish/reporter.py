@@ -54,7 +54,7 @@ class GitHubReporter:
         pr = await ensure_pull_request(
             gh,
             repo=loop.repo,
-            head_branch=loop.fix_branch,
+            head_branch=loop.publish_branch,
             base_branch=loop.branch,
             title=pr_title(summary),
             body=pr_body(summary),
@@ -133,6 +133,7 @@ class GitHubReporter:
             issue_url=_html_url(loop, loop.issue_number, "issues"),
             verify_command=config.verify if config else None,
             verify_tail=str((last.verify or {}).get("after_tail", "")) if last else "",
+            limits_lowered=config.clamped if config else (),
         )
 
 

@@ -10,6 +10,17 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+FIX_BRANCH_PREFIX = "ci-fix/"
+
+
+def fix_branch_for(run_id: int) -> str:
+    """The only branch a loop may ever write: derived from its run, never read from storage.
+
+    The store's ``fix_branch`` text is for finding a loop again; a tampered row must
+    not be able to point a publish at ``main``.
+    """
+    return f"{FIX_BRANCH_PREFIX}{int(run_id)}"
+
 
 class LoopState(StrEnum):
     """Where a loop is; the terminal ones never change again."""
@@ -77,7 +88,7 @@ class NewLoop:
 
     @property
     def fix_branch(self) -> str:
-        return f"ci-fix/{self.run_id}"
+        return fix_branch_for(self.run_id)
 
 
 @dataclass(frozen=True)
@@ -118,6 +129,11 @@ class Loop:
     def owner_and_name(self) -> tuple[str, str]:
         owner, _, name = self.repo.partition("/")
         return owner, name
+
+    @property
+    def publish_branch(self) -> str:
+        """The branch this loop's fixes go to, derived from its run (see ``fix_branch_for``)."""
+        return fix_branch_for(self.run_id)
 
 
 @dataclass(frozen=True)
