@@ -19,6 +19,7 @@ from aiohttp import web
 
 from app.core.errors import SettingsError
 from app.core.logctx import configure_logging
+from app.core.redact import Redactor
 from app.diagnosis import cli as classify_cli
 from app.settings import Settings, load_settings, unregistered
 
@@ -102,7 +103,8 @@ def run_setup_command(host: str, port: int, public_url: str | None) -> int:
 def serve_forever(settings: Settings, port: int | None) -> int:
     from app.server import build_app
 
-    configure_logging(fmt=settings.log_format, level=settings.log_level, secrets=settings.secrets())
+    redactor = Redactor(settings.secrets())
+    configure_logging(fmt=settings.log_format, level=settings.log_level, redactor=redactor)
     log = logging.getLogger("app")
     if settings.webhook_secret is None:
         log.warning(
@@ -113,7 +115,12 @@ def serve_forever(settings: Settings, port: int | None) -> int:
     log.info("listening on %s:%s, webhooks at %s", settings.host, listen_port,
              settings.webhook_path)  # fmt: skip
     try:
-        web.run_app(build_app(settings), host=settings.host, port=listen_port, print=None)
+        web.run_app(
+            build_app(settings, redactor=redactor),
+            host=settings.host,
+            port=listen_port,
+            print=None,
+        )
     except OSError as exc:
         print(f"Cannot listen on {settings.host}:{listen_port}: {exc.strerror}.", file=sys.stderr)
         return 2
@@ -140,7 +147,8 @@ def store_unavailable(exc: ImportError | RuntimeError) -> int:
 
 
 def run_worker_command(settings: Settings, args: argparse.Namespace) -> int:
-    configure_logging(fmt=settings.log_format, level=settings.log_level, secrets=settings.secrets())
+    redactor = Redactor(settings.secrets())
+    configure_logging(fmt=settings.log_format, level=settings.log_level, redactor=redactor)
     try:
         from app.worker import WorkerOptions, run_worker
 
@@ -150,7 +158,7 @@ def run_worker_command(settings: Settings, args: argparse.Namespace) -> int:
             heartbeat_s=args.heartbeat,
             stalled_after_s=args.stalled_after,
         )
-        asyncio.run(run_worker(settings, options))
+        asyncio.run(run_worker(settings, options, redactor=redactor))
     except ImportError as exc:
         print(
             f"The worker needs the PostgreSQL extra ({exc.name} is missing): "

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import aiohttp
 from gidgethub.abc import GitHubAPI
 
+from app.config.ceilings import Ceilings, apply_ceilings
 from app.config.source import ConfigLoad, load_repo_config
 from app.core.metrics import Metrics
+from app.core.redact import Redactor
 from app.diagnosis.gather import LogGatherer
 from app.fix.attempt import FixAttempter
 from app.fix.fixers.base import Fixer
@@ -38,28 +40,38 @@ class RepoConfigLoader:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        self._ceilings = Ceilings.from_settings(settings)
 
     async def load(self, gh: GitHubAPI, repo: str, head_sha: str) -> ConfigLoad:
         owner, name = repo.split("/", 1)
-        return await load_repo_config(
+        load = await load_repo_config(
             gh,
             owner=owner,
             repo=name,
             allow_fixer_command=self._settings.allow_repo_fixer_command,
         )
+        # Every config the engine sees is under the operator's ceilings.
+        return replace(load, config=apply_ceilings(load.config, self._ceilings))
 
 
 def default_diagnoser(settings: Settings) -> LogGatherer:
     return LogGatherer(tail_bytes=settings.log_tail_bytes)
 
 
-def default_attempter(settings: Settings, metrics: Metrics) -> FixAttempter:
+def default_attempter(
+    settings: Settings, metrics: Metrics, redactor: Redactor | None = None
+) -> FixAttempter:
     operator = FixerSettings.from_settings(settings)
 
     def fixers(request: AttemptInput) -> list[Fixer]:
         return choose_fixers(request.config, request.diagnosis.category, operator)
 
-    return FixAttempter(fixers=fixers, publish=publish_fix, metrics=metrics)
+    return FixAttempter(
+        fixers=fixers,
+        publish=publish_fix,
+        metrics=metrics,
+        redactor=redactor or Redactor(settings.secrets()),
+    )
 
 
 def job_scheduler(settings: Settings) -> Scheduler | None:
@@ -99,12 +111,16 @@ def build_engine(
     scheduler: Scheduler | None = None,
     job_queue: bool = True,
     worker_id: str | None = None,
+    redactor: Redactor | None = None,
 ) -> LoopMachinery:
     """The engine and what it needs, wired as in production.
 
     ``job_queue=False`` keeps the loop work in this process even on PostgreSQL
-    (the loop tests run the same scenarios on both stores that way).
+    (the loop tests run the same scenarios on both stores that way).  One
+    ``redactor`` (pass the log handler's) learns each installation token as it
+    is minted and cleans every text sent to GitHub or a fixer.
     """
+    redactor = redactor or Redactor(settings.secrets())
     clients = GitHubClients(
         auth=AppAuth(
             app_id=settings.app_id,
@@ -112,12 +128,14 @@ def build_engine(
             api_url=settings.github_api_url,
             session=session,
             clock=clock,
+            on_token=redactor.add,
         ),
         session=session,
         api_url=settings.github_api_url,
         sleeper=sleeper,
         clock=clock,
         on_response=metrics.github_response,
+        redactor=redactor,
     )
     runner: LocalRunner | None = None
     chosen = scheduler or (job_scheduler(settings) if job_queue else None)
@@ -135,7 +153,7 @@ def build_engine(
         github=clients.for_installation,
         diagnoser=diagnoser or default_diagnoser(settings),
         configs=RepoConfigLoader(settings),
-        attempter=attempter or default_attempter(settings, metrics),
+        attempter=attempter or default_attempter(settings, metrics, redactor),
         reporter=GitHubReporter(store=store, dry_run=settings.dry_run),
         metrics=metrics,
         clock=clock,

@@ -24,6 +24,7 @@ from app.admin.installations import InstallationHandler
 from app.admin.status import build_status
 from app.assemble import GITHUB_TIMEOUT, build_engine
 from app.core.metrics import Metrics
+from app.core.redact import Redactor
 from app.github.client import GitHubClients
 from app.intake.context import HandlerContext
 from app.intake.dispatch import Dispatcher
@@ -68,7 +69,10 @@ class Services:
 CONTEXT = web.AppKey("context", Services)
 
 
-def build_app(settings: Settings, overrides: Overrides | None = None) -> web.Application:
+def build_app(
+    settings: Settings, overrides: Overrides | None = None, *, redactor: Redactor | None = None
+) -> web.Application:
+    """The web application; ``redactor`` is the log handler's, so both learn live tokens."""
     options = overrides or Overrides()
     app = web.Application(client_max_size=settings.max_body_bytes + 1)
 
@@ -86,6 +90,7 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> web.App
             diagnoser=options.diagnoser,
             attempter=options.attempter,
             job_queue=options.job_queue,
+            redactor=redactor,
         )
         engine, clients, runner = machinery.engine, machinery.clients, machinery.runner
         commands = CommandHandler(store=store, engine=engine, github=clients.for_installation)

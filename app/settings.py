@@ -13,12 +13,15 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
 from app.core.errors import SettingsError
 
 DEFAULT_API_URL = "https://api.github.com"
+# Charged for an agent run that reports no cost (UNREPORTED_COST_USD): silence is not free.
+DEFAULT_UNREPORTED_COST_USD = 0.5
 GITHUB_MAX_PAYLOAD = 25 * 1024 * 1024
 
 
@@ -54,19 +57,40 @@ class Settings:
     openai_base_url: str | None = None
     insecure_allow_unsigned: bool = False
     allow_repo_fixer_command: bool = False
+    # Ceilings a repository's config can only lower (see app.config.ceilings).
+    max_loop_budget_usd: float = 5.0
+    max_daily_budget_usd: float = 25.0
+    max_iterations: int = 10
+    max_fixer_minutes: float = 30.0
+    unreported_cost_usd: float = DEFAULT_UNREPORTED_COST_USD
 
     def secrets(self) -> tuple[str, ...]:
-        """Every secret value, so redaction and environment scrubbing can find them."""
+        """Every secret value, so redaction and environment scrubbing can find them.
+
+        The database password is listed on its own: it is what a leaked
+        connection string gives away, and it may be printed without the URL.
+        """
+        password = _url_password(self.database_url)
         values = (
             self.private_key,
             self.webhook_secret,
             self.database_url,
+            password,
             self.status_token,
             self.ci_hook_token,
             self.anthropic_api_key,
             self.openai_api_key,
         )
         return tuple(v for v in values if v)
+
+
+def _url_password(url: str | None) -> str | None:
+    if not url:
+        return None
+    try:
+        return urlsplit(url).password
+    except ValueError:  # a malformed port: the whole URL is still redacted
+        return None
 
 
 REQUIRED_HELP = {
@@ -138,6 +162,11 @@ def load_settings(
         openai_base_url=values.get("OPENAI_BASE_URL") or None,
         insecure_allow_unsigned=insecure,
         allow_repo_fixer_command=reader.boolean("ALLOW_REPO_FIXER_COMMANDS", False),
+        max_loop_budget_usd=reader.number("MAX_LOOP_BUDGET_USD") or 5.0,
+        max_daily_budget_usd=reader.number("MAX_DAILY_BUDGET_USD") or 25.0,
+        max_iterations=reader.integer("MAX_ITERATIONS", default=10, minimum=1, maximum=20) or 10,
+        max_fixer_minutes=reader.number("MAX_FIXER_MINUTES") or 30.0,
+        unreported_cost_usd=reader.number("UNREPORTED_COST_USD") or DEFAULT_UNREPORTED_COST_USD,
     )
     if reader.problems:
         raise SettingsError(reader.problems)

@@ -22,6 +22,7 @@ import aiohttp
 
 from app.assemble import GITHUB_TIMEOUT, build_engine
 from app.core.metrics import Metrics
+from app.core.redact import Redactor
 from app.loop.jobs import CLOCK_KEY, ENGINE_KEY, QUEUE, JobScheduler
 from app.loop.runner import unclaimed_loops
 from app.settings import Settings
@@ -55,7 +56,11 @@ class WorkerOptions:
 
 
 async def run_worker(
-    settings: Settings, options: WorkerOptions, *, clock: Callable[[], float] = time.time
+    settings: Settings,
+    options: WorkerOptions,
+    *,
+    clock: Callable[[], float] = time.time,
+    redactor: Redactor | None = None,
 ) -> None:
     """Work loop jobs until SIGINT/SIGTERM, then let running jobs finish."""
     if not settings.database_url:
@@ -76,6 +81,7 @@ async def run_worker(
         clock=clock,
         scheduler=scheduler,
         worker_id=f"{socket.gethostname()}-{os.getpid()}",
+        redactor=redactor,
     ).engine
     upkeep = asyncio.create_task(keep_queue_healthy(store, scheduler, options), name="upkeep")
     try:

@@ -134,7 +134,8 @@ async def budget_remaining(
         if installation_id is None
         else await store.spend_since(day, installation_id=installation_id)
     )
-    remaining = RepoConfig().budget.per_day_usd - spent
+    per_day = min(RepoConfig().budget.per_day_usd, settings.max_daily_budget_usd)
+    remaining = per_day - spent
     if settings.global_daily_budget_usd is not None:
         remaining = min(remaining, settings.global_daily_budget_usd - spent_everywhere)
     return round(max(0.0, remaining), 4)

@@ -95,6 +95,8 @@ class RepoConfig:
     rerun_flaky_tests: bool = False
     escalation: EscalationConfig = field(default_factory=EscalationConfig)
     dry_run: bool = False
+    # What the operator's ceilings lowered, one sentence each (app.config.ceilings).
+    clamped: tuple[str, ...] = ()
 
     def watches(self, branch: str, default_branch: str) -> bool:
         """True when failures on ``branch`` should open a loop."""

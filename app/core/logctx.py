@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import re
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import MappingProxyType
 from typing import Any
+
+from app.core.redact import Redactor
 
 _context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
     "ci_fix_loop_log_context", default=MappingProxyType({})
@@ -58,17 +59,12 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-# GitHub's token formats (installation ``ghs_``, OAuth ``gho_``, ...): installation
-# tokens are minted at run time, so no list of secrets given at start-up can name them.
-GITHUB_TOKEN = re.compile(r"\bgh[pousr]_[A-Za-z0-9_-]{20,}")
+class RedactingFilter(logging.Filter):
+    """Last line of defence: a secret that slipped into a message or traceback is masked."""
 
-
-class _SecretRedactor(logging.Filter):
-    """Last line of defence: a secret that slipped into a message is masked."""
-
-    def __init__(self, secrets: tuple[str, ...]) -> None:
+    def __init__(self, redactor: Redactor) -> None:
         super().__init__()
-        self._secrets = tuple(s for s in secrets if len(s) >= 8)
+        self._redact = redactor
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -82,16 +78,18 @@ class _SecretRedactor(logging.Filter):
             record.exc_text = self._redact(record.exc_text)
         return True
 
-    def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "[redacted]")
-        return GITHUB_TOKEN.sub("[redacted]", text)
 
+def configure_logging(
+    *, fmt: str, level: str, redactor: Redactor | None = None, secrets: tuple[str, ...] = ()
+) -> None:
+    """One stderr handler for the process, with context fields and secrets redacted.
 
-def configure_logging(*, fmt: str, level: str, secrets: tuple[str, ...] = ()) -> None:
+    Pass the app's ``redactor`` so installation tokens minted later are masked by
+    value too; ``secrets`` alone builds one from fixed values.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_ContextFilter())
-    handler.addFilter(_SecretRedactor(secrets))
+    handler.addFilter(RedactingFilter(redactor or Redactor(secrets)))
     if fmt == "json":
         handler.setFormatter(_JsonFormatter())
     else:

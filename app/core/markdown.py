@@ -11,25 +11,18 @@ from __future__ import annotations
 
 import re
 
-_SECRET_SHAPES = re.compile(
-    r"""(
-        gh[pousr]_[A-Za-z0-9]{20,} | github_pat_[A-Za-z0-9_]{20,}
-      | sk-(?:ant-)?[A-Za-z0-9_-]{20,} | xox[abprs]-[A-Za-z0-9-]{10,}
-      | AKIA[0-9A-Z]{16} | eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}
-      | -----BEGIN[ A-Z]*PRIVATE\ KEY-----[\s\S]*?(?:-----END[ A-Z]*PRIVATE\ KEY-----|\Z)
-    )""",
-    re.VERBOSE,
-)
+from app.core.redact import redact_shapes
 
 
 def redact_secrets(text: str) -> str:
-    """Mask strings shaped like credentials.
+    """Mask strings shaped like credentials (the shapes live in ``app.core.redact``).
 
     GitHub masks registered secrets in logs, but a token printed by a test or a
     key committed by mistake is not registered; it must not travel further into
-    a prompt (sent to a model provider) or a public issue.
+    a prompt (sent to a model provider) or a public issue.  The exact values of
+    the app's own secrets are removed again where text leaves the process.
     """
-    return _SECRET_SHAPES.sub("[redacted]", text)
+    return redact_shapes(text)
 
 
 def fence(text: str, info: str = "text") -> str:

@@ -19,6 +19,7 @@ from typing import Any
 
 from app.core.errors import DownloadError, FixerUnavailable, UnsafeArchive, WorkspaceError
 from app.core.metrics import Metrics
+from app.core.redact import Redactor
 from app.fix.fixers.base import Fixer, FixRequest
 from app.fix.guard import GuardVerdict, check_diff
 from app.fix.prompts import PromptContext, build_prompt
@@ -35,12 +36,43 @@ FixerFactory = Callable[[AttemptInput], Sequence[Fixer]]
 class FixAttempter:
     """The engine's ``Attempter``."""
 
-    def __init__(self, *, fixers: FixerFactory, publish: Publisher, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        *,
+        fixers: FixerFactory,
+        publish: Publisher,
+        metrics: Metrics,
+        redactor: Redactor | None = None,
+    ) -> None:
         self._fixers = fixers
         self._publish = publish
         self._metrics = metrics
+        # Removes the app's secrets from the prompt and from every output kept or shown.
+        self._redact = redactor or Redactor()
 
     async def attempt(
+        self,
+        gh: AppGitHubAPI,
+        request: AttemptInput,
+        on_spend: Callable[[float], Awaitable[None]],
+    ) -> AttemptResult:
+        """One attempt, with whatever it reports cleaned of the app's secrets.
+
+        Fixer and verify output is the repository's code talking: it may print
+        anything it could read, and it is stored, shown on GitHub and handed to
+        the next prompt.
+        """
+        result = await self._attempt(gh, request, on_spend)
+        return replace(
+            result,
+            problem=self._redact(result.problem) if result.problem else None,
+            escalate_reason=(
+                self._redact(result.escalate_reason) if result.escalate_reason else None
+            ),
+            verify=self._redact.data(result.verify) if result.verify else result.verify,
+        )
+
+    async def _attempt(
         self,
         gh: AppGitHubAPI,
         request: AttemptInput,
@@ -73,18 +105,20 @@ class FixAttempter:
             before = await self._verify(config.verify, workspace, config.verify_timeout_s)
             verify = {"command": config.verify, "before_ok": before.ok,
                       "before_tail": before.output_tail}  # fmt: skip
-        prompt = build_prompt(
-            PromptContext(
-                repo=loop.repo,
-                iteration=request.iteration,
-                max_iterations=config.max_iterations,
-                diagnosis=diagnosis,
-                run_url=loop.run_url,
-                head_sha=loop.head_sha,
-                branch=loop.branch,
-                guard=config.guard,
-                previous_outcome=request.previous_outcome,
-                verify_command=config.verify,
+        prompt = self._redact(
+            build_prompt(
+                PromptContext(
+                    repo=loop.repo,
+                    iteration=request.iteration,
+                    max_iterations=config.max_iterations,
+                    diagnosis=diagnosis,
+                    run_url=loop.run_url,
+                    head_sha=loop.head_sha,
+                    branch=loop.branch,
+                    guard=config.guard,
+                    previous_outcome=request.previous_outcome,
+                    verify_command=config.verify,
+                )
             )
         )
         model = config.models.for_iteration(diagnosis.category, request.iteration)
@@ -164,6 +198,17 @@ class FixAttempter:
         )
         if not verdict.ok:
             return replace(judged, problem=_rejection(verdict))
+        leaking = sorted(
+            path
+            for path, content in guarded.items()
+            if content is not None and self._redact.contains_secret(content)
+        )
+        if leaking:
+            return replace(
+                judged,
+                problem=f"{', '.join(leaking)} would publish a secret of the app's; "
+                "nothing was published.",
+            )
         if config.verify:
             after = await self._verify(config.verify, workspace, config.verify_timeout_s)
             verify = {**(verify or {}), "after_ok": after.ok, "after_tail": after.output_tail}
@@ -178,7 +223,7 @@ class FixAttempter:
             repo=loop.repo,
             base_sha=loop.head_sha,
             parent_sha=parent,
-            branch=loop.fix_branch,
+            branch=loop.publish_branch,
             changes=guarded,
             modes={path: mode for path, mode in modes.items() if path in guarded},
             message=_commit_message(request),

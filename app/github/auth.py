@@ -55,6 +55,7 @@ class AppAuth:
         clock: Callable[[], float],
         wall_clock: Callable[[], float] = time.time,
         max_installations: int = 10_000,
+        on_token: Callable[[str], None] = lambda _token: None,
     ) -> None:
         self._app_id = app_id
         self._private_key = private_key
@@ -62,6 +63,8 @@ class AppAuth:
         self._session = session
         self._clock = clock
         self._wall_clock = wall_clock
+        # Told every token minted, so the redactor can remove it from outbound text.
+        self._on_token = on_token
         self._tokens: cachetools.TLRUCache[int, InstallationToken] = cachetools.TLRUCache(
             maxsize=max_installations,
             ttu=lambda _key, value, _now: value.expires_at - TOKEN_REFRESH_MARGIN_S,
@@ -127,5 +130,6 @@ class AppAuth:
             data = await response.json()
         expires = datetime.fromisoformat(data["expires_at"].replace("Z", "+00:00")).timestamp()
         token = InstallationToken(token=data["token"], expires_at=expires)
+        self._on_token(token.token)
         self._tokens[installation_id] = token
         return token

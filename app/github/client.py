@@ -19,6 +19,7 @@ Downloads (logs, tarballs) get the same retries, token refresh and waits.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import re
@@ -33,6 +34,7 @@ from gidgethub import abc as gidgethub_abc
 from gidgethub.aiohttp import GitHubAPI
 from yarl import URL
 
+from app.core.redact import Redactor
 from app.github.auth import USER_AGENT, AppAuth
 
 log = logging.getLogger(__name__)
@@ -100,9 +102,11 @@ class AppGitHubAPI(GitHubAPI):
         clock: Callable[[], float] = time.time,
         policy: RetryPolicy | None = None,
         on_response: ResponseHook | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         super().__init__(session, USER_AGENT, base_url=base_url, cache=cache)
         self._token = token
+        self._redactor = redactor
         self._on_unauthorized = on_unauthorized
         self._sleeper = sleeper
         self._clock = clock
@@ -119,6 +123,7 @@ class AppGitHubAPI(GitHubAPI):
         if self._token is not None:
             request_headers["authorization"] = f"token {await self._token()}"
         request_headers.setdefault("x-github-api-version", "2022-11-28")
+        body = self._redacted(url, body)
         attempt = 0
         while True:
             attempt += 1
@@ -134,6 +139,22 @@ class AppGitHubAPI(GitHubAPI):
             if self._on_response is not None:
                 self._on_response(method, status, response_headers)
             return status, response_headers, data
+
+    def _redacted(self, url: str, body: bytes) -> bytes:
+        """The request body with every secret removed from its text, blobs excepted.
+
+        Every issue, comment, pull request and check run the app writes passes
+        here, so no text reaches GitHub without redaction.  A blob is a file of
+        the fix, committed byte for byte as the guard judged it (the attempt
+        refuses a fix holding a secret value instead of altering it).
+        """
+        if self._redactor is None or not body or URL(url).path.endswith("/git/blobs"):
+            return body
+        try:
+            data = json.loads(body)
+        except ValueError:  # not JSON: nothing this app sends, but never sent unredacted
+            return self._redactor(body.decode("utf-8", errors="replace")).encode()
+        return json.dumps(self._redactor.data(data)).encode()
 
     async def download(
         self,
@@ -315,8 +336,10 @@ class GitHubClients:
         sleeper: Sleeper = asyncio.sleep,
         clock: Callable[[], float] = time.time,
         on_response: ResponseHook | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self.auth = auth
+        self.redactor = redactor or Redactor()
         self.session = session
         self.api_url = api_url
         self._sleeper = sleeper
@@ -339,6 +362,7 @@ class GitHubClients:
             sleeper=self._sleeper,
             clock=self._clock,
             on_response=self._on_response,
+            redactor=self.redactor,
         )
 
     def forget_installation(self, installation_id: int) -> None:

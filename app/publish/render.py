@@ -83,6 +83,7 @@ class LoopSummary:
     guard: GuardVerdict | None = None
     verify_command: str | None = None
     verify_tail: str = ""
+    limits_lowered: tuple[str, ...] = ()
 
 
 def _money(usd: float) -> str:
@@ -306,4 +307,12 @@ def check_summary(s: LoopSummary) -> str:
         lines.append(f"- **Escalation issue:** {s.issue_url}")
     if s.reason:
         lines += ["", fence(redact_secrets(s.reason))]
+    if s.limits_lowered:
+        lines += [
+            "",
+            "**Limits lowered to the operator's maximums** (`.github/ci-fix-loop.yml` asked "
+            "for more):",
+            "",
+            fence("\n".join(s.limits_lowered)),
+        ]
     return _assemble(lines)

@@ -148,7 +148,8 @@ def test_secrets_are_not_in_the_repr() -> None:
     for secret in settings.secrets():
         assert secret not in text
     assert "MIIEabc" not in text
-    assert len(settings.secrets()) == 7
+    assert len(settings.secrets()) == 8  # the database password on its own too
+    assert "dbpassword" in settings.secrets()
 
 
 def test_unregistered_is_true_only_without_any_app_credentials(tmp_path: Path) -> None:

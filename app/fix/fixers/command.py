@@ -9,8 +9,8 @@ The agent runs with the stripped environment plus only the model credentials the
 operator passes in ``extra_env`` (see ``app.fix.sandbox``), a private HOME, and
 its own process group, killed whole on timeout.  What it spent is read from its
 JSON output when it reports it (Claude Code prints ``total_cost_usd``); an agent
-that reports nothing is charged ``unreported_cost_usd`` so the budget cannot be
-bypassed by silence.
+that reports nothing is charged the operator's ``UNREPORTED_COST_USD`` (by
+default $0.50, never $0), so the budget cannot be bypassed by silence.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 from app.fix.fixers.base import TRANSCRIPT_TAIL, FixRequest, FixResult
 from app.fix.sandbox import private_env, run_sandboxed, tail_text
 from app.fix.workspace import changed_paths
+from app.settings import DEFAULT_UNREPORTED_COST_USD
 
 STDOUT_KEPT = 1024 * 1024  # enough for a JSON result object; the rest is transcript
 ESCALATE = re.compile(r"^\W*ESCALATE:\s*(?P<reason>\S.*?)\s*$", re.MULTILINE)
@@ -41,7 +42,7 @@ class CommandFixer:
         timeout_s: float = 900.0,
         extra_env: Mapping[str, str] | None = None,
         *,
-        unreported_cost_usd: float = 0.0,
+        unreported_cost_usd: float = DEFAULT_UNREPORTED_COST_USD,
     ) -> None:
         self.argv = shlex.split(command)
         if not self.argv:

@@ -18,7 +18,7 @@ from app.fix.fixers.autofix import AutofixFixer
 from app.fix.fixers.base import Fixer
 from app.fix.fixers.command import CommandFixer
 from app.fix.fixers.pricing import PriceTable
-from app.settings import Settings
+from app.settings import DEFAULT_UNREPORTED_COST_USD, Settings
 
 # Categories whose failures the repository's own fix tools (ruff --fix, prettier) address.
 AUTOFIXABLE = frozenset({Category.LINT})
@@ -36,6 +36,7 @@ class FixerSettings:
     openai_base_url: str | None = None
     price_table: PriceTable = field(default_factory=PriceTable)
     autofix_timeout_s: float = 300.0
+    unreported_cost_usd: float = DEFAULT_UNREPORTED_COST_USD
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FixerSettings:
@@ -57,6 +58,7 @@ class FixerSettings:
             anthropic_base_url=settings.anthropic_base_url,
             openai_api_key=settings.openai_api_key,
             openai_base_url=settings.openai_base_url,
+            unreported_cost_usd=settings.unreported_cost_usd,
         )
 
 
@@ -79,7 +81,14 @@ def choose_fixers(config: RepoConfig, category: Category, settings: FixerSetting
                 "fixer.kind is `command` but no command is configured: set `fixer.command` in "
                 ".github/ci-fix-loop.yml or FIXER_COMMAND for the app"
             )
-        fixers.append(CommandFixer(command, config.fixer.timeout_s, settings.command_env))
+        fixers.append(
+            CommandFixer(
+                command,
+                config.fixer.timeout_s,
+                settings.command_env,
+                unreported_cost_usd=settings.unreported_cost_usd,
+            )
+        )
         return fixers
     if kind == "api":
         fixers.append(_api_fixer(config.fixer.provider, settings))
