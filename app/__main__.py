@@ -1,4 +1,4 @@
-"""Command line: ``python -m app serve | worker | setup | status | classify``.
+"""Command line: ``python -m app serve | worker | setup | status | classify | guard``.
 
 Every failure a user can cause (missing settings, a busy port) ends with a
 message that says what to do and exit code 2, never a traceback.
@@ -15,12 +15,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
 from app.core.errors import SettingsError
 from app.core.logctx import configure_logging
 from app.core.redact import Redactor
 from app.diagnosis import cli as classify_cli
+from app.fix.guard import cli as guard_cli
 from app.settings import Settings, load_settings, unregistered
 
 ENV_FILE = Path(".env")
@@ -58,10 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     status = commands.add_parser("status", help="active loops, history, budget, breakers")
     status.add_argument("--json", action="store_true", help="print the raw JSON")
     classify_cli.add_parser(commands)
+    guard_cli.add_parser(commands)
     args = parser.parse_args(argv)
 
     if args.command == "classify":
         return classify_cli.run(args)
+    if args.command == "guard":
+        return guard_cli.run(args)
     if args.command == "setup":
         return run_setup_command(args.host, args.port, args.public_url)
     if args.command == "serve" and unregistered(env_file=ENV_FILE):
@@ -101,6 +103,8 @@ def run_setup_command(host: str, port: int, public_url: str | None) -> int:
 
 
 def serve_forever(settings: Settings, port: int | None) -> int:
+    from aiohttp import web
+
     from app.server import build_app
 
     redactor = Redactor(settings.secrets())

@@ -34,6 +34,12 @@ class GuardConfig:
     max_changed_lines: int = 200
     max_files: int = 10
     forbidden_paths: tuple[str, ...] = ALWAYS_FORBIDDEN
+    # Paths a fix may change although the guard refuses them by default (CI scripts,
+    # tool configuration, binaries...); never the workflows nor this config file.
+    allow_paths: tuple[str, ...] = ()
+    # Let a fix change what existing tests check (expected values, assertions, fixtures);
+    # skips, deletions and collection changes stay refused.
+    allow_test_edits: bool = False
 
 
 @dataclass(frozen=True)

@@ -310,6 +310,18 @@ SCHEMA = Section(
                     ),
                     max_items=100,
                 ),
+                # Workflows and this file can never be allowed; the guard enforces that
+                # for any pattern, this refuses the patterns that plainly try.
+                "allow_paths": ListOf(
+                    Text(
+                        "a glob such as 'scripts/gen.sh' (never .github/workflows/** nor "
+                        ".github/ci-fix-loop.yml)",
+                        pattern=r"(?!/?\.github/workflows)(?!/?\.github/ci-fix-loop\.yml$)"
+                        r"[^!\s][^\s]*",
+                    ),
+                    max_items=100,
+                ),
+                "allow_test_edits": Bool(),
             }
         ),
         "rerun_flaky_tests": Bool(),
@@ -423,6 +435,8 @@ def _build(data: dict[str, Any]) -> RepoConfig:
             max_files=guard.get("max_files", defaults.guard.max_files),
             # A repo's list is added to, never replaces, the always-forbidden paths.
             forbidden_paths=tuple(dict.fromkeys(ALWAYS_FORBIDDEN + extra_forbidden)),
+            allow_paths=tuple(guard.get("allow_paths", ())),
+            allow_test_edits=guard.get("allow_test_edits", defaults.guard.allow_test_edits),
         ),
         rerun_flaky_tests=data.get("rerun_flaky_tests", defaults.rerun_flaky_tests),
         escalation=EscalationConfig(

@@ -21,7 +21,7 @@ from app.core.errors import DownloadError, FixerUnavailable, UnsafeArchive, Work
 from app.core.metrics import Metrics
 from app.core.redact import Redactor
 from app.fix.fixers.base import Fixer, FixRequest
-from app.fix.guard import GuardVerdict, check_diff
+from app.fix.guard import DirView, GuardVerdict, check_change, published_changes
 from app.fix.prompts import PromptContext, build_prompt
 from app.fix.verify import VerifyResult, run_verify
 from app.fix.workspace import Workspace, download_source
@@ -177,11 +177,19 @@ class FixAttempter:
         # must not slip changes past the guard), and the verify command, which runs
         # the repository's own code, cannot add to them afterwards.
         guarded = await workspace.changed_files()
-        diff = await workspace.diff()
-        if not diff.strip():
+        if not guarded:
             return replace(spent, problem="The fixers made no change to the code.")
-        verdict = check_diff(diff, config.guard)
         modes = await workspace.file_modes()
+        originals = await workspace.originals(guarded)
+        verdict = check_change(
+            published_changes(guarded, modes, originals),
+            config.guard,
+            context=DirView(workspace.path),
+            category=diagnosis.category.value,
+        )
+        if verdict.test_changes:
+            # Listed in the pull request so the reviewer sees every test the fix touched.
+            verify = {**(verify or {}), "test_changes": list(verdict.test_changes)}
         if await workspace.changed_files() != guarded:
             return replace(
                 spent,

@@ -23,7 +23,7 @@ import stat
 import tarfile
 import tempfile
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import TracebackType
@@ -206,6 +206,33 @@ class Workspace:
                 files[change.path] = (self.path / change.path).read_bytes()
         return files
 
+    async def originals(self, paths: Iterable[str]) -> dict[str, tuple[str, bytes]]:
+        """Git mode and content of ``paths`` at the baseline; paths it lacks are left out.
+
+        The guard judges each changed file before and after the fix, so it needs
+        the baseline's blobs: one ``ls-tree`` and one ``cat-file --batch`` for all.
+        """
+        wanted = set(paths)
+        listing = await _git(self.path, "ls-tree", "-r", "-z", "--full-tree", self.baseline)
+        entries: dict[str, tuple[str, str]] = {}
+        for record in listing.decode("utf-8", errors="surrogateescape").split("\0"):
+            meta, _, path = record.partition("\t")
+            if path in wanted:
+                mode, kind, sha = meta.split(" ")
+                entries[path] = (mode, sha if kind == "blob" else "")
+        blobs: dict[str, bytes] = {"": b""}  # a submodule has no blob to read
+        shas = "".join(f"{sha}\n" for _, sha in entries.values() if sha).encode()
+        if not shas:
+            return {path: (mode, b"") for path, (mode, _) in entries.items()}
+        out = await _git(self.path, "cat-file", "--batch", stdin=shas)
+        at = 0
+        for sha in (sha for _, sha in entries.values() if sha):
+            header_end = out.index(b"\n", at)
+            size = int(out[at:header_end].split(b" ")[2])
+            blobs[sha] = out[header_end + 1 : header_end + 1 + size]
+            at = header_end + 1 + size + 1
+        return {path: (mode, blobs[sha]) for path, (mode, sha) in entries.items()}
+
     async def file_modes(self) -> dict[str, str]:
         """Git modes of the changed, non-deleted paths: 100644, 100755 or 120000."""
         return {c.path: c.mode for c in await self.changes() if c.mode is not None}
@@ -275,7 +302,7 @@ async def _init_baseline(root: Path) -> str:
     return (await _git(root, "rev-parse", "HEAD")).decode().strip()
 
 
-async def _git(root: Path, *args: str) -> bytes:
+async def _git(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
     env = clean_env()
     env.update({"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", "GIT_PAGER": "cat"})
     proc = await asyncio.create_subprocess_exec(
@@ -284,12 +311,12 @@ async def _git(root: Path, *args: str) -> bytes:
         *args,
         cwd=root,
         env=env,
-        stdin=asyncio.subprocess.DEVNULL,
+        stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), GIT_TIMEOUT_S)
+        out, err = await asyncio.wait_for(proc.communicate(stdin), GIT_TIMEOUT_S)
     except BaseException:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()

@@ -84,6 +84,7 @@ class LoopSummary:
     verify_command: str | None = None
     verify_tail: str = ""
     limits_lowered: tuple[str, ...] = ()
+    test_changes: tuple[str, ...] = ()
 
 
 def _money(usd: float) -> str:
@@ -131,6 +132,23 @@ def _guard_rejections(items: Sequence[IterationSummary]) -> list[str]:
     for it in rejected:
         out += [f"Iteration {it.n}:", "", fence("\n".join(it.guard_reasons)), ""]
     return out
+
+
+def _test_changes(s: LoopSummary) -> list[str]:
+    """Every test the published fix added, changed, moved or renamed, for the reviewer."""
+    if not s.test_changes:
+        return []
+    items = "\n".join(s.test_changes[:50])
+    more = [f"_({len(s.test_changes) - 50} more.)_", ""] if len(s.test_changes) > 50 else []
+    return [
+        "### Test changes for the reviewer",
+        "",
+        "The diff guard allowed these changes to tests; check they keep what the tests mean.",
+        "",
+        fence(items),
+        "",
+        *more,
+    ]
 
 
 def _evidence(s: LoopSummary) -> list[str]:
@@ -213,6 +231,7 @@ def pr_body(s: LoopSummary) -> str:
         "",
         *_key_lines_block(d),
         *_iterations_table(s.iterations),
+        *_test_changes(s),
         *_guard_rejections(s.iterations),
         *_evidence(s),
     ]

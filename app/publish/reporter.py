@@ -115,6 +115,7 @@ class GitHubReporter:
             else Diagnosis(category=Category.UNKNOWN, confidence=0.0)
         )
         last = iterations[-1] if iterations else None
+        published = next((i for i in reversed(iterations) if i.fix_sha), None)
         return LoopSummary(
             loop_id=str(loop.id),
             repo=loop.repo,
@@ -134,6 +135,11 @@ class GitHubReporter:
             verify_command=config.verify if config else None,
             verify_tail=str((last.verify or {}).get("after_tail", "")) if last else "",
             limits_lowered=config.clamped if config else (),
+            test_changes=tuple(
+                str(item) for item in ((published.verify or {}).get("test_changes") or ())
+            )
+            if published
+            else (),
         )
 
 

@@ -371,3 +371,20 @@ async def test_what_a_verify_run_writes_is_undone_and_the_fix_kept():
         assert (await ws.file_modes())["new.sh"] == "100755"
         assert not (ws.path / "report.xml").exists()
         assert (ws.path / "tests" / "test_x.py").exists()
+
+
+async def test_originals_are_the_baseline_blobs_and_modes(private_tmp: Path) -> None:
+    archive = tarball_of(
+        {"a.py": "a = 1\n", "run.sh": "echo\n", "img.bin": b"\x00\x01"}, executable=("run.sh",)
+    )
+    async with await Workspace.from_tarball(archive) as ws:
+        (ws.path / "a.py").write_text("a = 2\n")
+        (ws.path / "img.bin").unlink()
+        (ws.path / "new.py").write_text("n = 1\n")
+        changed = await ws.changed_files()
+        originals = await ws.originals([*changed, "run.sh"])
+    assert originals == {
+        "a.py": ("100644", b"a = 1\n"),
+        "img.bin": ("100644", b"\x00\x01"),
+        "run.sh": ("100755", b"echo\n"),
+    }
