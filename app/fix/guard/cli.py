@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TextIO
 
 from app.config.model import CONFIG_PATH, GuardConfig
-from app.config.schema import EXTENDS_KEY, ConfigError, load_yaml, parse_repo_config
+from app.config.schema import EXTENDS_KEY, load_yaml, parse_repo_config
+from app.core.errors import ConfigError
 from app.diagnosis.model import Category
 from app.fix.guard.check import check_change
 from app.fix.guard.tree import MappingView, changes_between, read_tree
