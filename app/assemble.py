@@ -71,6 +71,7 @@ def default_attempter(
         publish=publish_fix,
         metrics=metrics,
         redactor=redactor or Redactor(settings.secrets()),
+        sandbox=operator.sandbox,
     )
 
 

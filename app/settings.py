@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from app.core.errors import SettingsError
+from app.fix.egress import Endpoint
 
 DEFAULT_API_URL = "https://api.github.com"
 # Charged for an agent run that reports no cost (UNREPORTED_COST_USD): silence is not free.
@@ -63,6 +64,19 @@ class Settings:
     max_iterations: int = 10
     max_fixer_minutes: float = 30.0
     unreported_cost_usd: float = DEFAULT_UNREPORTED_COST_USD
+    # The jail untrusted code runs in (app.fix.sandbox); ``none`` only with insecure_no_sandbox.
+    sandbox: str = "bwrap"
+    insecure_no_sandbox: bool = False
+    sandbox_allow_network: bool = False
+    sandbox_agent_hosts: tuple[Endpoint, ...] = ()
+    sandbox_readonly_paths: tuple[Path, ...] = ()
+    # Not read from the environment: a path both the app and the jail may write is a
+    # channel tests use to talk to scripted agents, never something for production.
+    sandbox_writable_paths: tuple[Path, ...] = ()
+    sandbox_memory_mb: int = 4096
+    sandbox_max_processes: int = 512
+    sandbox_max_file_mb: int = 1024
+    sandbox_cpu_seconds: int = 3600
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret value, so redaction and environment scrubbing can find them.
@@ -167,7 +181,38 @@ def load_settings(
         max_iterations=reader.integer("MAX_ITERATIONS", default=10, minimum=1, maximum=20) or 10,
         max_fixer_minutes=reader.number("MAX_FIXER_MINUTES") or 30.0,
         unreported_cost_usd=reader.number("UNREPORTED_COST_USD") or DEFAULT_UNREPORTED_COST_USD,
+        sandbox=reader.sandbox_mode(),
+        insecure_no_sandbox=reader.boolean("INSECURE_NO_SANDBOX", False),
+        sandbox_allow_network=reader.boolean("SANDBOX_ALLOW_NETWORK", False),
+        sandbox_agent_hosts=reader.endpoints("SANDBOX_AGENT_HOSTS"),
+        sandbox_readonly_paths=reader.paths("SANDBOX_READONLY_PATHS"),
+        sandbox_memory_mb=reader.integer("SANDBOX_MEMORY_MB", default=4096, minimum=64) or 4096,
+        sandbox_max_processes=reader.integer("SANDBOX_MAX_PROCESSES", default=512, minimum=8)
+        or 512,
+        sandbox_max_file_mb=reader.integer("SANDBOX_MAX_FILE_MB", default=1024, minimum=1) or 1024,
+        sandbox_cpu_seconds=reader.integer("SANDBOX_CPU_SECONDS", default=3600, minimum=1) or 3600,
     )
+    if settings.sandbox == "none" and not settings.insecure_no_sandbox:
+        reader.problems.append(
+            "SANDBOX=none runs repository code with the app's own rights (it can read the "
+            "private key and the store); it is refused unless INSECURE_NO_SANDBOX=1 is set too. "
+            "Prefer fixing the sandbox: python -m app doctor says what is missing."
+        )
+    for url_name, url in (
+        ("ANTHROPIC_BASE_URL", settings.anthropic_base_url),
+        ("OPENAI_BASE_URL", settings.openai_base_url),
+    ):
+        if url:
+            try:
+                Endpoint.from_url(url)
+            except ValueError as exc:
+                reader.problems.append(f"{url_name}: {exc}.")
+    for endpoint in settings.sandbox_agent_hosts:
+        if endpoint.loopback and endpoint.port < 1024:
+            reader.problems.append(
+                f"SANDBOX_AGENT_HOSTS: the loopback endpoint {endpoint} needs a port from 1024 "
+                "up (the jail relays it on the same port, as an unprivileged user)."
+            )
     if reader.problems:
         raise SettingsError(reader.problems)
     return settings
@@ -248,6 +293,38 @@ class _Reader:
             return False
         self.problems.append(f"{name}={raw!r} is not a boolean: use 1/0, true/false.")
         return default
+
+    def sandbox_mode(self) -> str:
+        raw = self.values.get("SANDBOX", "bwrap").strip().lower() or "bwrap"
+        if raw not in ("bwrap", "none"):
+            self.problems.append(f"SANDBOX={raw!r} is not a sandbox: use 'bwrap' (or 'none').")
+            return "bwrap"
+        return raw
+
+    def endpoints(self, name: str) -> tuple[Endpoint, ...]:
+        """Comma-separated ``host:port`` (or URLs) the agent may reach."""
+        found: list[Endpoint] = []
+        for item in self.values.get(name, "").split(","):
+            if not item.strip():
+                continue
+            try:
+                found.append(Endpoint.parse(item))
+            except ValueError as exc:
+                self.problems.append(f"{name}: {exc}; write host:port, comma-separated.")
+        return tuple(found)
+
+    def paths(self, name: str) -> tuple[Path, ...]:
+        """``os.pathsep``-separated absolute paths that must exist."""
+        found: list[Path] = []
+        for item in self.values.get(name, "").split(os.pathsep):
+            if not item.strip():
+                continue
+            path = Path(item.strip())
+            if not path.is_absolute() or not path.exists():
+                self.problems.append(f"{name}: {item!r} is not an existing absolute path.")
+            else:
+                found.append(path)
+        return tuple(found)
 
     def private_key(self) -> str | None:
         inline = self.values.get("PRIVATE_KEY", "").strip()

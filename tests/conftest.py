@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from app.fix.sandbox import Sandbox
 from tests.fakes.github import FakeGitHub, OpenAPI, load_spec
 from tests.fakes.github.auth import generate_private_key_pem
+from tests.support import sandbox_for_tests
 from tests.support import shared_dir as locate_shared_dir
 
 
@@ -22,6 +24,12 @@ from tests.support import shared_dir as locate_shared_dir
 def shared_dir() -> Path:
     """The read-only ``shared/`` directory (``$CI_FIX_SHARED_DIR`` overrides)."""
     return locate_shared_dir()
+
+
+@pytest.fixture
+def jail(tmp_path: Path) -> Sandbox:
+    """The production sandbox, showing the test agents read-only and ``tmp_path`` writable."""
+    return sandbox_for_tests(tmp_path)
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,7 @@ from aiohttp.test_utils import TestClient
 from app.server import CONTEXT, Overrides, Services, build_app
 from app.settings import Settings
 from tests.fakes.github import FakeGitHub, FakeJob
+from tests.support import jail_tool_paths
 from tests.webhooks import webhook_headers, workflow_run_payload
 
 WEBHOOK_SECRET = "test-webhook-secret-0123456789"
@@ -41,6 +42,10 @@ def make_settings(fake: FakeGitHub, tmp_path: Path, **changes: Any) -> Settings:
         store_path=tmp_path / "store.sqlite3",
         status_token="status-token-for-tests",
         ci_hook_token="ci-hook-token-for-tests",
+        # The scripted agents are scripts of this interpreter and keep state beside
+        # their plan in tmp_path; the attack tests narrow this to a channel directory.
+        sandbox_readonly_paths=jail_tool_paths(),
+        sandbox_writable_paths=(tmp_path,),
     )
     return replace(settings, **changes)
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import io
 import os
 import select
+import sys
 import tarfile
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,8 @@ import aiohttp
 import jwt
 import pytest
 from gidgethub.aiohttp import GitHubAPI
+
+from app.fix.sandbox import Sandbox
 
 SHARED_DIR_ENV = "CI_FIX_SHARED_DIR"
 REQUIRE_ALL_ENV = "CI_REQUIRE_ALL"
@@ -176,3 +180,37 @@ async def installation_client(fake: Any, installation_id: int) -> AsyncIterator[
             f"/app/installations/{installation_id}/access_tokens", data={}, jwt=app_jwt
         )
         yield GitHubAPI(session, "ci-fix-loop-tests", oauth_token=token["token"], base_url=fake.url)
+
+
+FAKES = Path(__file__).parent / "fakes"
+
+
+def jail_tool_paths() -> tuple[Path, ...]:
+    """What the tests' scripted agents need inside the jail: this interpreter and tests/fakes.
+
+    Production agents live in system directories or in ``SANDBOX_READONLY_PATHS``;
+    the test agents are scripts run by the test interpreter, so both are shown read-only.
+    """
+    return tuple(dict.fromkeys([Path(sys.prefix), Path(sys.base_prefix), FAKES]))
+
+
+def sandbox_for_tests(*writable: Path, **changes: Any) -> Sandbox:
+    """The production jail plus the test agents, and ``writable`` as a channel to the test."""
+    return replace(
+        Sandbox(readonly_paths=jail_tool_paths(), writable_paths=tuple(writable)), **changes
+    )
+
+
+def processes_with(marker: str) -> list[int]:
+    """Host pids of processes whose command line contains ``marker`` (ours excluded)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if marker.encode() in cmdline:
+            found.append(int(entry.name))
+    return found

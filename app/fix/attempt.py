@@ -23,6 +23,7 @@ from app.core.redact import Redactor
 from app.fix.fixers.base import Fixer, FixRequest
 from app.fix.guard import DirView, GuardVerdict, check_change, published_changes
 from app.fix.prompts import PromptContext, build_prompt
+from app.fix.sandbox import Sandbox
 from app.fix.verify import VerifyResult, run_verify
 from app.fix.workspace import Workspace, download_source
 from app.github.client import AppGitHubAPI
@@ -42,6 +43,7 @@ class FixAttempter:
         fixers: FixerFactory,
         publish: Publisher,
         metrics: Metrics,
+        sandbox: Sandbox,
         redactor: Redactor | None = None,
     ) -> None:
         self._fixers = fixers
@@ -49,6 +51,7 @@ class FixAttempter:
         self._metrics = metrics
         # Removes the app's secrets from the prompt and from every output kept or shown.
         self._redact = redactor or Redactor()
+        self._sandbox = sandbox
 
     async def attempt(
         self,
@@ -240,7 +243,7 @@ class FixAttempter:
 
     async def _verify(self, command: str, workspace: Workspace, timeout_s: float) -> VerifyResult:
         return await workspace.preserving_changes(
-            lambda: run_verify(command, workspace.path, timeout_s)
+            lambda: run_verify(command, workspace.path, timeout_s, self._sandbox)
         )
 
 

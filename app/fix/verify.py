@@ -2,18 +2,17 @@
 
 A local verify catches a fix that obviously does not work before it costs a CI
 run and a pull request.  The command is a shell string the repository wrote
-(``ruff check . && pytest -x``), so it runs through ``/bin/sh -c``; it gets the
-stripped environment and its own process group, and is killed with everything it
-started when it runs out of time.
+(``ruff check . && pytest -x``), so it runs through ``/bin/sh -c`` inside the
+sandbox (``app.fix.sandbox``): no network unless the operator allows it, nothing
+of the app visible, and everything it started gone when it ends or times out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.fix.sandbox import OUTPUT_TAIL_BYTES, private_env, run_sandboxed, tail_text
+from app.fix.sandbox import OUTPUT_TAIL_BYTES, Network, Sandbox, tail_text
 
 
 @dataclass(frozen=True)
@@ -30,16 +29,13 @@ async def run_verify(
     command: str,
     workspace: Path,
     timeout_s: float,
-    env: Mapping[str, str] | None = None,
+    sandbox: Sandbox,
 ) -> VerifyResult:
-    """Run ``command`` in ``workspace``; ``env`` defaults to a clean one with a private HOME."""
-    if env is None:
-        with private_env() as fresh:
-            return await run_verify(command, workspace, timeout_s, fresh)
-    outcome = await run_sandboxed(
+    """Run ``command`` in ``workspace`` inside ``sandbox``."""
+    outcome = await sandbox.run(
         ["/bin/sh", "-c", command],
-        cwd=workspace,
-        env=env,
+        workspace=workspace,
+        network=Network.HOST,
         timeout_s=timeout_s,
         output_limit=OUTPUT_TAIL_BYTES,
         merge_stderr=True,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shlex
 import sys
@@ -22,10 +21,11 @@ from app.fix.fixers.command import CommandFixer
 from app.fix.fixers.edits import Edit, apply_edits
 from app.fix.fixers.pricing import PriceTable
 from app.fix.fixers.select import FixerSettings, choose_fixers
+from app.fix.sandbox import Sandbox
 from app.fix.workspace import Workspace
 from app.settings import DEFAULT_UNREPORTED_COST_USD, Settings
 from tests.fakes.model import FakeModel
-from tests.support import SECRETS, assert_process_gone, tarball_of
+from tests.support import SECRETS, processes_with, sandbox_for_tests, tarball_of
 
 # The project's default models are ones the SDK already calls deprecated; not our concern here.
 pytestmark = pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning")
@@ -89,11 +89,11 @@ def app_secrets(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 # -- autofix -----------------------------------------------------------------------------
 
 
-async def test_autofix_runs_ruff_fix_and_reports_the_change(ws: Workspace) -> None:
+async def test_autofix_runs_ruff_fix_and_reports_the_change(ws: Workspace, jail: Sandbox) -> None:
     (ws.path / "lint_me.py").write_text("import os\nimport sys\n\nprint(sys.argv)\n")
     (ws.path / "ruff.toml").write_text('[lint]\nselect = ["F401"]\n')
     # Absolute path: the clean environment's PATH is the app's, which need not hold the venv.
-    fixer = AutofixFixer([f"{RUFF} check --fix --no-cache ."], timeout_s=60)
+    fixer = AutofixFixer([f"{RUFF} check --fix --no-cache ."], 60, jail)
     result = await fixer.fix(request_for(ws))
     assert result.error is None
     assert result.cost_usd == 0
@@ -102,24 +102,26 @@ async def test_autofix_runs_ruff_fix_and_reports_the_change(ws: Workspace) -> No
     assert "exit 0" in result.transcript_tail
 
 
-async def test_autofix_command_failure_is_reported_not_fatal(ws: Workspace) -> None:
-    fixer = AutofixFixer(["echo could not fix everything; exit 1", "echo second ran"], 60)
+async def test_autofix_command_failure_is_reported_not_fatal(ws: Workspace, jail: Sandbox) -> None:
+    fixer = AutofixFixer(["echo could not fix everything; exit 1", "echo second ran"], 60, jail)
     result = await fixer.fix(request_for(ws))
     assert result.error is None
     assert "exit 1" in result.transcript_tail
     assert "second ran" in result.transcript_tail
 
 
-async def test_autofix_timeout_is_an_error(ws: Workspace) -> None:
-    result = await AutofixFixer(["sleep 300"], timeout_s=0.5).fix(request_for(ws))
+async def test_autofix_timeout_is_an_error(ws: Workspace, jail: Sandbox) -> None:
+    result = await AutofixFixer(["sleep 300"], 0.5, jail).fix(request_for(ws))
     assert result.error is not None and "timed out" in result.error
 
 
 # -- command -----------------------------------------------------------------------------
 
 
-async def test_command_agent_fixes_the_bug_and_reports_its_cost(ws: Workspace) -> None:
-    fixer = CommandFixer(agent("fix_bug.py", "--model", "{model}"), timeout_s=60)
+async def test_command_agent_fixes_the_bug_and_reports_its_cost(
+    ws: Workspace, jail: Sandbox
+) -> None:
+    fixer = CommandFixer(agent("fix_bug.py", "--model", "{model}"), 60, sandbox=jail)
     result = await fixer.fix(request_for(ws, model="claude-opus-4-6"))
     assert result.error is None
     assert (ws.path / "calc.py").read_text() == FIXED
@@ -132,29 +134,33 @@ async def test_command_agent_fixes_the_bug_and_reports_its_cost(ws: Workspace) -
     assert report["prompt_first_line"] == "# CI Fix Loop"
 
 
-async def test_command_agent_escalation_is_parsed(ws: Workspace) -> None:
-    result = await CommandFixer(agent("escalate.py"), 60).fix(request_for(ws))
+async def test_command_agent_escalation_is_parsed(ws: Workspace, jail: Sandbox) -> None:
+    result = await CommandFixer(agent("escalate.py"), 60, sandbox=jail).fix(request_for(ws))
     assert result.escalate_reason == "cannot fix"
     assert result.changed_files == ()
 
 
 async def test_command_agent_timeout_kills_it_and_its_children(
-    ws: Workspace, tmp_path: Path
+    ws: Workspace, tmp_path: Path, jail: Sandbox
 ) -> None:
     pid_file = tmp_path / "child.pid"
-    result = await CommandFixer(agent("sleeper.py", str(pid_file)), 60).fix(
+    result = await CommandFixer(agent("sleeper.py", str(pid_file)), 60, sandbox=jail).fix(
         request_for(ws, timeout_s=2.0)
     )
     assert result.error is not None and "timed out" in result.error
-    assert_process_gone(int(pid_file.read_text()))
+    assert pid_file.read_text(), "the agent's child had started"
+    assert processes_with(str(pid_file)) == []
 
 
 async def test_command_agent_gets_a_clean_environment(
-    ws: Workspace, tmp_path: Path, app_secrets: dict[str, str]
+    ws: Workspace, tmp_path: Path, app_secrets: dict[str, str], jail: Sandbox
 ) -> None:
     dump = tmp_path / "env.json"
     fixer = CommandFixer(
-        agent("dump_env.py", str(dump)), 60, extra_env={"ANTHROPIC_API_KEY": MODEL_KEY}
+        agent("dump_env.py", str(dump)),
+        60,
+        extra_env={"ANTHROPIC_API_KEY": MODEL_KEY},
+        sandbox=jail,
     )
     result = await fixer.fix(request_for(ws))
     assert result.error is None
@@ -165,43 +171,45 @@ async def test_command_agent_gets_a_clean_environment(
     assert not set(seen["env"]) & set(app_secrets)
     assert seen["env"]["ANTHROPIC_API_KEY"] == MODEL_KEY
     assert seen["cwd"] == str(ws.path)
-    home = Path(seen["env"]["HOME"])
-    assert home != Path.home()
-    assert not home.is_relative_to(ws.path)
-    assert not await asyncio.to_thread(home.exists), "the private home is removed afterwards"
+    assert seen["env"]["HOME"] == "/home/sandbox", "a private tmpfs HOME, not the app's"
 
 
-async def test_command_agent_writing_outside_is_visible_to_the_guard(
-    ws: Workspace, tmp_path: Path
+async def test_command_agent_writes_only_the_workspace(
+    ws: Workspace, tmp_path: Path, jail: Sandbox
 ) -> None:
-    """The fixer cannot stop an agent (no container): the workflow edit reaches the diff,
-    where the guard refuses it, and the stray file sits next to the workspace."""
-    result = await CommandFixer(agent("escape.py"), 60).fix(request_for(ws))
-    assert result.error is None
+    """Outside the workspace the jail has only private tmpfs: a write next to the workspace
+    never reaches the host; the workflow edit inside reaches the diff, where the guard
+    refuses it."""
+    strict = sandbox_for_tests()  # nothing writable but the workspace
+    result = await CommandFixer(agent("escape.py"), 60, sandbox=strict).fix(request_for(ws))
+    assert result.error is None, result.transcript_tail
     assert ".github/workflows/ci.yml" in result.changed_files
     assert ".github/workflows/ci.yml" in await ws.changed_files()
-    assert (ws.path.parent / "escaped.txt").read_text() == "written outside the workspace\n"
+    assert not (ws.path.parent / "escaped.txt").exists()
 
 
-async def test_command_agent_nonzero_exit_sets_error(ws: Workspace) -> None:
+async def test_command_agent_nonzero_exit_sets_error(ws: Workspace, jail: Sandbox) -> None:
     command = shlex.join([sys.executable, "-c", "import sys; sys.exit('model overloaded')"])
-    result = await CommandFixer(command, 60).fix(request_for(ws))
+    result = await CommandFixer(command, 60, sandbox=jail).fix(request_for(ws))
     assert result.error == "the agent exited with code 1: model overloaded"
     # It may have spent before failing; silence is charged the operator's default.
     assert result.cost_usd == DEFAULT_UNREPORTED_COST_USD > 0
     assert "reported no cost" in result.transcript_tail
 
 
-async def test_command_that_does_not_exist_says_what_to_do(ws: Workspace) -> None:
-    result = await CommandFixer("no-such-agent-cli -p", 60).fix(request_for(ws))
+async def test_command_that_does_not_exist_says_what_to_do(ws: Workspace, jail: Sandbox) -> None:
+    result = await CommandFixer("no-such-agent-cli -p", 60, sandbox=jail).fix(request_for(ws))
     assert result.error is not None
     assert "no-such-agent-cli" in result.error and "fixer.command" in result.error
 
 
-async def test_command_cost_from_pretty_printed_json_and_nested_usage(ws: Workspace) -> None:
+async def test_command_cost_from_pretty_printed_json_and_nested_usage(
+    ws: Workspace, jail: Sandbox
+) -> None:
     report = {"result": "done\nESCALATE: needs a human", "usage": {"cost_usd": 0.5}}
     script = f"import json; print(json.dumps({report!r}, indent=2))"
-    result = await CommandFixer(shlex.join([sys.executable, "-c", script]), 60).fix(request_for(ws))
+    fixer = CommandFixer(shlex.join([sys.executable, "-c", script]), 60, sandbox=jail)
+    result = await fixer.fix(request_for(ws))
     assert result.cost_usd == pytest.approx(0.5)
     assert result.escalate_reason == "needs a human"
 

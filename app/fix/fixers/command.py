@@ -5,9 +5,10 @@ or the original bot's ``bot agent --model {model} --non-interactive``.  The comm
 is split with ``shlex`` and ``{model}`` substituted in the arguments; no shell is
 involved, and the prompt travels on stdin so it never shows in a process list.
 
-The agent runs with the stripped environment plus only the model credentials the
-operator passes in ``extra_env`` (see ``app.fix.sandbox``), a private HOME, and
-its own process group, killed whole on timeout.  What it spent is read from its
+The agent runs in the sandbox (``app.fix.sandbox``) with the allow-listed
+environment plus only the model credentials the operator passes in ``extra_env``,
+reaching nothing on the network but the model endpoints, and everything it
+started is gone when it ends or times out.  What it spent is read from its
 JSON output when it reports it (Claude Code prints ``total_cost_usd``); an agent
 that reports nothing is charged the operator's ``UNREPORTED_COST_USD`` (by
 default $0.50, never $0), so the budget cannot be bypassed by silence.
@@ -22,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.fix.fixers.base import TRANSCRIPT_TAIL, FixRequest, FixResult
-from app.fix.sandbox import private_env, run_sandboxed, tail_text
+from app.fix.sandbox import Network, Sandbox, SandboxUnavailable, tail_text
 from app.fix.workspace import changed_paths
 from app.settings import DEFAULT_UNREPORTED_COST_USD
 
@@ -39,9 +40,10 @@ class CommandFixer:
     def __init__(
         self,
         command: str,
-        timeout_s: float = 900.0,
+        timeout_s: float,
         extra_env: Mapping[str, str] | None = None,
         *,
+        sandbox: Sandbox,
         unreported_cost_usd: float = DEFAULT_UNREPORTED_COST_USD,
     ) -> None:
         self.argv = shlex.split(command)
@@ -50,25 +52,29 @@ class CommandFixer:
         self.timeout_s = timeout_s
         self.extra_env = dict(extra_env or {})
         self.unreported_cost_usd = unreported_cost_usd
+        self.sandbox = sandbox
 
     async def fix(self, request: FixRequest) -> FixResult:
         argv = [arg.replace("{model}", request.model) for arg in self.argv]
         timeout = min(self.timeout_s, request.timeout_s)
-        with private_env(self.extra_env) as env:
-            try:
-                outcome = await run_sandboxed(
-                    argv,
-                    cwd=request.workspace,
-                    env=env,
-                    timeout_s=timeout,
-                    stdin=request.prompt.encode(),
-                    output_limit=STDOUT_KEPT,
-                )
-            except (FileNotFoundError, PermissionError) as exc:
-                return FixResult(
-                    error=f"the fixer command {argv[0]!r} could not be started ({exc}); "
-                    "install it or correct `fixer.command`"
-                )
+        try:
+            outcome = await self.sandbox.run(
+                argv,
+                workspace=request.workspace,
+                network=Network.MODEL,
+                extra_env=self.extra_env,
+                timeout_s=timeout,
+                stdin=request.prompt.encode(),
+                output_limit=STDOUT_KEPT,
+            )
+        except (FileNotFoundError, PermissionError) as exc:
+            return FixResult(
+                error=f"the fixer command {argv[0]!r} could not be started ({exc}); "
+                "install it (visible in the sandbox: SANDBOX_READONLY_PATHS) or correct "
+                "`fixer.command`"
+            )
+        except SandboxUnavailable as exc:
+            return FixResult(error=f"the sandbox is unavailable: {exc}")
         stdout = outcome.stdout.decode("utf-8", errors="replace")
         stderr = tail_text(outcome.stderr)
         report = _last_json_object(stdout)

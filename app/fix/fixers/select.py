@@ -18,6 +18,7 @@ from app.fix.fixers.autofix import AutofixFixer
 from app.fix.fixers.base import Fixer
 from app.fix.fixers.command import CommandFixer
 from app.fix.fixers.pricing import PriceTable
+from app.fix.sandbox import Sandbox
 from app.settings import DEFAULT_UNREPORTED_COST_USD, Settings
 
 # Categories whose failures the repository's own fix tools (ruff --fix, prettier) address.
@@ -37,6 +38,7 @@ class FixerSettings:
     price_table: PriceTable = field(default_factory=PriceTable)
     autofix_timeout_s: float = 300.0
     unreported_cost_usd: float = DEFAULT_UNREPORTED_COST_USD
+    sandbox: Sandbox = field(default_factory=Sandbox)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FixerSettings:
@@ -59,6 +61,7 @@ class FixerSettings:
             openai_api_key=settings.openai_api_key,
             openai_base_url=settings.openai_base_url,
             unreported_cost_usd=settings.unreported_cost_usd,
+            sandbox=Sandbox.from_settings(settings),
         )
 
 
@@ -70,7 +73,7 @@ def choose_fixers(config: RepoConfig, category: Category, settings: FixerSetting
     """
     fixers: list[Fixer] = []
     if config.autofix and category in AUTOFIXABLE:
-        fixers.append(AutofixFixer(config.autofix, settings.autofix_timeout_s))
+        fixers.append(AutofixFixer(config.autofix, settings.autofix_timeout_s, settings.sandbox))
     kind = config.fixer.kind
     if kind == "none":
         return fixers
@@ -86,6 +89,7 @@ def choose_fixers(config: RepoConfig, category: Category, settings: FixerSetting
                 command,
                 config.fixer.timeout_s,
                 settings.command_env,
+                sandbox=settings.sandbox,
                 unreported_cost_usd=settings.unreported_cost_usd,
             )
         )

@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """A misbehaving agent: writes next to the workspace and edits the CI workflow.
 
-The command fixer does not stop this (it cannot, short of a container); the diff
-guard rejects the workflow edit afterwards.  Tests use it to show both.
+In the jail the write outside lands in a private tmpfs that vanishes with the
+run; the workflow edit is inside the workspace, and the diff guard rejects it.
 """
 
 from pathlib import Path
 
-Path("../escaped.txt").write_text("written outside the workspace\n")
+try:
+    Path("../escaped.txt").write_text("written outside the workspace\n")
+except OSError as exc:
+    print(f"could not write outside: {exc}")
 workflow = Path(".github/workflows/ci.yml")
 workflow.parent.mkdir(parents=True, exist_ok=True)
 workflow.write_text("on: push\njobs: {}\n")
