@@ -114,6 +114,10 @@ async def test_kill_9_while_the_agent_runs_resumes_with_one_pr(
         "PORT": str(port),
         "HOST": "127.0.0.1",
         "FIXER_COMMAND": agent,
+        # The scripted agent keeps its state beside its plan, which only the unjailed
+        # mode can write from a separate process; the jail has its own tests.
+        "SANDBOX": "none",
+        "INSECURE_NO_SANDBOX": "1",
         "CRASH_TEST_CWD": str(tmp_path),
     }
     body = json.dumps(

@@ -99,6 +99,10 @@ async def start_worker(
             "GITHUB_API_URL": fake_github.url,
             "DATABASE_URL": pg_url,
             "FIXER_COMMAND": fixer_command,
+            # The scripted agent keeps its state beside its plan, which only the unjailed
+            # mode can write from a separate process; the jail has its own tests.
+            "SANDBOX": "none",
+            "INSECURE_NO_SANDBOX": "1",
             "MAX_CONCURRENT_FIXES": "2",
         }
         log = home / "worker.log"
