@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -109,7 +110,7 @@ class EgressGate:
             path = self.directory / f"fwd-{endpoint.port}.sock"
             self._servers.append(
                 await asyncio.start_unix_server(
-                    lambda r, w, e=endpoint: self._forward(e, r, w), path=path
+                    functools.partial(self._forward, endpoint), path=path
                 )
             )
         if self.needs_proxy:

@@ -14,6 +14,7 @@ Usage: ``relay.py PORT=SOCKET [PORT=SOCKET ...] -- AGENT [ARGS ...]``
 """
 
 import asyncio
+import functools
 import socket
 import sys
 
@@ -52,7 +53,7 @@ async def main(argv: list[str]) -> int:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", int(port)))
         servers.append(
-            await asyncio.start_server(lambda r, w, p=path: _relay(p, r, w), sock=sock, limit=CHUNK)
+            await asyncio.start_server(functools.partial(_relay, path), sock=sock, limit=CHUNK)
         )
     try:
         agent = await asyncio.create_subprocess_exec(*command)

@@ -566,13 +566,13 @@ class Sandbox:
             args += ["--ro-bind", str(run_dir / "etc" / name), f"/etc/{name}"]
         args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run"]
         args += ["--dir", JAIL_HOME, "--tmpfs", JAIL_HOME]
-        for path in _tool_paths(self.readonly_paths, relay=network is Network.MODEL):
-            args += ["--ro-bind", str(path), str(path)]
+        for tool in _tool_paths(self.readonly_paths, relay=network is Network.MODEL):
+            args += ["--ro-bind", str(tool), str(tool)]
         if network is Network.MODEL:
             args += ["--ro-bind", str(RELAY), f"{JAIL_RUN}/relay.py"]
             args += ["--ro-bind", str(run_dir / "egress"), f"{JAIL_RUN}/egress"]
-        for path in self.writable_paths:
-            args += ["--bind", str(path), str(path)]
+        for shared in self.writable_paths:
+            args += ["--bind", str(shared), str(shared)]
         real = str(workspace.resolve())
         args += ["--bind", real, real, "--chdir", real]
         return args
@@ -670,7 +670,7 @@ async def _end_jail(info_file: Path) -> None:
             signal.pidfd_send_signal(fd, signal.SIGKILL)
         loop = asyncio.get_running_loop()
         gone: asyncio.Future[None] = loop.create_future()
-        loop.add_reader(fd, lambda: gone.done() or gone.set_result(None))
+        loop.add_reader(fd, _resolve, gone)
         try:
             await asyncio.wait_for(gone, KILL_GRACE_S)
         except TimeoutError:
@@ -679,6 +679,11 @@ async def _end_jail(info_file: Path) -> None:
             loop.remove_reader(fd)
     finally:
         os.close(fd)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _jail_init_pid(info_file: Path) -> int | None:
