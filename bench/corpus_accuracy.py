@@ -1,18 +1,23 @@
-"""Measure the classifier on the labelled corpus of real CI failure logs.
+"""Measure the classifier on labelled corpora of real CI failure logs.
 
-Each case is a folder with ``log.txt`` (a job log as the API returns it) and
-``meta.json`` (``category``, ``failed_jobs``, ``tool``, ``key_line``).  Two
+Each case is a folder with ``log.txt`` (a job log as the API returns it, or a
+real excerpt of one) and ``meta.json`` (``category``, ``failed_jobs``, ``tool``,
+``key_line``; the real-world corpus adds ``ecosystem`` and ``source``).  Two
 figures matter: how often the category is right, and how often the labelled key
-line is among the classifier's top three.  ``tests/test_corpus.py`` asserts on
-them; ``python bench/corpus_accuracy.py`` prints them with every miss.
+line is among the classifier's top three.  ``tests/unit/test_corpus.py`` asserts
+on them; ``python bench/corpus_accuracy.py [CORPUS ...] [--markdown]`` prints
+them per category and per ecosystem, with every miss.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
 import sys
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +36,7 @@ class CaseResult:
     category: str
     expected_key_line: str | None
     top_key_lines: tuple[str, ...]
+    ecosystem: str = "-"
 
     @property
     def category_ok(self) -> bool:
@@ -61,6 +67,25 @@ class CorpusScore:
         keyed = [c for c in self.cases if c.expected_key_line]
         return sum(c.key_line_ok for c in keyed) / len(keyed) if keyed else 0.0
 
+    def table(self, group: Callable[[CaseResult], str], title: str) -> str:
+        """A Markdown table of the two figures per group (category, ecosystem)."""
+        groups: defaultdict[str, list[CaseResult]] = defaultdict(list)
+        for case in self.cases:
+            groups[group(case)].append(case)
+        rows = [f"| {title} | cases | category right | key line in top {TOP_KEY_LINES} |"]
+        rows.append("|---|---:|---:|---:|")
+        for name in sorted(groups):
+            part = CorpusScore(tuple(groups[name]))
+            rows.append(
+                f"| {name} | {len(part.cases)} | {part.category_accuracy:.0%} "
+                f"| {part.key_line_top3:.0%} |"
+            )
+        rows.append(
+            f"| **all** | {len(self.cases)} | {self.category_accuracy:.1%} "
+            f"| {self.key_line_top3:.1%} |"
+        )
+        return "\n".join(rows)
+
     def summary(self) -> str:
         lines = [
             f"cases: {len(self.cases)}",
@@ -84,10 +109,15 @@ def _normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def score_corpus(corpus: Path) -> CorpusScore:
-    """Classify every case in the corpus and compare with its labels."""
+def score_corpus(corpus: Path | Iterable[Path]) -> CorpusScore:
+    """Classify every case in the corpus (or corpora) and compare with its labels."""
+    folders = [corpus] if isinstance(corpus, Path) else list(corpus)
+    cases = sorted(
+        (p for folder in folders for p in folder.iterdir() if (p / "meta.json").is_file()),
+        key=lambda p: (str(p.parent), p.name),
+    )
     results = []
-    for case in sorted(p for p in corpus.iterdir() if (p / "meta.json").is_file()):
+    for case in cases:
         meta = json.loads((case / "meta.json").read_text(encoding="utf-8"))
         diagnosis = classify_text((case / "log.txt").read_bytes(), meta.get("failed_jobs", ()))
         results.append(
@@ -97,13 +127,28 @@ def score_corpus(corpus: Path) -> CorpusScore:
                 category=diagnosis.category.value,
                 expected_key_line=meta.get("key_line"),
                 top_key_lines=tuple(k.text for k in diagnosis.key_lines[:TOP_KEY_LINES]),
+                ecosystem=str(meta.get("ecosystem") or meta.get("tool") or "-"),
             )
         )
     return CorpusScore(tuple(results))
 
 
-if __name__ == "__main__":
+def main() -> int:
     # The shared reference data sits beside the clone; CI_FIX_SHARED_DIR points elsewhere.
     shared = os.environ.get("CI_FIX_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared"
-    score = score_corpus(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(shared) / "corpus")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("corpus", nargs="*", type=Path, help="case folders' parent(s)")
+    parser.add_argument("--markdown", action="store_true", help="tables per category/ecosystem")
+    args = parser.parse_args()
+    score = score_corpus(args.corpus or [Path(shared) / "corpus"])
+    if args.markdown:
+        print(score.table(lambda c: c.expected_category, "category"))
+        print()
+        print(score.table(lambda c: c.ecosystem, "ecosystem"))
+        print()
     print(score.summary())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

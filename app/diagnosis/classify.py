@@ -11,7 +11,14 @@ proves nothing.  When no category collects enough evidence the answer is
 Key lines are ranked separately from the vote: the line a person would point
 at (``E   KeyError: 'AT'``) beats the tool's summary (``1 failed``) which beats
 the runner's ``Process completed with exit code 1``; lines that voted for a
-losing category are demoted.
+losing category are demoted.  When no rule knows a line, the error-looking lines
+near the end of the failing step are offered instead, so a reader still gets
+the lines most likely to matter.
+
+What GitHub says besides the log comes first: a job GitHub reports as
+``cancelled`` or ``timed_out``, or a job that failed in "Set up job" before any
+step ran, is an ``infra`` failure whatever its log holds (the tests it was
+running when it was stopped did not fail).
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
 
-from app.diagnosis.logparse import ParsedLog, parse_log
+from app.diagnosis.logparse import SETUP_STEP, ParsedLog, parse_log
 from app.diagnosis.model import Category, Diagnosis, KeyLine
 from app.diagnosis.rules import COMMAND_HINTS, JOB_NAME_HINTS, RULES, Hint, Rule
 
@@ -44,14 +51,33 @@ LOCATION_LOOKAHEAD = 20
 TRACEBACK_LOOKBACK = 60
 # The step's command names the tool when its own lines carry nearly as many votes as the best.
 TOOL_TIE_FACTOR = 0.75
+# How sure a category decided by the step's command alone is (its output said nothing known).
+COMMAND_ONLY_CONFIDENCE = 0.35
+STEP_VERDICT_CONFIDENCE = 0.9
+# Where the fallback looks for error-looking lines, and how many it offers.
+FALLBACK_WINDOW = 400
+FALLBACK_LINES = 5
+# Job conclusions that mean GitHub stopped the job, whatever it was doing.
+STOPPED_CONCLUSIONS = frozenset({"cancelled", "timed_out"})
+# Steps the runner runs itself: failing there means the job never reached the project's code.
+RUNNER_STEPS = frozenset({SETUP_STEP, "Initialize containers", "Set up runner", "Stop containers"})
 
 _RUNNER_ROOT = re.compile(
     r"^(?:/home/runner/work|/Users/runner/work|[A-Za-z]:[\\/]a)[\\/][^\\/]+[\\/][^\\/]+[\\/]"
 )
 _WORKFLOW_COMMAND = re.compile(r"^::(error|warning|notice)(?: ([^:]*))?::(.*)$")
-_MARKER_RANK = {"##[error]": 5.0, "##[warning]": 4.0, "error": 7.5, "warning": 7.0, "notice": 4.0}
+# The web UI shows ``##[error]x`` as ``Error: x``; text copied from it keeps that form.
+_UI_ERROR = re.compile(r"^Error:\s+(?=\S)")
+_MARKER_RANK = {
+    "##[error]": 5.0,
+    "##[warning]": 4.0,
+    "Error:": 6.5,
+    "error": 7.5,
+    "warning": 7.0,
+    "notice": 4.0,
+}
 # Outside the failing step only errors may be the cause: other steps' warnings did not fail it.
-_OTHER_STEP_MARKER_RANK = {m: _MARKER_RANK[m] for m in ("##[error]", "error")}
+_OTHER_STEP_MARKER_RANK = {m: _MARKER_RANK[m] for m in ("##[error]", "Error:", "error")}
 _LOC = r"(?P<file>[\w./\\@+~\[\]()-]*[\w\])-]\.[A-Za-z]\w{0,9}):(?P<line>\d+)"
 _LOCATION_AFTER = (
     re.compile(r"^\s*-->\s*" + _LOC),
@@ -61,6 +87,9 @@ _LOCATION_AFTER = (
     re.compile(r"^" + _LOC + r": \w+$"),
     re.compile(r"^\s*at (?:.*? \()?(?:file://)?" + _LOC + r":\d+\)?$"),
     re.compile(r"^\s+" + _LOC + r" \+0x[0-9a-f]+$"),
+    re.compile(r"^\s+" + _LOC + r"$"),
+    re.compile(r"^[│\s]*on (?P<file>[\w./-]+\.tf) line (?P<line>\d+)"),
+    re.compile(r"^\s*at .* in (?P<file>(?:[A-Za-z]:)?[^:\n]+\.(?:cs|fs|vb)):line (?P<line>\d+)$"),
 )
 _TRACEBACK_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+\.\w+)", line (?P<line>\d+)')
 _THIRD_PARTY = re.compile(
@@ -68,22 +97,40 @@ _THIRD_PARTY = re.compile(
     r"|^node:|^internal/|/_temp/|^/tmp/|/\.cargo/registry|/rustc/|/go/pkg/mod/"
 )
 _HEADER_FILE = re.compile(r"^(?:/|\.{1,2}/)?[\w@.+~-]+(?:/[\w@.+~\[\]()-]+)*\.\w{1,10}$")
+# Tools that print the file once above a table of its problems (PHPStan): a row is the line
+# number and the message.
+_TABLE_HEADER_FILE = re.compile(r"^\s*Line\s+(\S+\.\w{1,10})\s*$")
+_TABLE_ROW = re.compile(r"^\s{1,4}(?P<line>\d+)\s{3,}(?P<text>\S.*)$")
+TABLE_ROW_RANK = 8.5
 _NOISE = re.compile(
     r"^(?:[\W_]*|\s+at .*|Node\.js v[\d.]+|npm (?:ERR!|error)(?: (?:A complete log|For a full"
     r" report|\S*/_logs/).*)?|note: .*|##\[.*|Post job cleanup\.|Cleaning up orphan processes"
     r"|.*\[end of output\].*|\s*Done in [\d.]+m?s\.?|\d+ errors?|\s*\d+\s*[│|:].*"
-    r"|\s*\d+: 0x[0-9a-f]+ .*|Aborted(?: \(core dumped\))?|> .*)$"
+    r"|\s*\d+: 0x[0-9a-f]+ .*|Aborted(?: \(core dumped\))?|> .*|\s*\d+|\s*\d+m?s"
+    r"|\s*ELIFECYCLE\s+Command failed.*|error Command failed with exit code \d+\.?"
+    r"|\s+(?:shell|env): .*|\s+env:|\* (?:What went wrong|Try|Get more help.*):?"
+    r"|(?:> )?Run with --\w+ option.*|Error: Process completed with exit code \d+\.)$"
+)
+# What makes an unknown line look like an error (the fallback's ranking).
+_ERROR_WORDS = re.compile(
+    r"\b(?:error|errors|fail(?:ed|ure|s)?|fatal|exception|panic(?:ked)?|abort(?:ed)?|denied"
+    r"|refused|cannot|can't|could not|couldn't|unable|not found|no such|missing|invalid"
+    r"|undefined|unexpected|unresolved|timed? ?out|killed|segmentation fault|traceback"
+    r"|not allowed|forbidden|unauthori[sz]ed|conflict)\b",
+    re.IGNORECASE,
 )
 _UNESCAPE = (("%0D", "\r"), ("%0A", "\n"), ("%3A", ":"), ("%2C", ","), ("%25", "%"))
 
 
 @dataclass(frozen=True)
 class JobLog:
-    """One failed job's parsed log; ``failed_steps`` as the jobs API names them, when known."""
+    """One failed job's parsed log; ``failed_steps`` and ``conclusion`` as the jobs API gives
+    them, when known (``failure``, ``cancelled``, ``timed_out``)."""
 
     job_name: str
     parsed: ParsedLog
     failed_steps: tuple[str, ...] = ()
+    conclusion: str | None = None
 
 
 @dataclass(frozen=True)
@@ -177,9 +224,11 @@ def classify_text(text: str | bytes, job_names: Sequence[str] = ()) -> Diagnosis
     return classify_parsed(parse_log(text), job_names)
 
 
-def classify_parsed(parsed: ParsedLog, job_names: Sequence[str] = ()) -> Diagnosis:
+def classify_parsed(
+    parsed: ParsedLog, job_names: Sequence[str] = (), conclusion: str | None = None
+) -> Diagnosis:
     """Diagnose one parsed log that stands for one or more failed jobs (the CLI's case)."""
-    log = JobLog(job_name=job_names[0] if job_names else "", parsed=parsed)
+    log = JobLog(job_name=job_names[0] if job_names else "", parsed=parsed, conclusion=conclusion)
     return _diagnose([log], (), list(job_names))
 
 
@@ -194,7 +243,9 @@ def _diagnose(
     for job_index, log in enumerate(logs):
         per_job.append(_read_job(job_index, log, tally, candidates, notes))
         command = log.parsed.failing_command or _command_of(log.parsed.failing_step)
-        for hint in _matching_hints(COMMAND_HINTS, [command]):
+        # The step's name as the jobs API gives it ("Type check", "Run tests") says as much.
+        said = [command, *(step for step in log.failed_steps if step != log.parsed.failing_step)]
+        for hint in _matching_hints(COMMAND_HINTS, said):
             tally.scores[hint.category] += COMMAND_PRIOR
             per_job[-1][hint.category] += COMMAND_PRIOR
             if hint.tool:
@@ -203,7 +254,16 @@ def _diagnose(
         tally.scores[hint.category] += JOB_NAME_PRIOR
     _read_annotations(annotations, len(logs), tally, candidates)
 
-    winner, confidence = _decide(tally.scores)
+    verdict = _step_verdict(logs)
+    if verdict is not None:
+        winner, confidence = Category.INFRA, STEP_VERDICT_CONFIDENCE
+        notes.append(verdict)
+    else:
+        winner, confidence = _decide(tally.scores)
+        if winner is Category.UNKNOWN and command_tools:
+            # Nothing in the output is known, but the step ran one named tool: trust it, lightly.
+            winner = max(command_tools, key=lambda c: tally.scores[c])
+            confidence = COMMAND_ONLY_CONFIDENCE
     tool = _pick_tool(winner, tally.tools[winner], command_tools.get(winner))
     source = max(range(len(logs)), key=lambda i: per_job[i][winner], default=None)
     return Diagnosis(
@@ -230,6 +290,8 @@ def _read_job(
     label = log.job_name or "the job"
     if parsed.total_bytes == 0:
         notes.append(f"{label}: the log is empty, so there was nothing to read.")
+    elif not parsed.structured:
+        notes.append(f"{label}: the log is an excerpt without the runner's step markers.")
     elif parsed.failing_step is None:
         notes.append(f"{label}: no step ended with an error; classified from the end of the log.")
     if parsed.failing_omitted_bytes:
@@ -237,7 +299,8 @@ def _read_job(
             f"{label}: the failing step's output was long; "
             f"{parsed.failing_omitted_bytes} bytes in its middle were not kept."
         )
-    primary = list(parsed.failing_lines if parsed.failing_step is not None else parsed.tail)
+    use_step = parsed.failing_step is not None or (not parsed.structured and parsed.failing_lines)
+    primary = list(parsed.failing_lines if use_step else parsed.tail)
     counts: Counter[Rule] = Counter()
     titles: Counter[Rule] = Counter()
     matched = _scan(
@@ -281,8 +344,15 @@ def _scan(
     matches, so the fallback can pass over lines a rule already judged.
     """
     header_file: str | None = None
+    table_file: str | None = None
     split = [_split_marker(raw) for raw in lines]
     matched = _match_all([text for text, _, _ in split])
+    ui_errors = [index for index, (_, marker, _) in enumerate(split) if marker == "Error:"]
+    if ui_errors:
+        # ``Error: x`` may be the runner's marker or the tool's own words: rules see both.
+        for index, extra in zip(ui_errors, _match_all([lines[i] for i in ui_errors]), strict=True):
+            known = {id(m.rule) for m in matched[index]}
+            matched[index] += tuple(m for m in extra if id(m.rule) not in known)
     for index, (raw, (_, marker, params), matches) in enumerate(
         zip(lines, split, matched, strict=True)
     ):
@@ -290,6 +360,24 @@ def _scan(
             titles.update(m.rule for m in _match(params["title"]))
         counts.update(m.rule for m in matches)
         floor = marker_ranks.get(marker, 0.0) if marker else 0.0
+        if table_file is not None:
+            row = _TABLE_ROW.match(raw)
+            if row:
+                candidates.append(
+                    _Candidate(
+                        text=raw.strip(),
+                        matches=matches,
+                        order=(order[0], order[1], index),
+                        job=job,
+                        step=step,
+                        floor=TABLE_ROW_RANK,
+                        file=table_file,
+                        line=int(row.group("line")),
+                    )
+                )
+                continue
+            if not raw.strip() or raw.lstrip().startswith("["):
+                table_file = None
         if any(m.rule.key_line for m in matches) or floor:
             candidate = _Candidate(
                 text=raw.strip(),
@@ -303,6 +391,10 @@ def _scan(
             candidates.append(candidate)
         if raw and not raw[0].isspace() and _HEADER_FILE.match(raw):
             header_file = repo_path(raw)
+        elif raw.lstrip().startswith("Line "):
+            table = _TABLE_HEADER_FILE.match(raw)
+            if table:
+                table_file = repo_path(table.group(1))
     return matched
 
 
@@ -313,6 +405,10 @@ def _split_marker(line: str) -> tuple[str, str, dict[str, str]]:
             if line.startswith(marker):
                 return line[len(marker) :], marker, {}
         return line, "", {}
+    if line.startswith("Error:"):
+        ui = _UI_ERROR.match(line)
+        if ui:
+            return line[ui.end() :], "Error:", {}
     if line.startswith("::"):
         command = _WORKFLOW_COMMAND.match(line)
         if command:
@@ -345,8 +441,12 @@ def _match_all(texts: Sequence[str]) -> list[tuple[_Match, ...]]:
     block = "\n".join(texts)
     starts = list(accumulate((len(text) + 1 for text in texts), initial=0))
     found: list[list[_Match]] = [[] for _ in texts]
+    # Rules share hints ("rror", "FAILED"): each hint's lines are looked up once.
+    looked_up: dict[str, list[int]] = {}
     for rule in RULES:
-        indexes = _lines_with(rule.hints, block, starts) if rule.hints else range(len(texts))
+        indexes: Sequence[int] = range(len(texts))
+        if rule.hints:
+            indexes = _lines_with(rule.hints, block, starts, looked_up)
         for index in indexes:
             hit = rule.pattern.search(texts[index])
             if hit is None:
@@ -363,16 +463,33 @@ def _match_all(texts: Sequence[str]) -> list[tuple[_Match, ...]]:
     return [tuple(matches) for matches in found]
 
 
-def _lines_with(hints: Sequence[str], block: str, starts: Sequence[int]) -> list[int]:
-    """Indexes of the lines of ``block`` (starting at ``starts``) containing any hint."""
+def _lines_with(
+    hints: Sequence[str], block: str, starts: Sequence[int], looked_up: dict[str, list[int]]
+) -> list[int]:
+    """Indexes of the lines of ``block`` (starting at ``starts``) containing any hint;
+    ``looked_up`` remembers each hint's lines for the other rules that share it."""
+    if len(hints) == 1:
+        return _lines_with_hint(hints[0], block, starts, looked_up)
     lines: set[int] = set()
     for hint in hints:
-        position = block.find(hint)
-        while position >= 0:
-            index = bisect_right(starts, position) - 1
-            lines.add(index)
-            position = block.find(hint, starts[index + 1])
+        lines.update(_lines_with_hint(hint, block, starts, looked_up))
     return sorted(lines)
+
+
+def _lines_with_hint(
+    hint: str, block: str, starts: Sequence[int], looked_up: dict[str, list[int]]
+) -> list[int]:
+    known = looked_up.get(hint)
+    if known is not None:
+        return known
+    lines: list[int] = []
+    position = block.find(hint)
+    while position >= 0:
+        index = bisect_right(starts, position) - 1
+        lines.append(index)
+        position = block.find(hint, starts[index + 1])
+    looked_up[hint] = lines
+    return lines
 
 
 def _is_exit_line(matches: Iterable[_Match]) -> bool:
@@ -435,28 +552,39 @@ def _fallback_lines(
     job: str | None,
     step: str | None,
 ) -> list[_Candidate]:
-    """The last meaningful lines of the failing step: what to show when no rule knows the tool.
+    """The lines most likely to matter when no rule knows the tool: error-looking lines near
+    the failing step's end, ranked (an error word counts most, closeness to the end breaks
+    ties), then the last meaningful lines when nothing looks like an error.
 
     A line some rule recognised is skipped: it is a candidate on its own merit already, or
     the rule knows it is no cause (``=== short test summary info ===``, ``Building sdist``).
+    Their ranks stay below any rule's key line but above the runner's exit line.
     """
-    found: list[_Candidate] = []
-    for index in range(len(lines) - 1, -1, -1):
-        if len(found) == 3:
-            break
-        if matched[index] or _NOISE.match(lines[index]):
+    start = max(0, len(lines) - FALLBACK_WINDOW)
+    errorish: list[tuple[float, int]] = []
+    plain: list[int] = []
+    for index in range(len(lines) - 1, start - 1, -1):
+        text = lines[index]
+        if matched[index] or _NOISE.match(text):
             continue
-        found.append(
-            _Candidate(
-                text=lines[index].strip(),
-                matches=(),
-                order=(order[0], order[1], index),
-                job=job,
-                step=step,
-                floor=2.0 - 0.1 * len(found),
-            )
+        if _ERROR_WORDS.search(text):
+            closeness = (index - start + 1) / (len(lines) - start)
+            errorish.append((3.0 + closeness, index))
+        elif len(plain) < 3:
+            plain.append(index)
+    ranked = sorted(errorish, reverse=True)[:FALLBACK_LINES]
+    ranked += [(2.0 - 0.1 * n, index) for n, index in enumerate(plain)]
+    return [
+        _Candidate(
+            text=lines[index].strip(),
+            matches=(),
+            order=(order[0], order[1], index),
+            job=job,
+            step=step,
+            floor=floor,
         )
-    return found
+        for floor, index in ranked[: FALLBACK_LINES + 3]
+    ]
 
 
 def _read_annotations(
@@ -485,6 +613,33 @@ def _read_annotations(
             )
         )
     tally.add_rules(counts, ANNOTATION_FACTOR)
+
+
+def _step_verdict(logs: Sequence[JobLog]) -> str | None:
+    """What GitHub says besides the log, decided before the log is read: a stopped job, or a
+    job that failed in the runner's own steps.  Returns the note explaining an ``infra``
+    verdict, or ``None`` when the log must decide.
+
+    A matrix with fail-fast cancels the siblings of a failing job; those never reach here,
+    since only failed and timed-out jobs are gathered, so a cancelled job here is one GitHub
+    stopped on its own.
+    """
+    if not logs:
+        return None
+    conclusions = {log.conclusion for log in logs}
+    if "timed_out" in conclusions:
+        return "GitHub reports a job as timed out: it was stopped at its time limit."
+    if conclusions <= STOPPED_CONCLUSIONS and None not in conclusions:
+        return "GitHub reports the job as cancelled: it was stopped, not failed by its own work."
+    for log in logs:
+        steps = set(log.failed_steps)
+        if log.parsed.structured and log.parsed.failing_step:
+            steps.add(log.parsed.failing_step)
+        runner_steps = steps & RUNNER_STEPS
+        if runner_steps and not (steps - RUNNER_STEPS):
+            step = sorted(runner_steps)[0]
+            return f"The job failed in the runner's {step!r} step, before any step of its own."
+    return None
 
 
 def _command_of(step: str | None) -> str:

@@ -1,6 +1,7 @@
 """Collects the evidence of a failed run from GitHub and hands it to the classifier.
 
-For each failed job: its failed steps, its log (streamed through the log
+For each failed job: its conclusion and failed steps (what GitHub says besides
+the log, which the classifier weighs first), its log (streamed through the log
 reader, so memory stays bounded however large the log) and its check run's
 annotations.  What cannot be fetched (an expired log, a network fault) becomes
 a note on the diagnosis instead of an exception: a diagnosis that says "the log
@@ -66,6 +67,7 @@ class LogGatherer:
                         for step in job.get("steps") or []
                         if step.get("conclusion") in FAILED_JOB_CONCLUSIONS
                     ),
+                    conclusion=job.get("conclusion"),
                 )
             )
             annotations.extend(await self._annotations(gh, where, job))

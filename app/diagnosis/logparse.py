@@ -7,18 +7,30 @@ keeps only bounded pieces: the first and last bytes of the step being read, a
 frozen copy of the last step that failed, the log's tail and a capped list of
 ``##[error]`` lines.  Nothing is decoded or cleaned until ``finish()``, and
 then only what was kept, so the cost of a huge log is a few ``bytes.find``
-calls per chunk.
+calls per chunk.  The tails hold references to the chunks fed (views, not
+copies) and lines are handled by their bounds in the chunk, so most bytes are
+never copied at all.
 
 The format: every line starts with an ISO 8601 timestamp
 (``2024-01-02T03:04:05.1234567Z ``), a step begins at ``##[group]Run <cmd>``
 whose group echoes the script (until the first ``##[endgroup]``), and a failed
 step ends at ``##[error]Process completed with exit code N.``.  Lines may carry
 ANSI colour codes, CRLF endings, invalid UTF-8 or no timestamp at all.
+
+Logs also arrive in other shapes, and each is read as what it is:
+``gh run view --log-failed`` prefixes every line with ``job<TAB>step<TAB>``;
+text copied from the web UI has no timestamps, ``Run <cmd>`` without its group
+marker, ``Error:`` instead of ``##[error]`` and the UI's line links
+(``[12](https://github.com/...#step:3:12)``); other hosts prefix a clock time
+(``20:30:17.169 | ``).  A log with no runner structure at all is an excerpt:
+``finish()`` then looks for the web UI's step header and exit line in it
+instead of calling its first lines "Set up job".
 """
 
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass
 
 DEFAULT_TAIL_BYTES = 64 * 1024
@@ -33,16 +45,29 @@ POST_STEP = "Post job cleanup"
 
 _BOM = "\ufeff"
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?")
+# ``gh run view --log-failed``: ``job<TAB>step<TAB>`` before the timestamp.
+_GH_PREFIX = re.compile(r"[^\t]{0,300}\t[^\t]{0,300}\t(?=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)")
+# Clock prefixes other hosts and log viewers add: ``20:30:17.169 | ``, ``00:53:41.601<TAB>``,
+# BuildKit's plain progress ``#12 16.51 ``.
+_CLOCK_PREFIX = re.compile(r"\d\d:\d\d:\d\d\.\d+(?: \| ?|\t)|#\d+ \d+\.\d+ ")
+# The web UI's line links, left in text copied from it: ``C[10](https://github.com/...)10``.
+_UI_LINK = re.compile(r"\[(\d+)\]\(https://github\.com/[^)\s]*\)")
 # CSI sequences (colours, cursor moves), OSC sequences (titles, hyperlinks) and
 # the remaining two-byte escapes.
 _ANSI = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]"
-    r"|\x9b[0-?]*[ -/]*[@-~]"
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[()*+][0-9A-Za-z]"
+    r"|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]"
 )
 _MARKER_PREFIX = re.compile(
-    rb"(?:\xef\xbb\xbf)?(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?)?(?:\x1b\[[0-9;]*m)*"
+    rb"(?:\xef\xbb\xbf)?(?:[^\t\n]*\t[^\t\n]*\t(?=\d{4}-))?"
+    rb"(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?)?(?:\x1b\[[0-9;]*m)*"
 )
 _EXIT_CODE = re.compile(r"Process completed with exit code (-?\d+)")
+# An excerpt copied from the web UI: the step header and the exit line as the UI shows them.
+_UI_STEP = re.compile(r"^Run (\S.*)$")
+_UI_EXIT = re.compile(r"^(?:Error: |##\[error\])Process completed with exit code (-?\d+)")
+_UI_HEADER_LINE = re.compile(r"^  (?:shell: |env:$|  \S)")
+UI_HEADER_LOOKAHEAD = 60
 _MARKERS = (b"##[", b"Post job cleanup.")
 
 
@@ -51,12 +76,24 @@ def clean_line(raw: str) -> str:
     if raw.startswith(_BOM):
         raw = raw[1:]
     raw = raw.rstrip("\r\n")
+    if "\t" in raw[:600]:
+        gh = _GH_PREFIX.match(raw)
+        if gh:
+            raw = raw[gh.end() :]
     if raw[:1].isdigit():
-        match = _TIMESTAMP.match(raw)
+        match = _TIMESTAMP.match(raw) or _CLOCK_PREFIX.match(raw)
         if match:
             raw = raw[match.end() :]
+    elif raw[:1] == "#":
+        match = _CLOCK_PREFIX.match(raw)
+        if match:
+            raw = raw[match.end() :]
+    if raw.startswith(_BOM):
+        raw = raw[1:]
     if "\x1b" in raw or "\x9b" in raw:
         raw = _ANSI.sub("", raw)
+    if "](https://github.com/" in raw:
+        raw = _UI_LINK.sub(r"\1", raw)
     if "\r" in raw:
         # A progress bar redraws the line: what remains on screen is the last part.
         raw = raw.rsplit("\r", 1)[-1] or raw.replace("\r", "")
@@ -92,7 +129,9 @@ class ParsedLog:
     with ``Process completed with exit code``, else the last one with an
     ``##[error]``), without the echoed script; when the step wrote more than the
     reader keeps, the middle is dropped and ``failing_omitted_bytes`` says how
-    much.  ``failed_steps`` lists every step that exited non-zero.
+    much.  ``failed_steps`` lists every step that exited non-zero.  ``structured``
+    is false for an excerpt (no step groups at all): its step, if any, is the one
+    the web UI's ``Run <cmd>`` header names.
     """
 
     steps: tuple[str, ...] = ()
@@ -105,24 +144,45 @@ class ParsedLog:
     exit_code: int | None = None
     tail: tuple[str, ...] = ()
     total_bytes: int = 0
+    structured: bool = True
 
 
 class _Ring:
-    """The last ``size`` bytes written to it, in amortised constant time per byte."""
+    """The last ``size`` bytes written to it, kept as views of the chunks they came from.
+
+    A chunk much larger than the ring is copied down to what the ring needs, so a caller
+    feeding one huge buffer does not have it held here.
+    """
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.buffer = bytearray()
+        self.pieces: deque[memoryview] = deque()
+        self.kept = 0
         self.total = 0
 
-    def write(self, data: bytes) -> None:
-        self.total += len(data)
-        self.buffer += data
-        if len(self.buffer) > 2 * self.size:
-            del self.buffer[: len(self.buffer) - self.size]
+    def write(self, data: bytes, start: int, end: int) -> None:
+        length = end - start
+        if length <= 0:
+            return
+        self.total += length
+        if not self.size:
+            return
+        if length > self.size:
+            start, length = end - self.size, self.size
+        piece = memoryview(data)[start:end]
+        if len(data) > 4 * max(self.size, 64 * 1024):
+            piece = memoryview(bytes(piece))
+        self.pieces.append(piece)
+        self.kept += length
+        while self.kept - len(self.pieces[0]) >= self.size:
+            self.kept -= len(self.pieces.popleft())
+
+    def buffer(self) -> bytes:
+        """Everything still held: at least the last ``size`` bytes written."""
+        return b"".join(self.pieces)
 
     def value(self) -> bytes:
-        return bytes(self.buffer[-self.size :]) if self.size else b""
+        return self.buffer()[-self.size :] if self.size else b""
 
 
 class _Section:
@@ -138,16 +198,16 @@ class _Section:
         self.exit_code: int | None = None
         self.has_error = False
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes, start: int, end: int) -> None:
         if self.in_header:
             room = MAX_COMMAND_BYTES - len(self.command)
             if room > 0:
-                self.command += data[:room]
+                self.command += data[start : min(end, start + room)]
             return
         room = self.head_size - len(self.head)
         if room > 0:
-            self.head += data[:room]
-        self.tail.write(data)
+            self.head += data[start : min(end, start + room)]
+        self.tail.write(data, start, end)
 
     @property
     def failure_strength(self) -> int:
@@ -159,7 +219,7 @@ class _Section:
     def lines(self) -> tuple[list[str], int]:
         """The cleaned output and how many bytes of its middle were not kept."""
         head, total = bytes(self.head), self.tail.total
-        tail = bytes(self.tail.buffer)
+        tail = self.tail.buffer()
         if total <= len(head):
             return clean_lines(head), 0
         rest = total - len(head)
@@ -189,37 +249,47 @@ class LogReader:
         self._carry = b""
         self._skipping_long_line = False
         self._current: _Section | None = _Section(SETUP_STEP, step_head_bytes, step_tail_bytes)
+        self._first = self._current
         self._failing: _Section | None = None
         self._steps: list[str] = [SETUP_STEP]
         self._failed_steps: list[str] = []
         self._errors: list[LogMessage] = []
         self._bytes = 0
         self._finished = False
+        self._structured = False
 
-    def feed(self, chunk: bytes) -> None:
+    def feed(self, chunk: bytes | bytearray | memoryview) -> None:
         """Consume the next piece of the log; lines may be split across calls."""
         if self._finished:
             raise RuntimeError("LogReader.feed() called after finish(); create a new reader.")
         if not chunk:
             return
-        chunk = bytes(chunk)
+        if type(chunk) is not bytes:
+            chunk = bytes(chunk)
         self._bytes += len(chunk)
+        start = 0
         if self._skipping_long_line:
             newline = chunk.find(b"\n")
             if newline < 0:
                 return
             self._skipping_long_line = False
-            chunk = chunk[newline + 1 :]
-        data = self._carry + chunk if self._carry else chunk
-        last = data.rfind(b"\n")
+            start = newline + 1
+        last = chunk.rfind(b"\n", start)
         if last < 0:
-            self._carry = data
+            self._carry = self._carry + chunk[start:] if self._carry else chunk[start:]
         else:
-            self._carry = data[last + 1 :]
-            self._block(data[: last + 1])
+            if self._carry:
+                # The line the previous chunk began: completed by this one's first line.
+                first = chunk.find(b"\n", start) + 1
+                line = self._carry + chunk[start:first]
+                self._block(line, 0, len(line))
+                start = first
+            self._block(chunk, start, last + 1)
+            self._carry = chunk[last + 1 :]
         if len(self._carry) > self._max_line:
             # A line longer than anyone reads: keep its start, drop the rest of it.
-            self._block(self._carry[: self._max_line] + b"\n")
+            line = self._carry[: self._max_line] + b"\n"
+            self._block(line, 0, len(line))
             self._carry = b""
             self._skipping_long_line = True
 
@@ -227,10 +297,14 @@ class LogReader:
         """End of the log: return what was learned."""
         if not self._finished:
             if self._carry:
-                self._block(self._carry + b"\n")
+                line = self._carry + b"\n"
+                self._block(line, 0, len(line))
                 self._carry = b""
             self._end_step()
             self._finished = True
+        tail = self._tail.value()
+        if not self._structured:
+            return self._excerpt(tail)
         failing = self._failing
         lines: list[str] = []
         omitted = 0
@@ -238,7 +312,6 @@ class LogReader:
         if failing is not None:
             lines, omitted = failing.lines()
             command = "\n".join(clean_lines(bytes(failing.command)))
-        tail = self._tail.value()
         return ParsedLog(
             steps=tuple(self._steps),
             failing_step=failing.name if failing else None,
@@ -252,33 +325,59 @@ class LogReader:
             total_bytes=self._bytes,
         )
 
-    def _block(self, block: bytes) -> None:
-        """Handle a run of complete lines: plain output between the few marker lines."""
-        self._tail.write(block)
+    def _excerpt(self, tail: bytes) -> ParsedLog:
+        """A log without step groups: the web UI's last ``Run`` header names the failing step."""
+        section = self._failing or self._first
+        lines, omitted = section.lines() if section is not None else ([], 0)
+        step, command, start, exit_code = _ui_step(lines)
+        if step is not None:
+            lines = lines[start:]
+        return ParsedLog(
+            steps=(step,) if step else (),
+            failing_step=step,
+            failing_command=command,
+            failing_lines=tuple(lines),
+            failing_omitted_bytes=omitted,
+            failed_steps=(step,) if step and exit_code is not None else (),
+            errors=tuple(self._errors),
+            exit_code=exit_code,
+            tail=tuple(clean_lines(tail, partial_start=self._tail.total > len(tail))),
+            total_bytes=self._bytes,
+            structured=False,
+        )
+
+    def _block(self, data: bytes, start: int, end: int) -> None:
+        """Handle the complete lines in ``data[start:end]``: plain output between the few
+        marker lines, passed on by their bounds (a slice would copy every byte)."""
+        if start >= end:
+            return
+        self._tail.write(data, start, end)
         markers: list[int] = []
         for needle in _MARKERS:
-            start = block.find(needle)
-            while start >= 0:
-                markers.append(start)
-                start = block.find(needle, start + len(needle))
+            found = data.find(needle, start, end)
+            while found >= 0:
+                markers.append(found)
+                found = data.find(needle, found + len(needle), end)
         markers.sort()
-        written = 0
+        written = start
         for position in markers:
-            line_start = block.rfind(b"\n", 0, position) + 1
-            if line_start < written or not _MARKER_PREFIX.fullmatch(block, line_start, position):
+            line_start = data.rfind(b"\n", start, position) + 1 or start
+            if line_start < written or not _MARKER_PREFIX.fullmatch(data, line_start, position):
                 continue
-            line_end = block.find(b"\n", position) + 1
-            self._output(block[written:line_start])
-            self._marker(block[position:line_end])
+            line_end = data.find(b"\n", position, end) + 1 or end
+            self._output(data, written, line_start)
+            self._marker(data[position:line_end])
             written = line_end
-        self._output(block[written:])
+        self._output(data, written, end)
 
-    def _output(self, data: bytes) -> None:
-        if data and self._current is not None:
-            self._current.write(data)
+    def _output(self, data: bytes, start: int, end: int) -> None:
+        if start < end and self._current is not None:
+            self._current.write(data, start, end)
 
     def _marker(self, line: bytes) -> None:
         text = clean_line(line.decode("utf-8", errors="replace"))
+        if not self._structured and text.startswith(("##[group]", "Post job cleanup.")):
+            self._structured = True
         if text.startswith("##[group]Run "):
             self._end_step()
             self._start_step(text[len("##[group]") :])
@@ -290,9 +389,9 @@ class LogReader:
         if text.startswith("Post job cleanup."):
             self._end_step()
             self._start_step(POST_STEP, header=False)
-            self._output(line)
+            self._output(line, 0, len(line))
             return
-        self._output(line)
+        self._output(line, 0, len(line))
         if text.startswith("##[error]"):
             if len(self._errors) < MAX_MESSAGES:
                 step = self._current.name if self._current else None
@@ -320,6 +419,37 @@ class LogReader:
             self._failed_steps.append(section.name)
         if self._failing is None or section.failure_strength >= self._failing.failure_strength:
             self._failing = section
+
+
+def _ui_step(lines: list[str]) -> tuple[str | None, str, int, int | None]:
+    """In an excerpt: the failing step's ``Run`` header, its command, where its output starts
+    and its exit code.
+
+    The failing step is the last ``Run`` header before the last exit line (or the last
+    header).  Lines indented under the header are the echoed script only when a ``shell:``
+    line closes them; otherwise they are the tool's own indented output.
+    """
+    exit_at, exit_code = len(lines), None
+    for index in range(len(lines) - 1, -1, -1):
+        hit = _UI_EXIT.match(lines[index])
+        if hit:
+            exit_at, exit_code = index, int(hit.group(1))
+            break
+    for index in range(min(exit_at, len(lines)) - 1, -1, -1):
+        header = _UI_STEP.match(lines[index])
+        if header is None:
+            continue
+        command, start = header.group(1), index + 1
+        block = lines[start : start + UI_HEADER_LOOKAHEAD]
+        shell = next((i for i, line in enumerate(block) if line.startswith("  shell: ")), None)
+        if shell is not None:
+            echoed = [line.strip() for line in block[:shell]]
+            command = "\n".join(echoed) or command
+            start += shell + 1
+            while start < len(lines) and _UI_HEADER_LINE.match(lines[start]):
+                start += 1
+        return f"Run {header.group(1)}"[:200], command[:MAX_COMMAND_BYTES], start, exit_code
+    return None, "", 0, exit_code
 
 
 def parse_log(log: str | bytes, *, chunk_size: int = 64 * 1024) -> ParsedLog:

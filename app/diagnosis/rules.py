@@ -11,7 +11,10 @@ Each ``Rule`` recognises one kind of line and says two separate things about it:
 Patterns name a ``file`` and a ``line`` group where the line says where the
 problem is.  ``hints`` are literals of which at least one must appear in a line
 for the pattern to possibly match (none: always try); checking them before the
-regex runs keeps classification cheap.
+regex runs keeps classification cheap.  Each distinct hint costs one scan of the
+step's output, so a hint holding a common anchor (``rror``, ``FAIL``, ``ail``...)
+is reduced to that anchor: many rules then share one scan, and their patterns,
+not the hints, decide.
 
 Rules describe what the tools print in general, never one project's output:
 the classifier is judged on logs it has not seen.
@@ -57,6 +60,10 @@ class Hint:
     pattern: re.Pattern[str]
 
 
+# Substrings most failure lines hold; a hint containing one is looked up as it (see above).
+_ANCHORS = ("rror", "RROR", "FAIL", "ail", "xception", "exit code", "ssert")
+
+
 def _rule(
     category: Category | None,
     tool: str | None,
@@ -67,7 +74,22 @@ def _rule(
     hint: str | tuple[str, ...] = (),
 ) -> Rule:
     hints = (hint,) if isinstance(hint, str) else hint
-    return Rule(category, tool, re.compile(pattern), weight, key, hints)
+    anchored = (next((a for a in _ANCHORS if a in h), h) for h in hints)
+    return Rule(category, tool, re.compile(pattern), weight, key, tuple(dict.fromkeys(anchored)))
+
+
+def _compile_rule(tool: str, extensions: str) -> Rule:
+    """``File.ext:12:5: error: ...``, as the compilers of one language print it (paths may hold
+    spaces or a drive letter; the extension is what names the language)."""
+    return _rule(
+        BUILD,
+        tool,
+        r"^\s*(?P<file>(?:[A-Za-z]:)?[^:\n]*?\.(?:" + extensions + r")):(?P<line>\d+):(?:\d+:)?"
+        r" (?:fatal )?error: ",
+        weight=4,
+        key=9,
+        hint="error: ",
+    )
 
 
 def _hint(category: Category, tool: str | None, pattern: str) -> Hint:
@@ -106,12 +128,54 @@ RULES: tuple[Rule, ...] = (
         key=10,
         hint=("lost communication", "shutdown signal", "runner has lost", "Runner connect"),
     ),
-    _rule(INFRA, "runner", r"^The operation was canceled\.", weight=5, key=9, hint="canceled"),
+    _rule(
+        INFRA,
+        "runner",
+        r"^(?:Error: )?The operation was canceled\.",
+        weight=8,
+        key=9,
+        hint="canceled",
+    ),
+    # The runner could not fetch an action: the job failed in "Set up job", before any step.
+    _rule(
+        INFRA,
+        "runner",
+        r"An action could not be found at the URI|Unable to resolve actions?\b"
+        r"|Failed to resolve action download info|Unable to download actions?\b"
+        r"|Missing download info for",
+        weight=8,
+        key=10,
+        hint=(
+            "could not be found at the URI",
+            "resolve action",
+            "download info",
+            "download action",
+        ),
+    ),
+    # Exit statuses that mean a signal, not a verdict: SIGKILL (the OOM killer, a cancelled
+    # runner), SIGTERM, SIGINT, and coreutils ``timeout``.
+    _rule(
+        INFRA,
+        "oom",
+        r"(?:Process completed|The process '[^']*' failed) with exit code (?:137|-9)\b"
+        r"|\(exit code 137\)|did not complete successfully: exit code: 137\b",
+        weight=6,
+        key=3,
+        hint=("exit code 137", "exit code -9", "exit code: 137"),
+    ),
+    _rule(
+        INFRA,
+        "runner",
+        r"(?:Process completed|The process '[^']*' failed) with exit code (?:124|130|143|-15|-2)\b",
+        weight=6,
+        key=3,
+        hint=("exit code 124", "exit code 130", "exit code 143", "exit code -15", "exit code -2"),
+    ),
     _rule(
         INFRA,
         "runner",
         r"has exceeded the maximum execution time of",
-        weight=6,
+        weight=8,
         key=9,
         hint="maximum execution time",
     ),
@@ -127,7 +191,7 @@ RULES: tuple[Rule, ...] = (
     _rule(
         INFRA,
         "oom",
-        r"\bline \d+:\s+\d+ Killed\b|^Killed$|^Killed\s+\S|\bKilled process \d+",
+        r"\bline \d+:\s+\d+ Killed\b|^Killed$|^Killed\s+\S|\bKilled process \d+|\S: Killed$",
         weight=5,
         key=9,
         hint="Killed",
@@ -567,7 +631,32 @@ RULES: tuple[Rule, ...] = (
         key=2,
         hint="information",
     ),
-    _rule(TEST, "pytest", r"^FAILED (?P<file>[^\s:]+\.py)::\S+", weight=3, key=8, hint="FAILED "),
+    _rule(
+        TEST,
+        "pytest",
+        r"^FAILED (?P<file>[^\s:]+\.py)::(?!mypy(?:-status)?\b)\S+",
+        weight=3,
+        key=8,
+        hint="FAILED ",
+    ),
+    # Type checkers run through pytest plugins (pytest-mypy): type errors, not failed tests.
+    _rule(
+        TYPECHECK,
+        "mypy",
+        r"^FAILED (?P<file>[^\s:]+\.pyi?)::mypy(?:-status)?\b|^_+ \[mypy\] \S+ _+$"
+        r"|^mypy exited with status [1-9]",
+        weight=4,
+        key=4,
+        hint=("::mypy", "[mypy]", "mypy exited"),
+    ),
+    _rule(
+        TYPECHECK,
+        "mypy",
+        r"^(?P<line>\d+): error: .*\[[a-z][\w-]*\]$",
+        weight=3,
+        key=9,
+        hint=": error: ",
+    ),
     _rule(
         TEST,
         "pytest",
@@ -734,7 +823,7 @@ RULES: tuple[Rule, ...] = (
     _rule(
         TYPECHECK,
         "tsc",
-        r"^\s*" + _PATH + r":(?P<line>\d+):\d+ - error TS\d+:",
+        r"^\s*(?:Error: )?" + _PATH + r":(?P<line>\d+):\d+ - error (?:TS|NG)\d+:",
         weight=4,
         key=9,
         hint="error TS",
@@ -940,8 +1029,9 @@ RULES: tuple[Rule, ...] = (
     _rule(
         BUILD,
         "go",
-        r"^\s*" + _GO + r":(?P<line>\d+):(?:\d+:)? (?:undefined: |cannot use |"
-        r"declared and not used|\S+ declared and not used|\"[^\"]+\" imported and not used"
+        r"^\s*" + _GO + r":(?P<line>\d+):(?:\d+:)? (?:\S+ undefined \(type |undefined: "
+        r"|cannot use |declared and not used|\S+ declared and not used"
+        r"|\"[^\"]+\" imported and not used"
         r"|missing return|too (?:many|few) arguments|syntax error|invalid operation|undeclared"
         r" name|has no field or method|cannot find package|mismatched types)",
         weight=4,
@@ -971,7 +1061,7 @@ RULES: tuple[Rule, ...] = (
         r"^\d+ issues?:$|^level=error msg=\"\[linters_context\]"
         r"|^issues found$",
         weight=2,
-        key=1,
+        key=3,
         hint=("issue", "linters_context"),
     ),
     _rule(TEST, "go test", r"^\s*--- FAIL: \S+", weight=3, key=8, hint="--- FAIL"),
@@ -1030,8 +1120,8 @@ RULES: tuple[Rule, ...] = (
     _rule(
         BUILD,
         "gcc",
-        r"^\s*(?P<file>[\w./\\@+~-]+\.(?:c|cc|cpp|cxx|c\+\+|h|hh|hpp|hxx|m|mm|cu"
-        r"|ino|java|swift|zig)):(?P<line>\d+):(?:\d+:)? (?:fatal )?error: ",
+        r"^\s*(?P<file>(?:[A-Za-z]:)?[^:\n]*?\.(?:c|cc|cpp|cxx|c\+\+|h|hh|hpp|hxx|m|mm|cu"
+        r"|ino|zig)):(?P<line>\d+):(?:\d+:)? (?:fatal )?error: ",
         weight=4,
         key=9,
         hint="error: ",
@@ -1083,9 +1173,10 @@ RULES: tuple[Rule, ...] = (
     _rule(
         BUILD,
         "docker",
-        r"^(?:ERROR|error): failed to solve: ",
-        weight=3,
-        key=7,
+        r"^(?:ERROR|error): failed to solve: |(?:ERROR|error): failed to solve: process \"[^\n]*\""
+        r" did not complete successfully: exit code: \d+",
+        weight=4,
+        key=8,
         hint="failed to solve",
     ),
     _rule(
@@ -1104,6 +1195,535 @@ RULES: tuple[Rule, ...] = (
         weight=3,
         key=6,
         hint="ERROR",
+    ),
+    # --- compilers of the JVM, Swift and .NET ------------------------------------
+    _compile_rule("javac", "java"),
+    _compile_rule("kotlinc", "kt|kts"),
+    _compile_rule("scalac", "scala"),
+    _compile_rule("swift", "swift"),
+    _rule(
+        BUILD,
+        "kotlin",
+        r"^e: (?:file://)?(?P<file>(?:/?[A-Za-z]:)?[^:\n]*?\.kts?):(?P<line>\d+):\d+ ",
+        weight=4,
+        key=9,
+        hint="e: ",
+    ),
+    _rule(
+        BUILD,
+        "kotlin",
+        r"^e: (?P<file>(?:[A-Za-z]:)?[^:\n]*?\.kts?): \((?P<line>\d+), \d+\): ",
+        weight=4,
+        key=9,
+        hint="e: ",
+    ),
+    _rule(
+        BUILD,
+        "dotnet",
+        r"(?:^|\s)(?P<file>(?:[A-Za-z]:)?[^(:\n]*\.(?:cs|fs|vb))\((?P<line>\d+),\d+\):"
+        r" error (?:CS|FS|BC)\d{4}: |\berror (?:CS|FS|BC)\d{4}: ",
+        weight=4,
+        key=9,
+        hint=("error CS", "error FS", "error BC"),
+    ),
+    _rule(
+        BUILD,
+        "msvc",
+        r"(?:^|\s|\))(?:fatal\s+)?error (?:C|LNK)\d{4}\s*: ",
+        weight=4,
+        key=9,
+        hint=("error C", "error LNK"),
+    ),
+    _rule(
+        BUILD,
+        "msbuild",
+        r"\berror (?:MSB|NU|NETSDK|BC)\d{4}: ",
+        weight=4,
+        key=8.5,
+        hint=("error MSB", "error NU", "error NETSDK"),
+    ),
+    _rule(BUILD, "msbuild", r"^\s*Build FAILED\.$", weight=2, key=2, hint="Build FAILED"),
+    # --- Gradle, Maven, JUnit, TestNG ----------------------------------------------
+    _rule(
+        BUILD,
+        "gradle",
+        r"Execution failed for task '[\w:.-]*:(?:compile|kapt|ksp|link|process|merge|dex|bundle"
+        r"|assemble|minify|package|generate|verify\w*Resources)\w*'|^> Task :[\w:.-]*:?"
+        r"(?:compile|kapt|ksp|link|process|merge|dex|bundle)\w* FAILED$",
+        weight=2,
+        key=4,
+        hint=("Execution failed for task", "FAILED"),
+    ),
+    _rule(
+        TEST,
+        "gradle",
+        r"Execution failed for task '[\w:.-]*:(?:\w*[tT]est\w*|check)'"
+        r"|^> Task :[\w:.-]*:?(?:\w*[tT]est\w*|check) FAILED$|^:\w*[tT]est FAILED$",
+        weight=3,
+        key=4,
+        hint=("Execution failed for task", "FAILED"),
+    ),
+    _rule(
+        TEST,
+        "gradle",
+        r"There were failing tests\. See the report at",
+        weight=4,
+        key=5,
+        hint="There were failing tests",
+    ),
+    _rule(
+        TEST,
+        "gradle",
+        r"^\d+ tests? completed, \d+ failed",
+        weight=4,
+        key=6,
+        hint="tests completed",
+    ),
+    _rule(TEST, "gradle", r"^Tests with failures:$", weight=2, hint="Tests with failures"),
+    _rule(
+        TEST,
+        None,
+        r"^\s*- (?:[a-z_]\w*\.)+[A-Z][\w$]*\.\S+",
+        weight=0.5,
+        key=8,
+        hint="- ",
+    ),
+    _rule(None, "gradle", r"^FAILURE: Build failed with an exception\.", key=2, hint="FAILURE:"),
+    _rule(
+        BUILD,
+        "maven",
+        r"^\[ERROR\] (?P<file>(?:[A-Za-z]:)?\S+\.(?:java|kt|scala|groovy)):\[(?P<line>\d+),\d+\] ",
+        weight=4,
+        key=9,
+        hint="[ERROR]",
+    ),
+    _rule(
+        BUILD,
+        "maven",
+        r"\[ERROR\] COMPILATION ERROR|maven-compiler-plugin:\S+:(?:test)?[cC]ompile .*"
+        r"Compilation failure",
+        weight=4,
+        key=4,
+        hint=("COMPILATION ERROR", "Compilation failure"),
+    ),
+    _rule(
+        TEST,
+        "maven",
+        r"maven-(?:surefire|failsafe)-plugin:\S+ .*There (?:are|were) test failures",
+        weight=5,
+        key=7,
+        hint="test failures",
+    ),
+    _rule(
+        TEST,
+        "maven",
+        r"^\[ERROR\] Tests run: \d+, Failures: \d+, Errors: \d+"
+        r"|^\[ERROR\] (?:Failures|Errors):\s*$",
+        weight=3,
+        key=3,
+        hint="[ERROR]",
+    ),
+    _rule(
+        TEST,
+        "maven",
+        r"^\[ERROR\]\s{2,}[\w$.]+\.[\w$]+:\d+ \S",
+        weight=2,
+        key=8.5,
+        hint="[ERROR]",
+    ),
+    _rule(
+        TEST,
+        "junit",
+        r"org\.opentest4j\.AssertionFailedError|org\.junit\.(?:ComparisonFailure|AssertionFailedError)"
+        r"|^java\.lang\.AssertionError\b|^\s*junit\.framework\.\w+Error",
+        weight=2,
+        key=9,
+        hint=("AssertionFailedError", "ComparisonFailure", "AssertionError", "junit.framework"),
+    ),
+    _rule(
+        TEST,
+        None,
+        r"^There (?:was|were) \d+ (?:failures?|errors?):$|^FAILURES!{1,3}$",
+        weight=2,
+        key=2,
+        hint=("There w", "FAILURES!"),
+    ),
+    _rule(
+        TEST,
+        "junit",
+        r"^Tests run: \d+,\s+Failures: [1-9]|^\d+\) \w+\([\w.$]+\)$",
+        weight=2,
+        key=7,
+        hint=("Tests run", ") "),
+    ),
+    _rule(
+        TEST,
+        "testng",
+        r"^Total tests run: \d+, (?:Passes: \d+, )?Failures: [1-9]|^FAILED: [\w.$]+",
+        weight=3,
+        key=7,
+        hint=("Total tests run", "FAILED: "),
+    ),
+    # --- Android -----------------------------------------------------------------
+    _rule(
+        BUILD,
+        "android",
+        r"(?P<file>\S+\.xml):(?P<line>\d+)(?::[\d:-]+)?: (?:AAPT: )?error: ",
+        weight=4,
+        key=9,
+        hint="error: ",
+    ),
+    _rule(
+        BUILD,
+        "android",
+        r"Android resource linking failed|AAPT: error:|failed linking (?:file resources|references)"
+        r"|Manifest merger failed|^ERROR: \S*AndroidManifest\.xml",
+        weight=3,
+        key=5,
+        hint=("resource linking", "AAPT", "failed linking", "Manifest merger", "AndroidManifest"),
+    ),
+    # --- .NET tests ----------------------------------------------------------------
+    _rule(
+        TEST,
+        "dotnet test",
+        r"^\s*Failed \S.* \[(?:< ?)?\d+(?:\.\d+)? ?m?s\]$|\[xUnit\.net [\d:.]+\]\s+\S.* \[FAIL\]$",
+        weight=3,
+        key=7,
+        hint=("Failed ", "[FAIL]"),
+    ),
+    _rule(
+        TEST,
+        "dotnet test",
+        r"\bAssert\.\w+\(\) Failure\b",
+        weight=2,
+        key=9,
+        hint="() Failure",
+    ),
+    _rule(TEST, "dotnet test", r"^\s*Error Message:$", weight=2, hint="Error Message"),
+    _rule(
+        TEST,
+        "dotnet test",
+        r"^Failed!\s+- Failed:\s+[1-9]|^Test Run Failed\.$|^\s+Failed: [1-9]\d*\.?$",
+        weight=3,
+        key=2,
+        hint=("Failed", "Test Run Failed"),
+    ),
+    # --- Swift and Xcode -------------------------------------------------------------
+    _rule(
+        BUILD,
+        "xcodebuild",
+        r"^\s*\*\* (?:BUILD|ARCHIVE|CLEAN|ANALYZE) FAILED \*\*$"
+        r"|The following build commands failed:",
+        weight=4,
+        key=3,
+        hint=("FAILED **", "build commands failed"),
+    ),
+    _rule(
+        BUILD,
+        "xcodebuild",
+        r"^\s*(?:Ld|CodeSign|CompileSwift\w*|SwiftCompile|SwiftEmitModule|CompileC|Libtool"
+        r"|PhaseScriptExecution|CompileAssetCatalog\w*|CompileStoryboard|LinkStoryboards"
+        r"|ProcessInfoPlistFile|GenerateDSYMFile|CopySwiftLibs|ValidateEmbeddedBinary"
+        r"|EmitSwiftModule|MergeSwiftModule|ProcessProductPackaging) \S",
+        weight=1,
+        key=8,
+        # xcodebuild lists the failed commands indented by a tab.
+        hint="\t",
+    ),
+    _rule(
+        TEST,
+        "xcodebuild",
+        r"^\s*\*\* TEST FAILED \*\*$|^Testing failed:$",
+        weight=2,
+        key=3,
+        hint=("TEST FAILED", "Testing failed"),
+    ),
+    _rule(
+        TEST,
+        "xctest",
+        r"Test Case '-?\[?[^']+\]?' failed|error: -\[\S+ \S+\] : XCT\w+|^\s*✘ Test \S",
+        weight=3,
+        key=9,
+        hint=("Test Case", "XCT", "✘ Test"),
+    ),
+    _rule(
+        BUILD,
+        "swift",
+        r"^error: (?:root manifest not found|manifest parse error|Dependencies could not be"
+        r" resolved|the package at '[^']*' cannot be accessed|could not find (?:a )?package)",
+        weight=4,
+        key=8,
+        hint="error: ",
+    ),
+    # --- Ruby ----------------------------------------------------------------------
+    _rule(TEST, "rspec", r"^\s*Failure/Error: ", weight=3, key=9, hint="Failure/Error"),
+    _rule(
+        TEST,
+        "rspec",
+        r"^rspec (?P<file>\./\S+?\.rb):(?P<line>\d+) # ",
+        weight=3,
+        key=6,
+        hint="rspec ",
+    ),
+    _rule(
+        TEST,
+        "rspec",
+        r"^\d+ examples?, [1-9]\d* failures?|^Failed examples:$",
+        weight=3,
+        key=2,
+        hint=("example", "Failed examples"),
+    ),
+    _rule(
+        TEST,
+        "minitest",
+        r"^\s*\d+\) (?:Failure|Error):$"
+        r"|^\d+ runs, \d+ assertions, (?:[1-9]\d* failures|\d+ failures, [1-9]\d* errors)",
+        weight=3,
+        key=5,
+        hint=(") Failure", ") Error", " runs, "),
+    ),
+    _rule(
+        LINT,
+        "rubocop",
+        r"^(?P<file>\S+?\.(?:rb|rake|gemspec|ru)|Gemfile|Rakefile):(?P<line>\d+):\d+: [CWEFR]: "
+        r"(?:\[Correctable\] )?[A-Z]\w+/\w+: ",
+        weight=3,
+        key=8.5,
+        hint=(": C: ", ": W: ", ": E: ", ": F: ", ": R: "),
+    ),
+    _rule(
+        LINT,
+        "rubocop",
+        r"^\d+ files? inspected, [1-9]\d* offenses? detected",
+        weight=3,
+        key=2,
+        hint="inspected",
+    ),
+    # --- PHP -----------------------------------------------------------------------
+    _rule(TEST, "phpunit", r"^Failed asserting that ", weight=3, key=9, hint="Failed asserting"),
+    _rule(
+        TEST,
+        "phpunit",
+        r"^Tests: \d+, Assertions: \d+, (?:Failures|Errors): [1-9]|^\d+\) [\w\\]+::\w+",
+        weight=3,
+        key=6,
+        hint=(", Assertions: ", ") "),
+    ),
+    _rule(
+        TYPECHECK,
+        "phpstan",
+        r"\[ERROR\] Found \d+ errors?\b",
+        weight=4,
+        key=8,
+        hint="[ERROR] Found",
+    ),
+    _rule(TYPECHECK, "phpstan", r"^\s*Line\s+\S+\.php\s*$", weight=2, hint="Line "),
+    _rule(
+        TYPECHECK,
+        "psalm",
+        r"^ERROR: \w+ - (?P<file>\S+\.php):(?P<line>\d+):\d+ - ",
+        weight=4,
+        key=9,
+        hint="ERROR: ",
+    ),
+    _rule(
+        LINT,
+        "phpcs",
+        r"^FOUND \d+ ERRORS? (?:AND \d+ WARNINGS? )?AFFECTING \d+ LINES?",
+        weight=3,
+        key=3,
+        hint="FOUND ",
+    ),
+    _rule(BUILD, "php", r"PHP (?:Parse|Fatal) error: ", weight=3, key=9, hint="PHP "),
+    # --- Elixir --------------------------------------------------------------------
+    _rule(
+        BUILD,
+        "mix",
+        r"\*\* \((?:CompileError|SyntaxError|TokenMissingError|MismatchedDelimiterError)\) "
+        r"(?:(?P<file>\S+\.exs?):(?P<line>\d+))?|^== Compilation error in file ",
+        weight=4,
+        key=9,
+        hint=("Error) ", "Compilation error"),
+    ),
+    _rule(
+        TEST,
+        "exunit",
+        r"^\s+\d+\) test .+ \([\w.]+\)$",
+        weight=3,
+        key=7,
+        hint=") test ",
+    ),
+    _rule(
+        TEST,
+        "exunit",
+        r"^\s+(?:Assertion with \S+ failed|Expected truthy, got \S+|Expected false or nil, got"
+        r"|match \(=\) failed)",
+        weight=3,
+        key=9,
+        hint=("Assertion with", "Expected ", "match (=)"),
+    ),
+    _rule(TEST, "exunit", r"^\d+ tests?, [1-9]\d* failures?", weight=3, key=2, hint="failure"),
+    _rule(LINT, "credo", r"┃ \[[FRCDW]\] [↗→↘↑↓] ", weight=3, key=8, hint="┃ ["),
+    # --- end-to-end tests ------------------------------------------------------------
+    _rule(
+        TEST,
+        "playwright",
+        r"Error: Timed out \d+ms waiting for expect\("
+        r"|^\s*Error: expect\((?:received|locator|page)\)"
+        r"|Test timeout of \d+ms exceeded",
+        weight=3,
+        key=9,
+        hint=("waiting for expect", "expect(", "Test timeout"),
+    ),
+    _rule(
+        TEST,
+        "playwright",
+        r"^\s*\d+ failed$|^\s*Locator: |^\s*Expected string: ",
+        weight=1,
+        key=0,
+        hint=("failed", "Locator", "Expected string"),
+    ),
+    _rule(
+        TEST,
+        "cypress",
+        r"AssertionError: Timed out retrying|CypressError: |^\s*✖\s+\d+ of \d+ failed",
+        weight=4,
+        key=9,
+        hint=("Timed out retrying", "CypressError", "failed"),
+    ),
+    # --- frameworks' own build phases: type check, prerender, links ----------------
+    _rule(TYPECHECK, "vitest", r"\bTypeCheckError: ", weight=6, key=9.5, hint="TypeCheckError"),
+    _rule(
+        TYPECHECK, "vitest", r"^\s*Type Errors\s+\d+ failed", weight=3, key=2, hint="Type Errors"
+    ),
+    _rule(
+        TYPECHECK,
+        "astro",
+        r"^(?P<file>\S+\.(?:astro|tsx?|vue|svelte)):(?P<line>\d+):\d+ (?:- )?[Ee]rror"
+        r"(?: ts\(\d+\))?: ",
+        weight=4,
+        key=9,
+        hint=("rror: ", "rror ts("),
+    ),
+    _rule(
+        TYPECHECK,
+        "astro",
+        r"^Result \(\d+ files?\):|^- [1-9]\d* errors?$",
+        weight=2,
+        key=2,
+        hint=("Result (", " error"),
+    ),
+    _rule(
+        SSR,
+        "nuxt",
+        r"Exiting due to prerender errors",
+        weight=6,
+        key=9,
+        hint="prerender errors",
+    ),
+    _rule(
+        SSR,
+        "nuxt",
+        r"^Errors prerendering:$|[├└]── (?:Error: )?\[\d{3}\]",
+        weight=2,
+        key=4,
+        hint=("Errors prerendering", "──"),
+    ),
+    _rule(
+        SSR,
+        "sveltekit",
+        r"^Error: \d{3} /\S* \(linked from /\S*\)|\bduring prerendering\b|Cannot prerender pages"
+        r"|prerendering is not supported",
+        weight=5,
+        key=9,
+        hint=("linked from", "prerender"),
+    ),
+    _rule(
+        SSR,
+        "sveltekit",
+        r"implement `handle(?:HttpError|MissingId|EntryGeneratorMismatch|UnseenRoutes)`",
+        weight=4,
+        key=2,
+        hint="implement `handle",
+    ),
+    _rule(
+        SSR,
+        "docusaurus",
+        r"server-side rendering could not render static page|Can't render static file for pathname",
+        weight=5,
+        key=9,
+        hint=("could not render static page", "render static file"),
+    ),
+    _rule(
+        BUILD,
+        "docusaurus",
+        r"Docusaurus found broken (?:links|Markdown links|anchors)"
+        r"|Unable to build website for locale",
+        weight=5,
+        key=9,
+        hint=("Docusaurus found broken", "Unable to build website"),
+    ),
+    _rule(
+        BUILD,
+        "esbuild",
+        r"^\s*> (?:[\w-]+:)?" + _PATH + r":(?P<line>\d+):\d+: error: "
+        r"|\berror: Could not resolve \"",
+        weight=4,
+        key=9,
+        hint=(": error: ", "Could not resolve"),
+    ),
+    # --- Go vet, gofmt, golangci-lint ------------------------------------------------
+    _rule(
+        LINT,
+        "go vet",
+        r"^\s*(?:vet: )?" + _GO + r":(?P<line>\d+):(?:\d+:)? (?:\S+ format %\S* has arg"
+        r"|\S+ call has arguments but no formatting directives|\S+ call has possible Printf"
+        r"|\S+ format %\S+ reads arg|unreachable code|possible misuse of|self-assignment of"
+        r"|result of \S+ call not used|\S+ passes lock by value|\S+ composite literal uses unkeyed"
+        r"|struct field tag|loop variable \S+ captured|the cancel function|\S+ redundant"
+        r"|misuse of unbuffered|unusedresult|printf: )",
+        weight=4,
+        key=8.5,
+        hint=".go:",
+    ),
+    _rule(
+        LINT,
+        "gofmt",
+        r"^diff (?:-u )?(?P<file>\S+\.go)\.orig \S+\.go$",
+        weight=4,
+        key=8,
+        hint=".go.orig",
+    ),
+    _rule(
+        LINT,
+        "golangci-lint",
+        r"^[A-Z`][^\n]* \((?:errcheck|govet|staticcheck|unused|gosimple|ineffassign|revive|gofmt"
+        r"|gofumpt|goimports|gocritic|gosec|stylecheck|misspell|lll|dupl|goconst|gocyclo|unparam"
+        r"|nakedret|prealloc|exhaustive|wrapcheck|errorlint|bodyclose|noctx|whitespace|godot"
+        r"|nolintlint|unconvert|copyloopvar|perfsprint|usestdlibvars|testifylint|forcetypeassert"
+        r"|nilerr|err113|mnd|funlen|cyclop|gocognit|nestif|wsl|depguard|predeclared|contextcheck"
+        r"|errname|dogsled|dupword|intrange|sloglint)\)$",
+        weight=3,
+        key=8,
+        hint=")",
+    ),
+    _rule(LINT, "golangci-lint", r"^\* [a-z][\w-]*: \d+$", weight=1, hint="* "),
+    # --- Terraform -------------------------------------------------------------------
+    _rule(
+        BUILD,
+        "terraform",
+        r"^[│\s]*on (?P<file>[\w./-]+\.tf) line (?P<line>\d+)",
+        weight=3,
+        hint=".tf line",
+    ),
+    _rule(None, "terraform", r"^[│╷]\s*Error: (?!Process completed)[A-Z]", key=8.5, hint="Error: "),
+    _rule(
+        LINT,
+        "terraform",
+        r"^(?P<file>[\w./-]+\.(?:tf|tfvars|hcl))$|^--- old/\S+\.(?:tf|tfvars|hcl)$",
+        weight=2,
+        key=8,
+        hint=(".tf", ".hcl"),
     ),
     # --- generic shapes: key lines, no category ---------------------------------
     _rule(
@@ -1155,7 +1775,18 @@ COMMAND_HINTS: tuple[Hint, ...] = (
     _hint(LINT, "clippy", r"\bclippy\b"),
     _hint(LINT, "rustfmt", r"\brustfmt\b|\bcargo fmt\b"),
     _hint(LINT, None, r"\blint\b|\bpre-commit\b|\bformat(?::check| --check)\b"),
+    _hint(LINT, "gofmt", r"\bgofmt\b|\bgoimports\b"),
+    _hint(LINT, "rubocop", r"\brubocop\b|\bstandardrb\b"),
+    _hint(LINT, "phpcs", r"\bphpcs\b|\bphp-cs-fixer\b"),
+    _hint(LINT, "credo", r"\bmix credo\b|\bmix format --check-formatted\b"),
+    _hint(LINT, "terraform", r"\bterraform fmt\b|\btflint\b"),
+    _hint(LINT, None, r"\b(?:swiftlint|ktlint|detekt|spotless\w*|checkstyle\w*|dotnet format)\b"),
     _hint(TYPECHECK, "mypy", r"\bmypy\b"),
+    _hint(TYPECHECK, "phpstan", r"\bphpstan\b"),
+    _hint(TYPECHECK, "psalm", r"\bpsalm\b"),
+    _hint(TYPECHECK, "astro", r"\bastro check\b"),
+    _hint(TYPECHECK, "svelte-check", r"\bsvelte-check\b"),
+    _hint(TYPECHECK, None, r"\bmix dialyzer\b|\bsrb tc\b"),
     _hint(TYPECHECK, "pyright", r"\b(?:based)?pyright\b"),
     _hint(TYPECHECK, "tsc", r"\b(?:vue-)?tsc\b"),
     _hint(TYPECHECK, None, r"\btype-?check\b|\bcheck-types\b"),
@@ -1166,6 +1797,14 @@ COMMAND_HINTS: tuple[Hint, ...] = (
     _hint(TEST, "mocha", r"\bmocha\b"),
     _hint(TEST, "playwright", r"\bplaywright test\b"),
     _hint(TEST, "go test", r"\bgo test\b"),
+    _hint(TEST, "rspec", r"\brspec\b"),
+    _hint(TEST, "phpunit", r"\bphpunit\b|\bpest\b"),
+    _hint(TEST, "exunit", r"\bmix test\b"),
+    _hint(TEST, "dotnet test", r"\bdotnet test\b|\bvstest\b"),
+    _hint(TEST, "gradle", r"\bgradlew?(?:\.bat)? .*\b(?:test|check|connected\w*Test)\b"),
+    _hint(TEST, "maven", r"\bmvnw? .*\b(?:test|verify)\b"),
+    _hint(TEST, "cypress", r"\bcypress run\b"),
+    _hint(TEST, "xcodebuild", r"\bxcodebuild\b.*\btest\b|\bswift test\b"),
     _hint(TEST, "cargo test", r"\bcargo (?:test|nextest)\b"),
     _hint(
         TEST,
@@ -1174,6 +1813,11 @@ COMMAND_HINTS: tuple[Hint, ...] = (
         r"|\bmake (?:test|check)\b",
     ),
     _hint(BUILD, "docker", r"\bdocker (?:buildx )?build\b"),
+    _hint(BUILD, "terraform", r"\bterraform (?:validate|plan|init)\b"),
+    _hint(BUILD, "dotnet", r"\bdotnet (?:build|publish|pack)\b|\bmsbuild\b"),
+    _hint(BUILD, "xcodebuild", r"\bxcodebuild\b|\bswift build\b"),
+    _hint(BUILD, "gradle", r"\bgradlew?(?:\.bat)? .*\b(?:assemble\w*|build|bundle\w*)\b"),
+    _hint(BUILD, "mix", r"\bmix compile\b"),
     _hint(BUILD, "poetry", r"\bpoetry build\b"),
     _hint(BUILD, "build", r"\bpython3? -m build\b|\bpip wheel\b"),
     _hint(BUILD, "cargo", r"\bcargo build\b"),

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
+import io
 import json
 import subprocess
 import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from app.diagnosis import cli
 from app.diagnosis.classify import Annotation, JobLog, classify, classify_text, repo_path
 from app.diagnosis.logparse import parse_log
 from app.diagnosis.model import Category
@@ -818,6 +822,332 @@ CASES = [
         exit_code=137,
     ),
     Case(
+        "rspec",
+        "bundle exec rspec",
+        (
+            "..F",
+            "Failures:",
+            "  1) Invoice#total adds tax",
+            "     Failure/Error: expect(invoice.total).to eq(119)",
+            "       expected: 119",
+            "            got: 100",
+            "     # ./spec/invoice_spec.rb:12:in `block (2 levels) in <top (required)>'",
+            "3 examples, 1 failure",
+            "rspec ./spec/invoice_spec.rb:10 # Invoice#total adds tax",
+        ),
+        Category.TEST,
+        "rspec",
+        "Failure/Error: expect(invoice.total).to eq(119)",
+    ),
+    Case(
+        "rubocop",
+        "bundle exec rubocop",
+        (
+            "Inspecting 12 files",
+            "....C.......",
+            "Offenses:",
+            "app/models/user.rb:4:3: C: [Correctable] Style/StringLiterals: Prefer single-quoted"
+            " strings.",
+            "12 files inspected, 1 offense detected, 1 offense autocorrectable",
+        ),
+        Category.LINT,
+        "rubocop",
+        "Style/StringLiterals",
+        "app/models/user.rb",
+        4,
+    ),
+    Case(
+        "phpunit",
+        "vendor/bin/phpunit",
+        (
+            "There was 1 failure:",
+            "1) Tests\\CartTest::testTotal",
+            "Failed asserting that 10 matches expected 12.",
+            "/home/runner/work/shop/shop/tests/CartTest.php:21",
+            "FAILURES!",
+            "Tests: 8, Assertions: 9, Failures: 1.",
+        ),
+        Category.TEST,
+        "phpunit",
+        "Failed asserting that 10 matches expected 12.",
+    ),
+    Case(
+        "phpstan",
+        "vendor/bin/phpstan analyse --no-progress",
+        (
+            " ------ -----------------------------------------",
+            "  Line   src/Cart.php",
+            " ------ -----------------------------------------",
+            "  18     Method Cart::total() should return int but returns string.",
+            " ------ -----------------------------------------",
+            " [ERROR] Found 1 error",
+        ),
+        Category.TYPECHECK,
+        "phpstan",
+        "Method Cart::total() should return int but returns string.",
+        "src/Cart.php",
+        18,
+    ),
+    Case(
+        "exunit",
+        "mix test",
+        (
+            "  1) test parses dates (DateParserTest)",
+            "     test/date_parser_test.exs:8",
+            "     Assertion with == failed",
+            '     code:  assert DateParser.parse("2024-01-02") == ~D[2024-01-02]',
+            "     left:  nil",
+            "7 tests, 1 failure",
+        ),
+        Category.TEST,
+        "exunit",
+        "Assertion with == failed",
+    ),
+    Case(
+        "dotnet-build",
+        "dotnet build --no-restore",
+        (
+            "/home/runner/work/api/api/src/Orders/OrderService.cs(42,17): error CS0103: The name"
+            " 'total' does not exist in the current context [/home/runner/work/api/api/src/Orders"
+            "/Orders.csproj]",
+            "Build FAILED.",
+        ),
+        Category.BUILD,
+        "dotnet",
+        "error CS0103",
+        "src/Orders/OrderService.cs",
+        42,
+    ),
+    Case(
+        "dotnet-test",
+        "dotnet test --no-build",
+        (
+            "  Failed Orders.Tests.TotalTests.AddsVat [12 ms]",
+            "  Error Message:",
+            "   Assert.Equal() Failure: Values differ",
+            "Failed!  - Failed:     1, Passed:    41, Skipped:     0, Total:    42",
+        ),
+        Category.TEST,
+        "dotnet test",
+        "Assert.Equal() Failure",
+    ),
+    Case(
+        "msvc",
+        "cmake --build build --config Release",
+        (
+            "  parser.cpp",
+            r"D:\a\tool\tool\src\parser.cpp(88,5): error C2065: 'tokn': undeclared identifier"
+            r" [D:\a\tool\tool\build\tool.vcxproj]",
+        ),
+        Category.BUILD,
+        "msvc",
+        "error C2065",
+    ),
+    Case(
+        "kotlin",
+        "./gradlew assembleDebug",
+        (
+            "> Task :app:compileDebugKotlin FAILED",
+            "e: file:///home/runner/work/app/app/app/src/main/java/com/acme/Main.kt:14:9"
+            " Unresolved reference 'greet'.",
+            "FAILURE: Build failed with an exception.",
+        ),
+        Category.BUILD,
+        "kotlin",
+        "Unresolved reference 'greet'",
+    ),
+    Case(
+        "gradle-test",
+        "./gradlew test",
+        (
+            "> Task :test FAILED",
+            "CartTest > totalIncludesVat() FAILED",
+            "    org.opentest4j.AssertionFailedError: expected: <119> but was: <100>",
+            "12 tests completed, 1 failed",
+            "FAILURE: Build failed with an exception.",
+        ),
+        Category.TEST,
+        "gradle",
+        "org.opentest4j.AssertionFailedError",
+    ),
+    Case(
+        "maven-surefire",
+        "mvn -B verify",
+        (
+            "[ERROR] Failures: ",
+            "[ERROR]   CartTest.totalIncludesVat:31 expected: <119> but was: <100>",
+            "[ERROR] Tests run: 12, Failures: 1, Errors: 0, Skipped: 0",
+            "[ERROR] Failed to execute goal org.apache.maven.plugins:maven-surefire-plugin:3.2.5"
+            ":test (default-test) on project cart: There are test failures.",
+        ),
+        Category.TEST,
+        "maven",
+        "CartTest.totalIncludesVat:31",
+    ),
+    Case(
+        "swift",
+        "swift build",
+        (
+            "[3/9] Compiling Core Parser.swift",
+            "/home/runner/work/kit/kit/Sources/Core/Parser.swift:27:16: error: cannot find"
+            " 'tokens' in scope",
+        ),
+        Category.BUILD,
+        "swift",
+        "cannot find 'tokens' in scope",
+        "Sources/Core/Parser.swift",
+        27,
+    ),
+    Case(
+        "terraform",
+        "terraform validate",
+        (
+            "╷",
+            "│ Error: Unsupported argument",
+            "│ ",
+            '│   on network.tf line 12, in resource "aws_vpc" "main":',
+            "│   12:   cidr = var.cidr",
+            "╵",
+        ),
+        Category.BUILD,
+        "terraform",
+        "Error: Unsupported argument",
+        "network.tf",
+        12,
+    ),
+    Case(
+        "gofmt",
+        'gofmt -d . && test -z "$(gofmt -l .)"',
+        (
+            "diff -u server/handler.go.orig server/handler.go",
+            "--- server/handler.go.orig",
+            "+++ server/handler.go",
+        ),
+        Category.LINT,
+        "gofmt",
+        "diff -u server/handler.go.orig",
+        "server/handler.go",
+        None,
+    ),
+    Case(
+        "go-vet",
+        "go vet ./...",
+        (
+            "# example.com/app/store",
+            "store/cache.go:41:2: unreachable code",
+        ),
+        Category.LINT,
+        "go vet",
+        "unreachable code",
+        "store/cache.go",
+        41,
+    ),
+    Case(
+        "cypress",
+        "npx cypress run",
+        (
+            "  1) login",
+            "       shows the dashboard:",
+            "     AssertionError: Timed out retrying after 4000ms: Expected to find element:"
+            " `[data-cy=dashboard]`, but never found it.",
+            "  ✖  1 of 3 failed (33%)",
+        ),
+        Category.TEST,
+        "cypress",
+        "AssertionError: Timed out retrying",
+    ),
+    Case(
+        "nuxt-prerender",
+        "npx nuxi generate",
+        (
+            "  ├─ /about (12ms)",
+            "  │ └── [500] Server Error",
+            "Errors prerendering:",
+            "  ├─ /about (12ms)",
+            " ERROR  Exiting due to prerender errors.",
+        ),
+        Category.SSR,
+        "nuxt",
+        "Exiting due to prerender errors",
+    ),
+    Case(
+        "sveltekit-prerender",
+        "npm run build",
+        (
+            "Error: 404 /docs/intro (linked from /)",
+            "To suppress or handle this error, implement `handleHttpError` in"
+            " https://svelte.dev/docs/kit/configuration#prerender",
+        ),
+        Category.SSR,
+        "sveltekit",
+        "Error: 404 /docs/intro",
+    ),
+    Case(
+        "astro-check",
+        "npx astro check",
+        (
+            "src/pages/blog/[slug].astro:9:7 - error ts(2339): Property 'date' does not exist on"
+            " type 'Props'.",
+            "Result (21 files): ",
+            "- 1 error",
+        ),
+        Category.TYPECHECK,
+        "astro",
+        "Property 'date' does not exist",
+        "src/pages/blog/[slug].astro",
+        9,
+    ),
+    Case(
+        "vitest-typecheck",
+        "npx vitest --typecheck --run",
+        (
+            " FAIL  test/api.test-d.ts > fetchUser returns a user",
+            "TypeCheckError: Expected 1 arguments, but got 0.",
+            " ❯ test/api.test-d.ts:6:3",
+            "  Type Errors  1 failed",
+        ),
+        Category.TYPECHECK,
+        "vitest",
+        "TypeCheckError: Expected 1 arguments",
+        "test/api.test-d.ts",
+        6,
+    ),
+    Case(
+        "pytest-mypy",
+        "pytest --mypy",
+        (
+            "___________________________ [mypy] src/shop/cart.py ___________________________",
+            '14: error: Argument 1 to "total" has incompatible type "str"; expected "int"'
+            "  [arg-type]",
+            "FAILED src/shop/cart.py::mypy",
+            "FAILED src/shop/__init__.py::mypy-status - mypy exited with status 1.",
+        ),
+        Category.TYPECHECK,
+        "mypy",
+        'Argument 1 to "total" has incompatible type',
+    ),
+    Case(
+        "killed-mid-test",
+        "pytest -v",
+        (
+            "tests/test_models.py::test_create PASSED                                 [ 10%]",
+            "tests/test_models.py::test_bulk_import",
+        ),
+        Category.INFRA,
+        "oom",
+        "Process completed with exit code -9",
+        exit_code=-9,
+    ),
+    Case(
+        "stopped-by-timeout",
+        "timeout 10m npm test",
+        ("> web@1.0.0 test", "> jest --runInBand", "PASS src/a.test.js"),
+        Category.INFRA,
+        "runner",
+        "Process completed with exit code 124",
+        exit_code=124,
+    ),
+    Case(
         "unknown",
         "./scripts/release-check.sh",
         ("checking release notes",),
@@ -1058,10 +1388,10 @@ def test_the_excerpt_is_the_end_of_the_failing_step_output() -> None:
     assert "Run pytest" not in diagnosis.excerpt
 
 
-def test_a_log_without_step_markers_is_classified_from_its_tail() -> None:
+def test_a_log_without_step_markers_is_classified_as_an_excerpt() -> None:
     diagnosis = classify_text(b"src/a.ts(1,1): error TS2304: Cannot find name 'y'.\n")
     assert diagnosis.category is Category.TYPECHECK
-    assert any("no step ended with an error" in n for n in diagnosis.notes)
+    assert any("excerpt without the runner's step markers" in n for n in diagnosis.notes)
 
 
 def test_the_cli_prints_json_and_human_output_in_a_real_process(tmp_path: Path) -> None:
@@ -1107,3 +1437,122 @@ def test_the_cli_explains_an_unreadable_log(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Cannot read the log" in result.stderr
     assert "standard input" in result.stderr
+
+
+def _job(log: str, conclusion: str | None = "failure", failed: tuple[str, ...] = ()) -> JobLog:
+    parsed = parse_log(log)
+    return JobLog(job_name="test", parsed=parsed, failed_steps=failed, conclusion=conclusion)
+
+
+def test_a_job_github_cancelled_is_infra_whatever_its_log_holds() -> None:
+    log = actions_log("pytest", ["E   AssertionError: assert 1 == 2", "FAILED tests/t.py::test_a"])
+    diagnosis = classify([_job(log, "cancelled")])
+    assert diagnosis.category is Category.INFRA
+    assert any("cancelled" in note for note in diagnosis.notes)
+    # The log still says what was running when it stopped.
+    assert diagnosis.key_lines
+
+
+def test_a_timed_out_job_is_infra_even_beside_a_failed_one() -> None:
+    failed = actions_log("ruff check .", ["src/a.py:1:8: F401 [*] `os` imported but unused"])
+    slow = actions_log("pytest", ["tests/t.py::test_slow"], exit_code=None)
+    diagnosis = classify([_job(failed), _job(slow, "timed_out")])
+    assert diagnosis.category is Category.INFRA
+
+
+def test_a_cancelled_job_beside_a_real_failure_does_not_hide_it() -> None:
+    failed = actions_log("ruff check .", ["src/a.py:1:8: F401 [*] `os` imported but unused"])
+    stopped = actions_log("pytest", ["tests/t.py::test_slow"], exit_code=None)
+    diagnosis = classify([_job(failed), _job(stopped, "cancelled")])
+    assert diagnosis.category is Category.LINT
+
+
+def test_a_job_that_failed_in_set_up_job_is_infra() -> None:
+    log = (
+        "2026-11-20T10:00:00.0000000Z Current runner version: '2.329.0'\n"
+        "2026-11-20T10:00:00.1000000Z ##[group]Operating System\n"
+        "2026-11-20T10:00:00.2000000Z Ubuntu\n"
+        "2026-11-20T10:00:00.3000000Z ##[endgroup]\n"
+        "2026-11-20T10:00:00.4000000Z Prepare all required actions\n"
+        "2026-11-20T10:00:00.5000000Z ##[error]Could not fetch acme/deploy@v9: nothing here\n"
+    )
+    from_log = classify_text(log)
+    from_api = classify([_job(log, failed=("Set up job",))])
+    assert from_log.category is from_api.category is Category.INFRA
+    assert from_log.key_lines[0].text == "##[error]Could not fetch acme/deploy@v9: nothing here"
+
+
+def test_a_web_ui_excerpt_is_judged_by_its_command_when_its_output_is_bare() -> None:
+    text = "Run gofmt -l .\n  gofmt -l .\n  shell: /usr/bin/bash -e {0}\napi/server.go\n"
+    diagnosis = classify_text(text + "Error: Process completed with exit code 1.\n")
+    assert diagnosis.category is Category.LINT
+    assert diagnosis.tool == "gofmt"
+    assert diagnosis.key_lines[0].text == "api/server.go"
+    assert diagnosis.confidence < 0.5
+
+
+def test_unknown_output_still_offers_its_error_looking_lines_ranked() -> None:
+    output = [
+        "collecting assets",
+        "assets: permission denied while writing dist/app.css",
+        "cleanup started",
+        "cleanup finished",
+        "bye",
+    ]
+    diagnosis = classify_text(actions_log("./scripts/pack.sh", output))
+    assert diagnosis.category is Category.UNKNOWN
+    assert diagnosis.key_lines[0].text == "assets: permission denied while writing dist/app.css"
+    assert {"bye", "cleanup finished"} <= {k.text for k in diagnosis.key_lines[1:4]}
+
+
+def test_the_web_ui_error_prefix_is_read_as_the_runner_marker_and_as_text() -> None:
+    text = "Error: 500 /pricing (linked from /)\nError: Process completed with exit code 1.\n"
+    diagnosis = classify_text(text)
+    assert diagnosis.category is Category.SSR
+    assert diagnosis.key_lines[0].text == "Error: 500 /pricing (linked from /)"
+
+
+def test_the_cli_reads_a_run_log_archive_and_gh_log_failed_output(tmp_path: Path) -> None:
+    failing = actions_log("bundle exec rspec", ["     Failure/Error: expect(x).to eq(1)"])
+    passing = actions_log("echo ok", ["ok"], exit_code=None)
+    archive = tmp_path / "logs.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("0_lint.txt", passing)
+        zf.writestr("1_test (3.3).txt", failing)
+        zf.writestr("test (3.3)/1_Set up job.txt", passing)
+    args = argparse.Namespace(logfile=str(archive), job=[], json=True, conclusion=None)
+    out = io.StringIO()
+    assert cli.run(args, out) == 0
+    data = json.loads(out.getvalue())
+    assert data["category"] == "test"
+    assert data["failed_jobs"] == ["test (3.3)"]
+
+    gh = tmp_path / "failed.txt"
+    gh.write_text("".join(f"test\tRun bundle exec rspec\t{x}\n" for x in failing.splitlines()))
+    out = io.StringIO()
+    assert cli.run(argparse.Namespace(logfile=str(gh), job=[], json=True), out) == 0
+    assert json.loads(out.getvalue())["failed_steps"] == ["Run bundle exec rspec"]
+
+
+def test_the_cli_ends_quietly_when_its_reader_goes_away(tmp_path: Path) -> None:
+    class ClosedPipe(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    path = tmp_path / "job.log"
+    path.write_text(actions_log("npx tsc", ["src/x.ts(2,3): error TS2322: Type 'a' is bad."]))
+    args = argparse.Namespace(logfile=str(path), job=[], json=False, conclusion=None)
+    assert cli.run(args, ClosedPipe()) == 0
+
+
+def test_the_cli_explains_a_broken_archive(tmp_path: Path) -> None:
+    path = tmp_path / "logs.zip"
+    path.write_bytes(b"PK\x03\x04 not really a zip")
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "classify", str(path)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert "Cannot read the log archive" in result.stderr

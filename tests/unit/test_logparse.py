@@ -184,3 +184,62 @@ def test_arbitrary_bytes_never_raise(chunks: list[bytes]) -> None:
     assert all(len(line) <= MAX_LINE_CHARS for line in parsed.failing_lines + parsed.tail)
     diagnosis = classify_parsed(parsed, ["fuzz"])
     assert 0.0 <= diagnosis.confidence <= 1.0
+
+
+def test_gh_log_failed_lines_are_read_as_the_job_log_they_carry() -> None:
+    log = actions_log("pytest", ["E   KeyError: 'AT'", "FAILED tests/test_a.py::test_b"])
+    gh = "".join(f"test (3.12)\tRun pytest\t{line}\n" for line in log.splitlines())
+    parsed = parse_log(gh)
+    assert parsed.failing_step == "Run pytest"
+    assert parsed.exit_code == 1
+    assert parsed.failing_lines[:2] == ("E   KeyError: 'AT'", "FAILED tests/test_a.py::test_b")
+
+
+def test_other_hosts_prefixes_and_web_ui_artefacts_are_removed() -> None:
+    assert clean_line("20:30:17.169 |  > src/a.ts:1:2: error: x") == " > src/a.ts:1:2: error: x"
+    assert clean_line("00:53:41.601\t✘ [ERROR] Could not resolve") == "✘ [ERROR] Could not resolve"
+    assert clean_line("#0 16.51 [ERROR] Error: boom") == "[ERROR] Error: boom"
+    link = "(https://github.com/o/r/actions/runs/1/job/2#step:3:11)"
+    ui = f"x.ixx(1,1): fatal  error C[10]{link}10: y"
+    assert clean_line(ui) == "x.ixx(1,1): fatal  error C1010: y"
+    assert clean_line("\x1b[31m-    a\x1b(B\x1b[m") == "-    a"
+    # A time-like start that is the tool's own text stays.
+    assert clean_line("12:30 meeting") == "12:30 meeting"
+
+
+def test_an_excerpt_copied_from_the_web_ui_names_its_step_command_and_exit_code() -> None:
+    text = "\n".join(
+        [
+            "Run mypy src",
+            "  mypy src",
+            "  shell: /usr/bin/bash -e {0}",
+            "  env:",
+            "    PYTHONPATH: src",
+            "src/a.py:3: error: Incompatible return value type",
+            "Found 1 error in 1 file (checked 2 source files)",
+            "Error: Process completed with exit code 1.",
+        ]
+    )
+    parsed = parse_log(text)
+    assert not parsed.structured
+    assert parsed.failing_step == "Run mypy src"
+    assert parsed.failing_command == "mypy src"
+    assert parsed.exit_code == 1
+    assert parsed.failed_steps == ("Run mypy src",)
+    assert parsed.failing_lines[0] == "src/a.py:3: error: Incompatible return value type"
+
+
+def test_an_excerpt_keeps_indented_output_that_is_no_echoed_script() -> None:
+    parsed = parse_log("Run dotnet test\n  Determining projects to restore...\n  Failed X [2 s]\n")
+    assert parsed.failing_step == "Run dotnet test"
+    assert parsed.failing_lines == ("  Determining projects to restore...", "  Failed X [2 s]")
+    assert parsed.exit_code is None
+
+
+def test_an_excerpt_without_a_step_header_has_no_failing_step() -> None:
+    text = "error: root manifest not found\n##[error]Process completed with exit code 1.\n"
+    parsed = parse_log(text)
+    assert not parsed.structured
+    assert parsed.failing_step is None
+    assert parsed.exit_code == 1
+    assert "error: root manifest not found" in parsed.failing_lines
