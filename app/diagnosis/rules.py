@@ -829,6 +829,15 @@ RULES: tuple[Rule, ...] = (
         hint="error TS",
     ),
     _rule(TYPECHECK, "tsc", r"\berror TS\d{4}: ", weight=3, key=8, hint="error TS"),
+    # ts-node compiling a test or script on the fly: its type errors are type errors.
+    _rule(
+        TYPECHECK,
+        "ts-node",
+        r"TSError: ⨯ Unable to compile TypeScript",
+        weight=4,
+        key=5,
+        hint="Unable to compile TypeScript",
+    ),
     _rule(
         TYPECHECK,
         "tsc",
@@ -849,20 +858,33 @@ RULES: tuple[Rule, ...] = (
         hint=("svelte-check",),
     ),
     # --- JavaScript tests ---------------------------------------------------
-    _rule(TEST, "jest", r"^\s*● (?!Console\b)\S", weight=3, key=9, hint="●"),
+    _rule(
+        TEST, "jest", r"^\s*● (?!Console\b|Test suite failed to run)\S", weight=3, key=9, hint="●"
+    ),
+    # The suite never ran (a syntax, import or type error): what follows says which.
+    _rule(None, "jest", r"^\s*● Test suite failed to run", key=3, hint="●"),
     _rule(
         TEST,
         "jest",
         r"^\s*FAIL\s+" + _JS + r"(?:\s+\([\d.]+ m?s\))?$",
-        weight=3,
+        weight=2,
         key=7,
         hint="FAIL",
     ),
     _rule(
         TEST,
         "jest",
-        r"^Tests:\s+\d+ failed|^Test Suites:\s+\d+ failed",
+        r"^Tests:\s+\d+ failed",
         weight=3,
+        key=2,
+        hint="Test",
+    ),
+    # A failed suite is not yet a failed test (see "Test suite failed to run").
+    _rule(
+        TEST,
+        "jest",
+        r"^Test Suites:\s+\d+ failed",
+        weight=1,
         key=2,
         hint="Test",
     ),
@@ -1039,6 +1061,17 @@ RULES: tuple[Rule, ...] = (
         hint=".go:",
     ),
     _rule(None, "go", r"^\s*(?:vet: )?" + _GO + r":(?P<line>\d+):(?:\d+:)? \S", key=7, hint=".go:"),
+    # Module bookkeeping: go.mod/go.sum out of step with the imports.
+    _rule(
+        BUILD,
+        "go",
+        r"missing go\.sum entry|go: updates to go\.mod needed|no required module provides package"
+        r"|go: inconsistent vendoring|verifying \S+: checksum mismatch|go\.mod file indicates go"
+        r" [\d.]+, but maximum supported version",
+        weight=4,
+        key=8.5,
+        hint=("go.sum", "go.mod", "required module", "vendoring", "checksum mismatch"),
+    ),
     _rule(LINT, "go vet", r"^# \[[\w./@-]+\]$", weight=3, key=0, hint="# ["),
     _rule(LINT, "go vet", r"^vet: ", weight=3, key=0, hint="vet: "),
     _rule(
