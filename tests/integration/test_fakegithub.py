@@ -18,13 +18,14 @@ from subprocess import PIPE
 from typing import Any
 
 import aiohttp
+import aiohttp.web
 import gidgethub
 import jwt
 import pytest
 from gidgethub import apps
 from gidgethub.aiohttp import GitHubAPI
 
-from tests.fakes.github import FakeGitHub, FakeJob, OpenAPI
+from tests.fakes.github import FakeGitHub, FakeJob, OpenAPI, SuggestionError, suggestion_of
 from tests.fakes.github.auth import generate_private_key_pem
 from tests.fakes.github.server import all_routes
 from tests.support import require_or_skip
@@ -88,7 +89,7 @@ async def get(session: aiohttp.ClientSession, url: str, **headers: str) -> tuple
 
 def test_every_documented_operation_is_implemented(openapi_spec: OpenAPI) -> None:
     documented = {(op.method, op.template) for op in openapi_spec.operations}
-    assert len(openapi_spec.document["paths"]) == 38
+    assert len(openapi_spec.document["paths"]) == 51
     assert documented == set(all_routes(openapi_spec))
 
 
@@ -589,3 +590,416 @@ def test_require_or_skip_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(pytest.fail.Exception, match="chromium is not installed"):
         require_or_skip(False, "chromium is not installed")
     require_or_skip(True, "present")
+
+
+# -- comments, labels, attempts, branches, commits ----------------------------------------
+
+
+async def test_issue_comment_get_update_delete(seeded: FakeGitHub, gh: GitHubAPI) -> None:
+    issue = await gh.post(f"/repos/{REPO}/issues", data={"title": "t"})
+    url = f"/repos/{REPO}/issues/{issue['number']}/comments"
+    created = await gh.post(url, data={"body": "first"})
+    comment_url = f"/repos/{REPO}/issues/comments/{created['id']}"
+    assert (await gh.getitem(comment_url))["body"] == "first"
+    seeded.clock.advance(60)  # type: ignore[attr-defined]
+    updated = await gh.patch(comment_url, data={"body": "second"})
+    assert updated["body"] == "second" and updated["updated_at"] > created["updated_at"]
+    assert seeded.comments[created["id"]].body == "second"
+    with pytest.raises(gidgethub.BadRequest) as no_body:
+        await gh.patch(comment_url, data={"text": "x"})
+    assert no_body.value.status_code == 422
+    assert "body" in seeded.violations[-1].detail
+    seeded.violations.clear()
+    await gh.delete(comment_url)
+    assert created["id"] not in seeded.comments
+    assert seeded.repo(REPO).issues[issue["number"]].comments == 0
+    with pytest.raises(gidgethub.BadRequest) as gone:
+        await gh.getitem(comment_url)
+    assert gone.value.status_code == 404
+
+
+async def test_label_removal_keeps_the_others(seeded: FakeGitHub, gh: GitHubAPI) -> None:
+    issue = await gh.post(f"/repos/{REPO}/issues", data={"title": "t", "labels": ["a", "b c"]})
+    labels_url = f"/repos/{REPO}/issues/{issue['number']}/labels"
+    await gh.delete(f"{labels_url}/b%20c")
+    assert seeded.repo(REPO).issues[issue["number"]].labels == ["a"]
+    shown = await gh.getitem(f"/repos/{REPO}/issues?labels=a")
+    assert [label["name"] for label in shown[0]["labels"]] == ["a"]
+    with pytest.raises(gidgethub.BadRequest) as absent:
+        await gh.delete(f"{labels_url}/b%20c")
+    assert absent.value.status_code == 404
+
+
+async def test_jobs_of_one_attempt(seeded: FakeGitHub, gh: GitHubAPI) -> None:
+    sha = seeded.ref(REPO, "heads/main")
+    assert sha is not None
+    run = seeded.add_workflow_run(
+        REPO, head_sha=sha, head_branch="main", jobs=[FakeJob("first try", "failure")]
+    )
+    record = seeded.runs[run["id"]]
+    record.run_attempt = 2
+    seeded.add_job(record, FakeJob("second try", "success"))
+    base = f"/repos/{REPO}/actions/runs/{run['id']}/attempts"
+    first, second = await gh.getitem(f"{base}/1/jobs"), await gh.getitem(f"{base}/2/jobs")
+    assert [(job["name"], job["run_attempt"]) for job in first["jobs"]] == [("first try", 1)]
+    assert [(job["name"], job["run_attempt"]) for job in second["jobs"]] == [("second try", 2)]
+    with pytest.raises(gidgethub.BadRequest) as future:
+        await gh.getitem(f"{base}/3/jobs")
+    assert future.value.status_code == 404
+
+
+async def test_branch_with_slashes_and_protection(seeded: FakeGitHub, gh: GitHubAPI) -> None:
+    sha = seeded.commit(REPO, "ci-fix/run-1", {"fix.txt": "x\n"})
+    branch = await gh.getitem(f"/repos/{REPO}/branches/ci-fix/run-1")
+    assert (branch["name"], branch["commit"]["sha"], branch["protected"]) == (
+        "ci-fix/run-1",
+        sha,
+        False,
+    )
+    seeded.protect_branch(REPO, "main")
+    assert (await gh.getitem(f"/repos/{REPO}/branches/main"))["protected"] is True
+    with pytest.raises(gidgethub.BadRequest) as missing:
+        await gh.getitem(f"/repos/{REPO}/branches/nope")
+    assert missing.value.status_code == 404
+
+
+async def test_commit_list_filters_by_path_and_pages(seeded: FakeGitHub, gh: GitHubAPI) -> None:
+    root = seeded.ref(REPO, "heads/main")
+    shas = [seeded.commit(REPO, "main", {f"docs/{n}.md": f"{n}\n"}) for n in range(3)]
+    code = seeded.commit(REPO, "main", {"src/app.py": "print('bye')\n"})
+    listed = [c["sha"] async for c in gh.getiter(f"/repos/{REPO}/commits?per_page=2")]
+    assert listed == [code, *reversed(shas), root]
+    touching_src = await gh.getitem(f"/repos/{REPO}/commits?path=src")
+    assert [c["sha"] for c in touching_src] == [code, root]
+    assert "files" not in touching_src[0]
+    older = await gh.getitem(f"/repos/{REPO}/commits?sha={shas[0]}")
+    assert [c["sha"] for c in older] == [shas[0], root]
+    with pytest.raises(gidgethub.BadRequest) as bad_date:
+        await gh.getitem(f"/repos/{REPO}/commits?since=yesterday")
+    assert bad_date.value.status_code == 422
+    seeded.violations.clear()
+
+
+async def test_pulls_of_a_commit(seeded: FakeGitHub, gh: GitHubAPI) -> None:
+    on_main = seeded.ref(REPO, "heads/main")
+    on_branch = seeded.commit(REPO, "feature", {"f.txt": "f\n"})
+    pull = await gh.post(
+        f"/repos/{REPO}/pulls", data={"title": "t", "head": "feature", "base": "main"}
+    )
+    found = await gh.getitem(f"/repos/{REPO}/commits/{on_branch}/pulls")
+    assert [p["number"] for p in found] == [pull["number"]]
+    assert await gh.getitem(f"/repos/{REPO}/commits/{on_main}/pulls") == []
+
+
+# -- pull request files and reviews ------------------------------------------------------
+
+BEFORE = "".join(f"line {n}\n" for n in range(1, 21))
+
+
+def review_pull(fake: FakeGitHub, *, user: str = "octocat") -> int:
+    """A pull request by ``user`` changing lines 5 and 15 of ``calc.py`` and adding a file."""
+    fake.commit(REPO, "main", {"calc.py": BEFORE})
+    after = BEFORE.replace("line 5\n", "line five\n").replace("line 15\n", "line fifteen\n")
+    fake.commit(REPO, "topic", {"calc.py": after, "new.txt": "a\nb\n", "run.sh": None})
+    return fake.add_pull(REPO, head="topic", user=user).number
+
+
+def git_numstat(root: Path, before: dict[str, bytes], after: dict[str, bytes]) -> str:
+    """``git diff --numstat`` between two file sets, committed by real git."""
+    git(root, "init", "-q")
+    for files in (before, after):
+        git(root, "rm", "-rqf", "--ignore-unmatch", ".")
+        write_files(root, files)
+        git(root, "add", "-A")
+        git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x")
+    return git(root, "diff", "--numstat", "HEAD~1", "HEAD")
+
+
+async def test_pull_files_match_git_diff(seeded: FakeGitHub, gh: GitHubAPI, tmp_path: Path) -> None:
+    require_or_skip(shutil.which("git") is not None, "git is not installed")
+    number = review_pull(seeded)
+    seeded.commit(REPO, "main", {"README.md": "# moved on\n"})  # the base moves; not in the diff
+    files = [f async for f in gh.getiter(f"/repos/{REPO}/pulls/{number}/files")]
+    by_name = {f["filename"]: f for f in files}
+    assert {name: f["status"] for name, f in by_name.items()} == {
+        "calc.py": "modified",
+        "new.txt": "added",
+        "run.sh": "removed",
+    }
+    assert "-line 5\n+line five" in by_name["calc.py"]["patch"]
+    assert by_name["calc.py"]["patch"].count("@@ -") == 2  # two hunks, 3 lines of context
+    head = seeded.ref(REPO, "heads/topic") or ""
+    merge_base = seeded.repo(REPO).objects.commit(head).parents[0]
+    numstat = git_numstat(
+        tmp_path, seeded.read_tree(REPO, merge_base), seeded.read_tree(REPO, head)
+    )
+    expected = {
+        name: (int(added), int(deleted))
+        for added, deleted, name in (line.split("\t") for line in numstat.splitlines())
+    }
+    assert {n: (f["additions"], f["deletions"]) for n, f in by_name.items()} == expected
+
+
+async def test_review_with_suggestions_applies_to_the_expected_tree(
+    seeded: FakeGitHub, gh: GitHubAPI
+) -> None:
+    number = review_pull(seeded)
+    head = seeded.ref(REPO, "heads/topic")
+    review = await gh.post(
+        f"/repos/{REPO}/pulls/{number}/reviews",
+        data={
+            "event": "COMMENT",
+            "body": "Two suggestions",
+            "comments": [
+                {
+                    "path": "calc.py",
+                    "line": 5,
+                    "side": "RIGHT",
+                    "body": "```suggestion\nline 5\n```",
+                },
+                {
+                    "path": "calc.py",
+                    "start_line": 14,
+                    "line": 16,
+                    "body": "Tidy:\n````suggestion\n```\nline 16\n````",
+                },
+            ],
+        },
+    )
+    assert (review["state"], review["commit_id"]) == ("COMMENTED", head)
+    stored = seeded.pull(REPO, number).reviews
+    assert [len(r.comments) for r in stored] == [2]
+    assert stored[0].comments[1].start_line == 14
+    assert stored[0].comments[0].diff_hunk.endswith("+line five")
+    listed = await gh.getitem(f"/repos/{REPO}/pulls/{number}/comments")
+    assert [(c["line"], c["side"]) for c in listed] == [(5, "RIGHT"), (16, "RIGHT")]
+    assert listed[1]["start_line"] == 14
+    files = seeded.apply_suggestions(REPO, number, commit=True)
+    expected = BEFORE.replace("line 14\nline 15\nline 16\n", "```\nline 16\n")
+    assert files["calc.py"].decode() == expected
+    assert seeded.read_tree(REPO, "topic")["calc.py"].decode() == expected
+    with pytest.raises(SuggestionError):  # the head moved on: the suggestions are outdated
+        seeded.apply_suggestions(REPO, number)
+
+
+@pytest.mark.parametrize(
+    ("comment", "message"),
+    [
+        ({"path": "calc.py", "line": 10, "body": "x"}, "must be part of the diff"),
+        ({"path": "calc.py", "line": 10, "side": "LEFT", "body": "x"}, "must be part of the diff"),
+        ({"path": "nope.py", "line": 1, "body": "x"}, "Path could not be resolved"),
+        ({"path": "calc.py", "start_line": 3, "line": 15, "body": "x"}, "same hunk"),
+    ],
+)
+async def test_review_comments_outside_the_diff_are_refused(
+    seeded: FakeGitHub, gh: GitHubAPI, comment: dict[str, Any], message: str
+) -> None:
+    number = review_pull(seeded)
+    with pytest.raises(gidgethub.BadRequest) as refused:
+        await gh.post(
+            f"/repos/{REPO}/pulls/{number}/reviews",
+            data={"event": "COMMENT", "body": "b", "comments": [comment]},
+        )
+    assert refused.value.status_code == 422
+    assert any(message in error for error in refused.value.errors or [])  # type: ignore[attr-defined]
+    assert seeded.pull(REPO, number).reviews == []
+    assert seeded.violations == []  # a semantic refusal, not a malformed request
+
+
+async def test_review_request_schema_and_github_rules(seeded: FakeGitHub, gh: GitHubAPI) -> None:
+    number = review_pull(seeded)
+    url = f"/repos/{REPO}/pulls/{number}/reviews"
+    with pytest.raises(gidgethub.BadRequest) as no_body:
+        await gh.post(url, data={"event": "COMMENT", "comments": [{"path": "calc.py"}]})
+    assert no_body.value.status_code == 422
+    assert "comments/0" in seeded.violations[-1].detail
+    seeded.violations.clear()
+    pending = await gh.post(url, data={"body": "draft"})
+    assert pending["state"] == "PENDING" and "submitted_at" not in pending
+    with pytest.raises(gidgethub.BadRequest):
+        await gh.post(url, data={"body": "another draft"})
+    approved = await gh.post(url, data={"event": "APPROVE"})
+    assert approved["state"] == "APPROVED"
+    seeded.commit(REPO, "bot-topic", {"bot.txt": "b\n"})
+    own = review_pull_of_bot = await gh.post(
+        f"/repos/{REPO}/pulls",
+        data={"title": "mine", "head": "bot-topic", "base": "main", "draft": True},
+    )
+    assert own["draft"] is True and own["node_id"]
+    with pytest.raises(gidgethub.BadRequest) as self_approval:
+        await gh.post(
+            f"/repos/{REPO}/pulls/{review_pull_of_bot['number']}/reviews",
+            data={"event": "APPROVE"},
+        )
+    assert self_approval.value.status_code == 422
+    assert [r.state for r in seeded.pull(REPO, number).reviews] == ["PENDING", "APPROVED"]
+    listed = await gh.getitem(url)
+    assert [r["state"] for r in listed] == ["PENDING", "APPROVED"]
+
+
+async def test_review_comment_by_position_and_replies(seeded: FakeGitHub, gh: GitHubAPI) -> None:
+    number = review_pull(seeded)
+    head = seeded.ref(REPO, "heads/topic")
+    url = f"/repos/{REPO}/pulls/{number}/comments"
+    # position 5 = the 5th line below calc.py's first "@@": " 2", " 3", " 4", "-5", "+five"
+    by_position = await gh.post(
+        url, data={"body": "why?", "commit_id": head, "path": "calc.py", "position": 5}
+    )
+    assert (by_position["line"], by_position["side"]) == (5, "RIGHT")
+    reply = await gh.post(
+        url,
+        data={
+            "body": "because",
+            "commit_id": head,
+            "path": "calc.py",
+            "in_reply_to": by_position["id"],
+        },
+    )
+    assert (reply["in_reply_to_id"], reply["line"]) == (by_position["id"], 5)
+    deleted = await gh.post(
+        url, data={"body": "gone", "commit_id": head, "path": "run.sh", "line": 1, "side": "LEFT"}
+    )
+    assert deleted["side"] == "LEFT"
+    with pytest.raises(gidgethub.BadRequest) as outside:
+        await gh.post(url, data={"body": "x", "commit_id": head, "path": "calc.py", "line": 10})
+    assert outside.value.status_code == 422
+    comments = seeded.pull(REPO, number).review_comments
+    assert [c.body for c in comments] == ["why?", "because", "gone"]
+    assert all(r.state == "COMMENTED" for r in seeded.pull(REPO, number).reviews)
+
+
+async def test_requested_reviewers(seeded: FakeGitHub, gh: GitHubAPI) -> None:
+    number = review_pull(seeded, user="author")
+    seeded.set_permission(REPO, "alice", "write")
+    seeded.add_team(REPO, "core")
+    url = f"/repos/{REPO}/pulls/{number}/requested_reviewers"
+    pull = await gh.post(url, data={"reviewers": ["alice"], "team_reviewers": ["core"]})
+    assert [u["login"] for u in pull["requested_reviewers"]] == ["alice"]
+    assert [t["slug"] for t in pull["requested_teams"]] == ["core"]
+    listed = await gh.getitem(url)
+    assert ([u["login"] for u in listed["users"]], [t["slug"] for t in listed["teams"]]) == (
+        ["alice"],
+        ["core"],
+    )
+    for refused in (["stranger"], ["author"]):
+        with pytest.raises(gidgethub.BadRequest) as error:
+            await gh.post(url, data={"reviewers": refused})
+        assert error.value.status_code == 422
+    await gh.delete(url, data={"reviewers": ["alice"], "team_reviewers": ["core"]})
+    after = await gh.getitem(f"/repos/{REPO}/pulls/{number}")
+    assert after["requested_reviewers"] == [] and after["requested_teams"] == []
+    assert seeded.pull(REPO, number).requested_reviewers == []
+    with pytest.raises(gidgethub.BadRequest) as no_list:
+        await gh.delete(url, data={"team_reviewers": ["core"]})
+    assert no_list.value.status_code == 422
+    assert "reviewers" in seeded.violations[-1].detail
+    seeded.violations.clear()
+
+
+async def test_fork_pull_files_use_the_shared_history(seeded: FakeGitHub, gh: GitHubAPI) -> None:
+    fork = seeded.fork_repo(REPO, "contributor")
+    seeded.commit(fork, "patch-1", {"src/app.py": "print('fork')\n"})
+    pull = seeded.add_pull(REPO, head="patch-1", head_repo=fork, user="contributor")
+    files = await gh.getitem(f"/repos/{REPO}/pulls/{pull.number}/files")
+    assert [(f["filename"], f["additions"], f["deletions"]) for f in files] == [
+        ("src/app.py", 1, 1)
+    ]
+
+
+def test_suggestion_blocks_parse_like_github() -> None:
+    assert suggestion_of("no suggestion") is None
+    assert suggestion_of("text\n```suggestion\na\nb\n```\nmore") == ["a", "b"]
+    assert suggestion_of("```suggestion\n```") == []  # delete the lines
+    assert suggestion_of("~~~~suggestion\n```py\n~~~~") == ["```py"]
+    with pytest.raises(SuggestionError):
+        suggestion_of("```suggestion\na\n```\n```suggestion\nb\n```")
+
+
+# -- the App's webhook deliveries ---------------------------------------------------------
+
+
+def app_auth(fake: FakeGitHub) -> dict[str, str]:
+    return {"Authorization": f"Bearer {app_jwt(fake)}", "Accept": "application/vnd.github+json"}
+
+
+async def test_deliveries_list_newest_first_with_status_and_cursor(
+    seeded: FakeGitHub, session: aiohttp.ClientSession
+) -> None:
+    payload = {"action": "completed", "installation": {"id": INSTALLATION}}
+    ok = seeded.add_delivery("workflow_run", payload)
+    failed = seeded.add_failed_delivery("workflow_run", payload, status_code=503)
+    unreachable = seeded.add_delivery("check_run", payload, status_code=0)
+    status, newest = await get(
+        session, f"{seeded.url}/app/hook/deliveries?per_page=2", **app_auth(seeded)
+    )
+    assert status == 200
+    assert [d["id"] for d in newest] == [unreachable.id, failed.id]
+    assert newest[1]["status"] == "Invalid HTTP Response: 503"
+    assert newest[1]["installation_id"] == INSTALLATION and newest[1]["action"] == "completed"
+    async with session.get(
+        f"{seeded.url}/app/hook/deliveries?per_page=2", headers=app_auth(seeded)
+    ) as response:
+        next_url = response.links["next"]["url"]
+    _, older = await get(session, str(next_url), **app_auth(seeded))
+    assert [d["id"] for d in older] == [ok.id]
+    _, failures = await get(
+        session, f"{seeded.url}/app/hook/deliveries?status=failure", **app_auth(seeded)
+    )
+    assert [d["id"] for d in failures] == [failed.id]
+    _, one = await get(session, f"{seeded.url}/app/hook/deliveries/{failed.id}", **app_auth(seeded))
+    assert one["request"]["payload"] == payload and one["guid"] == failed.guid
+    status, _ = await get(
+        session, f"{seeded.url}/app/hook/deliveries?status=bad", **app_auth(seeded)
+    )
+    assert status == 422
+    assert "status" in seeded.violations[-1].detail
+    seeded.violations.clear()
+    status, _ = await get(session, f"{seeded.url}/app/hook/deliveries")
+    assert status == 401
+
+
+async def test_redelivery_resends_to_the_registered_url(
+    seeded: FakeGitHub, session: aiohttp.ClientSession
+) -> None:
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    async def receive(request: aiohttp.web.Request) -> aiohttp.web.Response:
+        received.append((dict(request.headers), await request.read()))
+        return aiohttp.web.Response(status=202)
+
+    receiver = aiohttp.web.Application()
+    receiver.router.add_post("/webhooks", receive)
+    runner = aiohttp.web.AppRunner(receiver)
+    await runner.setup()
+    site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        payload = {"action": "completed", "workflow_run": {"id": 1}}
+        failed = seeded.add_failed_delivery("workflow_run", payload)
+        url = f"{seeded.url}/app/hook/deliveries/{failed.id}/attempts"
+        async with session.post(url, headers=app_auth(seeded)) as response:
+            assert response.status == 202
+        assert seeded.redelivery_requests == [failed.id]
+        without_url = max(seeded.deliveries.values(), key=lambda d: d.id)
+        assert (without_url.redelivery, without_url.guid, without_url.ok) == (
+            True,
+            failed.guid,
+            True,
+        )
+        seeded.webhook_url = f"http://127.0.0.1:{port}/webhooks"
+        async with session.post(url, headers=app_auth(seeded)) as response:
+            assert response.status == 202
+        [resent] = await seeded.settle_deliveries()
+        assert (resent.redelivery, resent.guid, resent.status_code) == (True, failed.guid, 202)
+        headers, body = received[0]
+        assert json.loads(body) == payload
+        assert headers["X-GitHub-Delivery"] == failed.guid
+        assert headers["X-Hub-Signature-256"] == sign(body, seeded.webhook_secret)
+        sent = await seeded.send_webhook("ping", {"zen": "Keep it logically awesome."})
+        assert sent.ok and not sent.redelivery and len(received) == 2
+        missing = f"{seeded.url}/app/hook/deliveries/1/attempts"
+        async with session.post(missing, headers=app_auth(seeded)) as response:
+            assert response.status == 404
+    finally:
+        await runner.cleanup()

@@ -4,19 +4,35 @@ Start with the ``fake_github`` fixture (``tests/conftest.py``) or ``async with F
 """
 
 from .faults import Fault
-from .models import FakeJob, Leak, RecordedRequest, Violation
+from .models import (
+    FakeJob,
+    HookDelivery,
+    Issue,
+    Leak,
+    RecordedRequest,
+    Review,
+    ReviewComment,
+    Violation,
+)
 from .openapi import OpenAPI
 from .server import FakeGitHub, load_spec
 from .state import FakeClock
+from .suggestions import SuggestionError, suggestion_of
 
 __all__ = [
     "FakeClock",
     "FakeGitHub",
     "FakeJob",
     "Fault",
+    "HookDelivery",
+    "Issue",
     "Leak",
     "OpenAPI",
     "RecordedRequest",
+    "Review",
+    "ReviewComment",
+    "SuggestionError",
     "Violation",
     "load_spec",
+    "suggestion_of",
 ]

@@ -9,11 +9,25 @@ from __future__ import annotations
 
 import base64
 import zlib
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from .diffs import FileDiff
 from .gitobjects import Commit, TreeEntry
-from .models import CheckRun, Comment, Installation, Issue, Job, Reaction, Repo, WorkflowRun
+from .http import ApiError
+from .models import (
+    CheckRun,
+    Comment,
+    HookDelivery,
+    Installation,
+    Issue,
+    Job,
+    Reaction,
+    Repo,
+    Review,
+    ReviewComment,
+    WorkflowRun,
+)
 
 if TYPE_CHECKING:
     from .state import GitHubState
@@ -35,7 +49,14 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def parse_time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    """A client's ISO 8601 timestamp; one that is not answers 422 instead of crashing the fake."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(422, f"{value!r} is not an ISO 8601 timestamp") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def user_id(login: str) -> int:
@@ -163,7 +184,7 @@ def workflow_run(state: GitHubState, run: WorkflowRun) -> Body:
         and issue.pull.head_repo.lower() == run.head_repo.lower() == repo.key
         and issue.pull.head_ref == run.head_branch
     ]
-    head_commit = None
+    head_commit: Body | None = None
     if head_repo.objects.kind(run.head_sha) == "commit":
         commit = head_repo.objects.commit(run.head_sha)
         head_commit = {
@@ -494,8 +515,8 @@ def pull(state: GitHubState, repo: Repo, item: Issue) -> Body:
         "labels": [
             {**entry, "description": entry["description"] or ""} for entry in fields["labels"]
         ],
-        "requested_reviewers": [],
-        "requested_teams": [],
+        "requested_reviewers": [user(state, login) for login in item.pull.requested_reviewers],
+        "requested_teams": [team(state, repo, slug) for slug in item.pull.requested_teams],
         "head": {
             "label": f"{head_repo.owner}:{item.pull.head_ref}",
             "ref": item.pull.head_ref,
@@ -597,3 +618,126 @@ def content_entry(state: GitHubState, repo: Repo, path: str, entry: TreeEntry, r
         "download_url": None,
         "_links": {"self": url, "git": git, "html": html},
     }
+
+
+def diff_entry(state: GitHubState, repo: Repo, diff: FileDiff) -> Body:
+    """A ``diff-entry`` (pull request files, commit files, compare); binary files get no patch."""
+    api = f"{state.api_url}/repos/{repo.full_name}"
+    body: Body = {
+        "sha": diff.sha,
+        "filename": diff.path,
+        "status": diff.status,
+        "additions": diff.additions,
+        "deletions": diff.deletions,
+        "changes": diff.additions + diff.deletions,
+        "blob_url": f"{state.html_url}/{repo.full_name}/blob/{diff.sha}/{diff.path}",
+        "raw_url": f"{state.html_url}/{repo.full_name}/raw/{diff.sha}/{diff.path}",
+        "contents_url": f"{api}/contents/{diff.path}?ref={diff.sha}",
+    }
+    if not diff.binary:
+        body["patch"] = diff.patch
+    return body
+
+
+def team(state: GitHubState, repo: Repo, slug: str) -> Body:
+    team_id = user_id(f"team:{repo.owner}/{slug}")
+    return {
+        "id": team_id,
+        "node_id": f"T_{team_id}",
+        "name": slug,
+        "slug": slug,
+        "url": f"{state.api_url}/orgs/{repo.owner}/teams/{slug}",
+        "html_url": f"{state.html_url}/orgs/{repo.owner}/teams/{slug}",
+        "members_url": f"{state.api_url}/orgs/{repo.owner}/teams/{slug}/members{{/member}}",
+        "repositories_url": f"{state.api_url}/orgs/{repo.owner}/teams/{slug}/repos",
+        "permission": "push",
+        "privacy": "closed",
+        "description": None,
+        "parent": None,
+    }
+
+
+def review(state: GitHubState, repo: Repo, number: int, item: Review) -> Body:
+    pull_url = f"{state.api_url}/repos/{repo.full_name}/pulls/{number}"
+    html = f"{state.html_url}/{repo.full_name}/pull/{number}#pullrequestreview-{item.id}"
+    body: Body = {
+        "id": item.id,
+        "node_id": f"PRR_{item.id}",
+        "user": user(state, item.user),
+        "body": item.body,
+        "state": item.state,
+        "html_url": html,
+        "pull_request_url": pull_url,
+        "_links": {"html": {"href": html}, "pull_request": {"href": pull_url}},
+        "commit_id": item.commit_id,
+        "author_association": "NONE",
+    }
+    if item.submitted_at is not None:
+        body["submitted_at"] = iso(item.submitted_at)
+    return body
+
+
+def review_comment(state: GitHubState, repo: Repo, number: int, item: ReviewComment) -> Body:
+    api = f"{state.api_url}/repos/{repo.full_name}/pulls"
+    html = f"{state.html_url}/{repo.full_name}/pull/{number}#discussion_r{item.id}"
+    body: Body = {
+        "url": f"{api}/comments/{item.id}",
+        "id": item.id,
+        "node_id": f"PRRC_{item.id}",
+        "pull_request_review_id": item.review_id,
+        "diff_hunk": item.diff_hunk,
+        "path": item.path,
+        "commit_id": item.commit_id,
+        "original_commit_id": item.commit_id,
+        "user": user(state, item.user),
+        "body": item.body,
+        "created_at": iso(item.created_at),
+        "updated_at": iso(item.updated_at),
+        "html_url": html,
+        "pull_request_url": f"{api}/{number}",
+        "author_association": "NONE",
+        "_links": {
+            "self": {"href": f"{api}/comments/{item.id}"},
+            "html": {"href": html},
+            "pull_request": {"href": f"{api}/{number}"},
+        },
+        "subject_type": item.subject_type,
+    }
+    if item.line is not None:
+        body.update(line=item.line, original_line=item.line, side=item.side)
+    if item.start_line is not None:
+        body.update(
+            start_line=item.start_line,
+            original_start_line=item.start_line,
+            start_side=item.start_side,
+        )
+    if item.position is not None:
+        body.update(position=item.position, original_position=item.position)
+    if item.in_reply_to is not None:
+        body["in_reply_to_id"] = item.in_reply_to
+    return body
+
+
+def hook_delivery(state: GitHubState, item: HookDelivery, *, full: bool) -> Body:
+    """A ``hook-delivery-item`` (list) or, with ``full``, a ``hook-delivery`` (one)."""
+    body: Body = {
+        "id": item.id,
+        "guid": item.guid,
+        "delivered_at": iso(item.delivered_at),
+        "redelivery": item.redelivery,
+        "duration": item.duration,
+        "status": item.status,
+        "status_code": item.status_code,
+        "event": item.event,
+        "action": item.action,
+        "installation_id": item.installation_id,
+        "repository_id": item.repository_id,
+    }
+    if full:
+        body["url"] = item.url
+        body["request"] = {"headers": dict(item.request_headers), "payload": item.payload}
+        body["response"] = {
+            "headers": {"Content-Type": "text/plain"},
+            "payload": item.response_body,
+        }
+    return body

@@ -89,6 +89,10 @@ class ObjectStore:
         self._objects[digest] = (kind, body)
         return digest
 
+    def copy_from(self, other: ObjectStore) -> None:
+        """Hold every object of ``other`` too (a fork shares its parent's history)."""
+        self._objects.update(other._objects)
+
     def kind(self, sha: str) -> str | None:
         found = self._objects.get(sha)
         return found[0] if found else None

@@ -18,7 +18,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def error_body(message: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def error_body(message: str, errors: list[Any] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"message": message, "documentation_url": DOCS_URL}
     if errors:
         body["errors"] = errors
@@ -28,7 +28,7 @@ def error_body(message: str, errors: list[dict[str, Any]] | None = None) -> dict
 class ApiError(Exception):
     """Raised by handlers to answer with GitHub's JSON error body."""
 
-    def __init__(self, status: int, message: str, errors: list[dict[str, Any]] | None = None):
+    def __init__(self, status: int, message: str, errors: list[Any] | None = None):
         super().__init__(f"{status} {message}")
         self.status = status
         self.message = message

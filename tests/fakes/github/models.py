@@ -84,6 +84,45 @@ class WorkflowRun:
 
 
 @dataclass
+class ReviewComment:
+    """A comment on a line (or lines, ``start_line``..``line``) of a pull request's diff.
+
+    ``side`` is ``RIGHT`` for the head's lines (added or context) and ``LEFT`` for the
+    base's (deleted or context); ``subject_type="file"`` comments have no line at all.
+    """
+
+    id: int
+    review_id: int
+    path: str
+    body: str
+    user: str
+    commit_id: str
+    diff_hunk: str
+    created_at: datetime
+    updated_at: datetime
+    line: int | None = None
+    side: str | None = None
+    start_line: int | None = None
+    start_side: str | None = None
+    position: int | None = None
+    in_reply_to: int | None = None
+    subject_type: str = "line"
+
+
+@dataclass
+class Review:
+    """A pull request review; ``state`` is GitHub's (PENDING, COMMENTED, APPROVED, ...)."""
+
+    id: int
+    user: str
+    body: str
+    state: str
+    commit_id: str
+    submitted_at: datetime | None
+    comments: list[ReviewComment] = field(default_factory=list)
+
+
+@dataclass
 class PullFields:
     """What a pull request adds to an issue (they share numbers, as on GitHub)."""
 
@@ -94,6 +133,9 @@ class PullFields:
     draft: bool
     maintainer_can_modify: bool
     closed_head_sha: str | None = None  # frozen when the pull request is closed
+    requested_reviewers: list[str] = field(default_factory=list)  # logins
+    requested_teams: list[str] = field(default_factory=list)  # team slugs
+    reviews: list[Review] = field(default_factory=list)
 
 
 @dataclass
@@ -112,6 +154,30 @@ class Issue:
     state_reason: str | None = None
     pull: PullFields | None = None
     comments: int = 0
+
+    @property
+    def pr(self) -> PullFields:
+        """The pull request part; raises for a plain issue."""
+        if self.pull is None:
+            raise ValueError(f"#{self.number} is an issue, not a pull request")
+        return self.pull
+
+    @property
+    def reviews(self) -> list[Review]:
+        """The pull request's reviews, oldest first (``fake.pull(repo, n).reviews``)."""
+        return self.pr.reviews
+
+    @property
+    def review_comments(self) -> list[ReviewComment]:
+        """Every review comment of the pull request, in the order they were made."""
+        return sorted(
+            (comment for review in self.pr.reviews for comment in review.comments),
+            key=lambda comment: comment.id,
+        )
+
+    @property
+    def requested_reviewers(self) -> list[str]:
+        return self.pr.requested_reviewers
 
 
 @dataclass
@@ -132,6 +198,35 @@ class Comment:
     created_at: datetime
     updated_at: datetime
     reactions: list[Reaction] = field(default_factory=list)
+
+
+@dataclass
+class HookDelivery:
+    """One webhook delivery the App "sent", as ``/app/hook/deliveries`` lists it.
+
+    ``status_code`` is the receiver's answer (0 when it could not be reached); a
+    redelivery is a new record with ``redelivery=True`` and the same ``guid``.
+    """
+
+    id: int
+    guid: str
+    event: str
+    action: str | None
+    payload: dict[str, Any]
+    delivered_at: datetime
+    status_code: int
+    status: str
+    redelivery: bool = False
+    installation_id: int | None = None
+    repository_id: int | None = None
+    duration: float = 0.05
+    url: str = ""
+    request_headers: dict[str, str] = field(default_factory=dict)
+    response_body: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status_code < 400
 
 
 @dataclass
@@ -165,6 +260,8 @@ class Repo:
     labels: dict[str, int] = field(default_factory=dict)  # name -> label id
     issues: dict[int, Issue] = field(default_factory=dict)
     pushed_at: datetime | None = None
+    teams: set[str] = field(default_factory=set)  # team slugs that may be asked to review
+    protected_branches: set[str] = field(default_factory=set)
 
     @property
     def full_name(self) -> str:

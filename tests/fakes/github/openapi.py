@@ -24,7 +24,8 @@ from referencing.jsonschema import DRAFT4
 
 BASE_URI = "urn:github-openapi"
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
-# Path parameters that GitHub lets contain slashes (file paths, branch names, "a...b").
+# Path parameters that GitHub lets contain slashes (file paths, branch names, "a...b"),
+# besides those the description marks ``x-multi-segment``.
 GREEDY_PARAMS = frozenset({"path", "ref", "basehead"})
 
 
@@ -128,9 +129,14 @@ class OpenAPI:
             for method in HTTP_METHODS:
                 if method not in item:
                     continue
+                greedy = GREEDY_PARAMS | self._multi_segment(item[method])
+
+                def group(m: re.Match[str], greedy: frozenset[str] = greedy) -> str:
+                    return f"(?P<{m[1]}>{'.+' if m[1] in greedy else '[^/]+'})"
+
                 pattern = re.sub(
                     r"\{(\w+)\}",
-                    lambda m: f"(?P<{m[1]}>{'.+' if m[1] in GREEDY_PARAMS else '[^/]+'})",
+                    group,
                     re.escape(template).replace(r"\{", "{").replace(r"\}", "}"),
                 )
                 yield Operation(
@@ -140,6 +146,15 @@ class OpenAPI:
                     regex=re.compile(f"^{pattern}$"),
                     literal_chars=len(re.sub(r"\{\w+\}", "", template)),
                 )
+
+    def _multi_segment(self, operation: dict[str, Any]) -> frozenset[str]:
+        """Path parameters the description marks ``x-multi-segment`` (``branches/{branch}``)."""
+        names = set()
+        for raw in operation.get("parameters", []):
+            param = self.node(raw["$ref"].removeprefix("#")) if "$ref" in raw else raw
+            if param.get("in") == "path" and param.get("x-multi-segment"):
+                names.add(param["name"])
+        return frozenset(names)
 
     # -- requests ----------------------------------------------------------------------
 

@@ -71,18 +71,33 @@ def get_run(ctx: Ctx) -> Reply:
     return Reply(200, ctx.state.run_body(_run(ctx)))
 
 
-@routes.add("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}/jobs")
-def list_jobs(ctx: Ctx) -> Reply:
-    run = _run(ctx)
-    jobs = run.jobs
-    if ctx.query.get("filter", "latest") == "latest":
-        jobs = [job for job in jobs if job.run_attempt == run.run_attempt]
+def _job_page(ctx: Ctx, jobs: list[Job]) -> Reply:
     reply = ctx.page(jobs)
     reply.body = {
         "total_count": len(jobs),
         "jobs": [bodies.job(ctx.state, job) for job in reply.body],
     }
     return reply
+
+
+@routes.add("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}/jobs")
+def list_jobs(ctx: Ctx) -> Reply:
+    run = _run(ctx)
+    jobs = run.jobs
+    if ctx.query.get("filter", "latest") == "latest":
+        jobs = [job for job in jobs if job.run_attempt == run.run_attempt]
+    return _job_page(ctx, jobs)
+
+
+@routes.add("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/jobs")
+def list_attempt_jobs(ctx: Ctx) -> Reply:
+    """The jobs of one attempt; an attempt the run has not reached yet is 404."""
+    run = _run(ctx)
+    attempt = ctx.params["attempt_number"]
+    if not 1 <= attempt <= run.run_attempt:
+        raise not_found()
+    jobs = [job for job in run.jobs if job.run_attempt == attempt]
+    return _job_page(ctx, jobs)
 
 
 @routes.add("GET", "/repos/{owner}/{repo}/actions/jobs/{job_id}")

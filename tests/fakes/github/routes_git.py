@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import difflib
 import re
 from typing import Any
 
-from . import bodies
-from .gitobjects import TREE_MODE, Change, GitObjectError, Signature
+from . import bodies, diffs
+from .bodies import Body
+from .gitobjects import Change, Commit, GitObjectError, Signature
 from .http import ApiError, Reply, not_found, validation_failed
 from .models import Repo
 from .routing import Ctx, RouteTable
@@ -200,41 +200,11 @@ def delete_ref(ctx: Ctx) -> Reply:
 # -- commits/{ref} and compare ---------------------------------------------------------
 
 
-def _diff_entries(ctx: Ctx, repo: Repo, old_tree: str | None, new_tree: str) -> list[dict]:
-    old = {p: e for p, e in repo.objects.walk(old_tree) if e.mode != TREE_MODE} if old_tree else {}
-    new = {p: e for p, e in repo.objects.walk(new_tree) if e.mode != TREE_MODE}
-    entries = []
-    for path in sorted(set(old) | set(new)):
-        before, after = old.get(path), new.get(path)
-        if before and after and before.sha == after.sha:
-            continue
-        status = "added" if before is None else "removed" if after is None else "modified"
-        old_lines = _lines(repo, before.sha) if before else []
-        new_lines = _lines(repo, after.sha) if after else []
-        patch = list(difflib.unified_diff(old_lines, new_lines, lineterm="", n=3))[2:]
-        additions = sum(line.startswith("+") for line in patch)
-        deletions = sum(line.startswith("-") for line in patch)
-        sha = (after or before).sha  # type: ignore[union-attr]
-        api = f"{ctx.state.api_url}/repos/{repo.full_name}"
-        entries.append(
-            {
-                "sha": sha,
-                "filename": path,
-                "status": status,
-                "additions": additions,
-                "deletions": deletions,
-                "changes": additions + deletions,
-                "blob_url": f"{ctx.state.html_url}/{repo.full_name}/blob/{sha}/{path}",
-                "raw_url": f"{ctx.state.html_url}/{repo.full_name}/raw/{sha}/{path}",
-                "contents_url": f"{api}/contents/{path}?ref={sha}",
-                "patch": "\n".join(patch),
-            }
-        )
-    return entries
-
-
-def _lines(repo: Repo, sha: str) -> list[str]:
-    return repo.objects.blob(sha).decode(errors="replace").splitlines()
+def _diff_entries(ctx: Ctx, repo: Repo, old_tree: str | None, new_tree: str) -> list[Body]:
+    return [
+        bodies.diff_entry(ctx.state, repo, diff)
+        for diff in diffs.tree_diff(repo.objects, old_tree, new_tree)
+    ]
 
 
 def _commit_or_404(ctx: Ctx, ref: str) -> str:
@@ -244,7 +214,7 @@ def _commit_or_404(ctx: Ctx, ref: str) -> str:
     return sha
 
 
-def _rest_commit(ctx: Ctx, sha: str) -> dict[str, Any]:
+def rest_commit(ctx: Ctx, sha: str) -> dict[str, Any]:
     repo = ctx.the_repo
     commit = repo.objects.commit(sha)
     parent_tree = repo.objects.commit(commit.parents[0]).tree if commit.parents else None
@@ -254,7 +224,7 @@ def _rest_commit(ctx: Ctx, sha: str) -> dict[str, Any]:
 
 @routes.add("GET", "/repos/{owner}/{repo}/commits/{ref}")
 def get_commit(ctx: Ctx) -> Reply:
-    return Reply(200, _rest_commit(ctx, _commit_or_404(ctx, ctx.params["ref"])))
+    return Reply(200, rest_commit(ctx, _commit_or_404(ctx, ctx.params["ref"])))
 
 
 @routes.add("GET", "/repos/{owner}/{repo}/compare/{basehead}")
@@ -287,15 +257,82 @@ def compare(ctx: Ctx) -> Reply:
             "permalink_url": html,
             "diff_url": f"{html}.diff",
             "patch_url": f"{html}.patch",
-            "base_commit": _rest_commit(ctx, base),
-            "merge_base_commit": _rest_commit(ctx, merge_base),
+            "base_commit": rest_commit(ctx, base),
+            "merge_base_commit": rest_commit(ctx, merge_base),
             "status": status,
             "ahead_by": len(ahead),
             "behind_by": len(behind),
             "total_commits": len(ahead),
-            "commits": [_rest_commit(ctx, sha) for sha in reversed(ahead)],
+            "commits": [rest_commit(ctx, sha) for sha in reversed(ahead)],
             "files": _diff_entries(
                 ctx, repo, repo.objects.commit(merge_base).tree, repo.objects.commit(head).tree
             ),
         },
     )
+
+
+@routes.add("GET", "/repos/{owner}/{repo}/commits")
+def list_commits(ctx: Ctx) -> Reply:
+    """History from ``sha`` (default branch by default), newest first, as ``git log`` walks it.
+
+    ``path`` keeps commits that changed that file or directory against their first parent;
+    ``author`` matches the author's name or e-mail; ``since``/``until`` the committer date.
+    """
+    repo = ctx.the_repo
+    query = ctx.query
+    start = _commit_or_404(ctx, query.get("sha") or repo.default_branch)
+    since, until = bodies.parse_time(query.get("since")), bodies.parse_time(query.get("until"))
+    wanted_path = (query.get("path") or "").strip("/")
+    selected = []
+    for sha in repo.objects.ancestors(start):
+        commit = repo.objects.commit(sha)
+        if query.get("author") not in (None, commit.author.name, commit.author.email):
+            continue
+        if query.get("committer") not in (None, commit.committer.name, commit.committer.email):
+            continue
+        if (since and commit.committer.date < since) or (until and commit.committer.date > until):
+            continue
+        if wanted_path and not _touches(repo, commit, wanted_path):
+            continue
+        selected.append(commit)
+    selected.sort(key=lambda c: c.committer.date, reverse=True)
+    reply = ctx.page(selected)
+    listed = []
+    for commit in reply.body:
+        body = bodies.rest_commit(ctx.state, repo, commit, [])
+        del body["files"], body["stats"]  # the list shows neither
+        listed.append(body)
+    reply.body = listed
+    return reply
+
+
+def _touches(repo: Repo, commit: Commit, path: str) -> bool:
+    parent_tree = repo.objects.commit(commit.parents[0]).tree if commit.parents else None
+    return any(
+        diff.path == path or diff.path.startswith(f"{path}/")
+        for diff in diffs.tree_diff(repo.objects, parent_tree, commit.tree)
+    )
+
+
+@routes.add("GET", "/repos/{owner}/{repo}/commits/{commit_sha}/pulls")
+def list_commit_pulls(ctx: Ctx) -> Reply:
+    """Pull requests of this repository whose head contains the commit and whose base does not."""
+    repo = ctx.the_repo
+    sha = ctx.params["commit_sha"]
+    found = []
+    for issue in sorted(repo.issues.values(), key=lambda i: i.number, reverse=True):
+        if issue.pull is None:
+            continue
+        objects = ctx.state.pull_objects(repo, issue)
+        target = sha if objects.kind(sha) == "commit" else ctx.state.resolve_commit(repo, sha)
+        head = bodies.pull_head_sha(ctx.state, repo, issue)
+        base = repo.refs.get(f"refs/heads/{issue.pull.base_ref}")
+        if target is None or objects.kind(head) != "commit":
+            continue
+        if objects.is_ancestor(target, head) and not (base and objects.is_ancestor(target, base)):
+            found.append(issue)
+    if ctx.state.resolve_commit(repo, sha) is None and not found:
+        raise ApiError(422, f"No commit found for SHA: {sha}")
+    reply = ctx.page(found)
+    reply.body = [bodies.pull(ctx.state, repo, issue) for issue in reply.body]
+    return reply

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import bodies
-from .http import Reply, not_found, validation_failed
+from .http import ApiError, Reply, not_found, validation_failed
 from .models import Comment, Issue, Reaction, Repo
 from .routing import Ctx, RouteTable
 
@@ -188,3 +188,45 @@ def react_to_comment(ctx: Ctx) -> Reply:
     reaction = Reaction(ctx.state.new_id(), content, user, ctx.state.clock())
     comment.reactions.append(reaction)
     return Reply(201, bodies.reaction(ctx.state, reaction))
+
+
+def _comment(ctx: Ctx) -> Comment:
+    comment = ctx.state.comments.get(ctx.params["comment_id"])
+    if comment is None or comment.repo.lower() != ctx.the_repo.key:
+        raise not_found()
+    return comment
+
+
+@routes.add("GET", "/repos/{owner}/{repo}/issues/comments/{comment_id}")
+def get_comment(ctx: Ctx) -> Reply:
+    return Reply(200, bodies.comment(ctx.state, ctx.the_repo, _comment(ctx)))
+
+
+@routes.add("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}")
+def update_comment(ctx: Ctx) -> Reply:
+    comment = _comment(ctx)
+    comment.body = ctx.body_dict()["body"]
+    comment.updated_at = ctx.state.clock()
+    return Reply(200, bodies.comment(ctx.state, ctx.the_repo, comment))
+
+
+@routes.add("DELETE", "/repos/{owner}/{repo}/issues/comments/{comment_id}")
+def delete_comment(ctx: Ctx) -> Reply:
+    comment = _comment(ctx)
+    del ctx.state.comments[comment.id]
+    issue = ctx.the_repo.issues.get(comment.issue_number)
+    if issue is not None:
+        issue.comments = max(issue.comments - 1, 0)
+    return Reply(204)
+
+
+@routes.add("DELETE", "/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}")
+def remove_label(ctx: Ctx) -> Reply:
+    """404 "Label does not exist" when the issue does not carry it, as GitHub answers."""
+    issue = find_issue(ctx)
+    name = ctx.params["name"]
+    if name not in issue.labels:
+        raise ApiError(404, "Label does not exist")
+    issue.labels.remove(name)
+    issue.updated_at = ctx.state.clock()
+    return Reply(200, [bodies.label(ctx.state, ctx.the_repo, label) for label in issue.labels])

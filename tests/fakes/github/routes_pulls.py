@@ -1,4 +1,5 @@
-"""Pull requests: create (with GitHub's duplicate and no-commits refusals), list, get, update."""
+"""Pull requests: create (with GitHub's duplicate and no-commits refusals), list, get, update,
+and their files."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from .routing import Ctx, RouteTable
 routes = RouteTable()
 
 
-def _pull(ctx: Ctx) -> Issue:
+def find_pull(ctx: Ctx) -> Issue:
     issue = ctx.the_repo.issues.get(ctx.params["pull_number"])
     if issue is None or issue.pull is None:
         raise not_found()
@@ -100,12 +101,12 @@ def list_pulls(ctx: Ctx) -> Reply:
 
 @routes.add("GET", "/repos/{owner}/{repo}/pulls/{pull_number}")
 def get_pull(ctx: Ctx) -> Reply:
-    return _reply(ctx, 200, _pull(ctx))
+    return _reply(ctx, 200, find_pull(ctx))
 
 
 @routes.add("PATCH", "/repos/{owner}/{repo}/pulls/{pull_number}")
 def update_pull(ctx: Ctx) -> Reply:
-    issue = _pull(ctx)
+    issue = find_pull(ctx)
     assert issue.pull is not None
     fields = ctx.body_dict()
     if "base" in fields:
@@ -120,3 +121,12 @@ def update_pull(ctx: Ctx) -> Reply:
         issue.pull.closed_head_sha = None
     apply_issue_fields(ctx, issue, {k: v for k, v in fields.items() if k != "state_reason"})
     return _reply(ctx, 200, issue)
+
+
+@routes.add("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files")
+def list_pull_files(ctx: Ctx) -> Reply:
+    """The head against its merge base with the base branch, from the real git objects."""
+    issue = find_pull(ctx)
+    reply = ctx.page(ctx.state.pull_diff(ctx.the_repo, issue))
+    reply.body = [bodies.diff_entry(ctx.state, ctx.the_repo, diff) for diff in reply.body]
+    return reply

@@ -10,6 +10,7 @@ from . import bodies
 from .gitobjects import EXEC_MODE, SYMLINK_MODE, TREE_MODE
 from .http import ApiError, Reply, not_found
 from .models import Repo
+from .routes_git import rest_commit
 from .routing import Ctx, RouteTable
 
 routes = RouteTable()
@@ -122,3 +123,25 @@ def get_tarball(ctx: Ctx) -> Reply:
         f"/{repo.full_name}/legacy.tar.gz/{sha}", "application/x-gzip", data
     )
     return Reply(302, None, {"Location": location})
+
+
+@routes.add("GET", "/repos/{owner}/{repo}/branches/{branch}")
+def get_branch(ctx: Ctx) -> Reply:
+    repo = ctx.the_repo
+    name = ctx.params["branch"]
+    sha = repo.refs.get(f"refs/heads/{name}")
+    if sha is None:
+        raise ApiError(404, "Branch not found")
+    api = f"{ctx.state.api_url}/repos/{repo.full_name}/branches/{name}"
+    protected = name in repo.protected_branches
+    return Reply(
+        200,
+        {
+            "name": name,
+            "commit": rest_commit(ctx, sha),
+            "_links": {"self": api, "html": f"{ctx.state.html_url}/{repo.full_name}/tree/{name}"},
+            "protected": protected,
+            "protection": {"enabled": protected, "url": f"{api}/protection"},
+            "protection_url": f"{api}/protection",
+        },
+    )

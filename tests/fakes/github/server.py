@@ -30,6 +30,7 @@ from . import (
     routes_issues,
     routes_pulls,
     routes_repos,
+    routes_reviews,
 )
 from .auth import credentials, generate_private_key_pem, public_key_pem, verify_app_jwt
 from .blobhost import BlobHost
@@ -49,6 +50,7 @@ ROUTE_TABLES = (
     routes_repos.routes,
     routes_issues.routes,
     routes_pulls.routes,
+    routes_reviews.routes,
 )
 MAX_REQUEST_BYTES = 100 * 1024 * 1024  # GitHub accepts blobs up to 100 MB
 

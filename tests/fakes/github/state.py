@@ -7,29 +7,35 @@ the HTTP routes read and change the same records, so what the app did is what a 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 import secrets
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from . import bodies
+from . import bodies, outbox
+from .diffs import FileDiff, tree_diff
 from .gitobjects import Change, ObjectStore, Signature
 from .models import (
     AccessToken,
     CheckRun,
     Comment,
     FakeJob,
+    HookDelivery,
     Installation,
     Issue,
     Job,
+    PullFields,
     Repo,
     WorkflowRun,
 )
 from .openapi import OpenAPI
+from .suggestions import SuggestionError, apply_suggestions
 
 TOKEN_LIFETIME = timedelta(hours=1)
 PERMISSIONS = ("admin", "maintain", "write", "triage", "read", "none")
@@ -111,6 +117,11 @@ class GitHubState:
         self.reruns: list[int] = []  # run ids passed to rerun-failed-jobs
         self.job_reruns: list[int] = []  # job ids passed to jobs/{id}/rerun
         self.on_rerun: Callable[[WorkflowRun], None] | None = None
+        self.deliveries: dict[int, HookDelivery] = {}  # the App's webhook deliveries by id
+        self.redelivery_requests: list[int] = []  # delivery ids passed to .../attempts
+        self.webhook_url: str | None = None  # where (re)deliveries are really sent, if set
+        self._sends: set[asyncio.Task[HookDelivery]] = set()
+        self._delivery_ids = itertools.count(90_000_001)
         self._ids = itertools.count(10_000_001)
         self._run_ids = itertools.count(30_000_001)
         self._job_ids = itertools.count(70_000_001)  # shared with check runs, as on GitHub
@@ -298,6 +309,198 @@ class GitHubState:
         for token in self.tokens.values():
             token.revoked = True
 
+    def fork_repo(self, source: str, owner: str, *, installation_id: int | None = None) -> str:
+        """Fork ``source`` to ``owner`` (same name, same history and branches); returns its name.
+
+        Pull requests from the fork (``head="<owner>:<branch>"``) then diff against the base
+        like GitHub's, because the fork shares the parent's objects.
+        """
+        parent = self.repo(source)
+        full_name = f"{owner}/{parent.name}"
+        repo = Repo(
+            id=self.new_id(),
+            owner=owner,
+            name=parent.name,
+            default_branch=parent.default_branch,
+            private=parent.private,
+            created_at=self.clock(),
+        )
+        repo.objects.copy_from(parent.objects)
+        repo.refs = {
+            name: sha for name, sha in parent.refs.items() if name.startswith("refs/heads/")
+        }
+        self.repos[repo.key] = repo
+        if installation_id is not None:
+            if installation_id not in self.installations:
+                self.add_installation(installation_id, owner, account_type="User")
+            self.installations[installation_id].repos.add(repo.key)
+        return full_name
+
+    def add_pull(
+        self,
+        full_name: str,
+        *,
+        head: str,
+        base: str | None = None,
+        title: str = "Change things",
+        body: str | None = None,
+        user: str = "octocat",
+        draft: bool = False,
+        head_repo: str | None = None,
+    ) -> Issue:
+        """Open a pull request as ``user`` (a person, unlike those the app opens as its bot).
+
+        ``head_repo`` names a fork (see ``fork_repo``) whose ``head`` branch is proposed.
+        """
+        repo = self.repo(full_name)
+        source = self.repo(head_repo or full_name)
+        if f"refs/heads/{head}" not in source.refs:
+            raise KeyError(f"{source.full_name} has no branch {head!r}: commit() to it first")
+        now = self.clock()
+        issue = Issue(
+            number=repo.next_number(),
+            id=self.new_id(),
+            title=title,
+            body=body,
+            user=user,
+            state="open",
+            labels=[],
+            assignees=[],
+            created_at=now,
+            updated_at=now,
+            pull=PullFields(
+                id=self.new_id(),
+                head_ref=head,
+                head_repo=source.full_name,
+                base_ref=base or repo.default_branch,
+                draft=draft,
+                maintainer_can_modify=True,
+            ),
+        )
+        repo.issues[issue.number] = issue
+        return issue
+
+    def add_team(self, full_name: str, slug: str) -> None:
+        """A team of the repository's owner that may be requested as a reviewer."""
+        self.repo(full_name).teams.add(slug)
+
+    def protect_branch(self, full_name: str, branch: str) -> None:
+        """Mark ``branch`` protected (``GET branches/{branch}`` then says so)."""
+        self.repo(full_name).protected_branches.add(branch)
+
+    # -- webhook deliveries ------------------------------------------------------------
+
+    def add_delivery(
+        self,
+        event: str,
+        payload: Mapping[str, Any],
+        *,
+        status_code: int = 200,
+        guid: str | None = None,
+        redelivery: bool = False,
+    ) -> HookDelivery:
+        """Record a delivery the App "sent" (status 200: handed over; 4xx/5xx/0: failed).
+
+        Nothing is sent; the record is what ``GET /app/hook/deliveries`` lists, newest first.
+        """
+        status = "OK" if 200 <= status_code < 300 else f"Invalid HTTP Response: {status_code}"
+        if status_code == 0:
+            status = "failed to connect to host"
+        return self._record_delivery(
+            event,
+            dict(payload),
+            guid or str(uuid.uuid4()),
+            outbox.Outcome(status_code, status, 0.05, "", {}),
+            redelivery=redelivery,
+        )
+
+    def add_failed_delivery(
+        self,
+        event: str,
+        payload: Mapping[str, Any],
+        *,
+        status_code: int = 502,
+        guid: str | None = None,
+    ) -> HookDelivery:
+        """A delivery GitHub could not hand over (the app should ask for a redelivery)."""
+        return self.add_delivery(event, payload, status_code=status_code, guid=guid)
+
+    def _record_delivery(
+        self,
+        event: str,
+        payload: dict[str, Any],
+        guid: str,
+        outcome: outbox.Outcome,
+        *,
+        redelivery: bool,
+    ) -> HookDelivery:
+        installation = payload.get("installation")
+        repository = payload.get("repository")
+        delivery = HookDelivery(
+            id=next(self._delivery_ids),
+            guid=guid,
+            event=event,
+            action=payload.get("action") if isinstance(payload.get("action"), str) else None,
+            payload=payload,
+            delivered_at=self.clock(),
+            status_code=outcome.status_code,
+            status=outcome.status,
+            redelivery=redelivery,
+            installation_id=installation.get("id") if isinstance(installation, dict) else None,
+            repository_id=repository.get("id") if isinstance(repository, dict) else None,
+            duration=outcome.duration,
+            url=self.webhook_url or "",
+            request_headers=outcome.request_headers,
+            response_body=outcome.response_body,
+        )
+        self.deliveries[delivery.id] = delivery
+        return delivery
+
+    async def send_webhook(
+        self, event: str, payload: Mapping[str, Any], *, guid: str | None = None
+    ) -> HookDelivery:
+        """Really deliver ``payload`` to ``webhook_url`` (signed) and record the outcome."""
+        if self.webhook_url is None:
+            raise RuntimeError("set fake.webhook_url to the app's webhook URL first")
+        guid = guid or str(uuid.uuid4())
+        outcome = await outbox.send(
+            self.webhook_url, self.webhook_secret, event, guid, dict(payload), self.app_id
+        )
+        return self._record_delivery(event, dict(payload), guid, outcome, redelivery=False)
+
+    def redeliver(self, delivery: HookDelivery) -> None:
+        """What ``POST .../attempts`` does: record the request and send the delivery again.
+
+        With ``webhook_url`` set the re-send is real (in the background, as GitHub answers
+        202 first; ``await fake.settle_deliveries()`` waits for it); without one the
+        redelivery is recorded as handed over.
+        """
+        self.redelivery_requests.append(delivery.id)
+        if self.webhook_url is None:
+            outcome = outbox.Outcome(200, "OK", 0.05, "", {})
+            self._record_delivery(
+                delivery.event, delivery.payload, delivery.guid, outcome, redelivery=True
+            )
+            return
+        task = asyncio.get_running_loop().create_task(self._resend(self.webhook_url, delivery))
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
+
+    async def _resend(self, url: str, delivery: HookDelivery) -> HookDelivery:
+        outcome = await outbox.send(
+            url, self.webhook_secret, delivery.event, delivery.guid, delivery.payload, self.app_id
+        )
+        return self._record_delivery(
+            delivery.event, delivery.payload, delivery.guid, outcome, redelivery=True
+        )
+
+    async def settle_deliveries(self) -> list[HookDelivery]:
+        """Wait for every redelivery still being sent; returns the records they produced."""
+        done: list[HookDelivery] = []
+        while self._sends:
+            done += await asyncio.gather(*list(self._sends))
+        return done
+
     # -- inspection --------------------------------------------------------------------
 
     def repo(self, full_name: str) -> Repo:
@@ -331,6 +534,50 @@ class GitHubState:
     def pulls(self, full_name: str) -> list[Issue]:
         return [i for i in self.repo(full_name).issues.values() if i.pull is not None]
 
+    def pull(self, full_name: str, number: int) -> Issue:
+        """Pull request ``number``: ``.reviews``, ``.review_comments``, ``.requested_reviewers``."""
+        issue = self.repo(full_name).issues.get(number)
+        if issue is None or issue.pull is None:
+            raise KeyError(f"{full_name} has no pull request #{number}")
+        return issue
+
+    def pull_files(self, full_name: str, number: int) -> list[FileDiff]:
+        """What ``GET pulls/{n}/files`` shows: the head against its merge base with the base."""
+        repo = self.repo(full_name)
+        return self.pull_diff(repo, self.pull(full_name, number))
+
+    def apply_suggestions(
+        self, full_name: str, number: int, *, review_id: int | None = None, commit: bool = False
+    ) -> dict[str, bytes]:
+        """The head's files with every suggestion of the pull request (or of one review) applied.
+
+        Like GitHub's "Commit suggestion", only suggestions on the current head can be
+        applied: an outdated one raises :class:`SuggestionError`, as do overlapping ones.
+        ``commit=True`` also commits the result on the head branch, as a user accepting the
+        batch would; returns the files either way (compare them with a verified tree).
+        """
+        repo = self.repo(full_name)
+        issue = self.pull(full_name, number)
+        pull = issue.pr
+        head_sha = bodies.pull_head_sha(self, repo, issue)
+        head_repo = self.repos.get(pull.head_repo.lower(), repo)
+        comments = [
+            comment
+            for review in pull.reviews
+            if review_id in (None, review.id) and review.state != "PENDING"
+            for comment in review.comments
+        ]
+        for comment in comments:
+            if comment.commit_id != head_sha and "suggestion" in comment.body:
+                raise SuggestionError(f"comment {comment.id} is outdated: the head moved on")
+        files = apply_suggestions(self.read_tree(head_repo.full_name, head_sha), comments)
+        if commit:
+            current = self.read_tree(head_repo.full_name, head_sha)
+            changed = {path: data for path, data in files.items() if current.get(path) != data}
+            if changed:
+                self.commit(head_repo.full_name, pull.head_ref, changed, "Apply suggestions")
+        return files
+
     def issue_comments(self, full_name: str, number: int) -> list[Comment]:
         return [
             c
@@ -359,6 +606,27 @@ class GitHubState:
             if len(set(found)) == 1:
                 return found[0]
         return None
+
+    def pull_objects(self, repo: Repo, issue: Issue) -> ObjectStore:
+        """The objects a pull request's diff needs: the base's, plus the fork's for a fork."""
+        head_repo = self.repos.get(issue.pr.head_repo.lower(), repo)
+        if head_repo is repo:
+            return repo.objects
+        merged = ObjectStore()
+        merged.copy_from(repo.objects)
+        merged.copy_from(head_repo.objects)
+        return merged
+
+    def pull_diff(self, repo: Repo, issue: Issue, head_sha: str | None = None) -> list[FileDiff]:
+        """The pull request's files: ``head_sha`` (default: the head) against the merge base."""
+        objects = self.pull_objects(repo, issue)
+        head = head_sha or bodies.pull_head_sha(self, repo, issue)
+        base = repo.refs.get(f"refs/heads/{issue.pr.base_ref}")
+        if objects.kind(head) != "commit":
+            return []
+        merge_base = objects.merge_base(base, head) if base else None
+        old_tree = objects.commit(merge_base).tree if merge_base else None
+        return tree_diff(objects, old_tree, objects.commit(head).tree)
 
     def issue_token(self, installation_id: int, repos: Iterable[str] | None) -> AccessToken:
         installation = self.installations[installation_id]
