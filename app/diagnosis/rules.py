@@ -187,6 +187,18 @@ RULES: tuple[Rule, ...] = (
         key=9,
         hint=("space", "ENOSPC"),
     ),
+    # A run interrupted from outside (the runner cancelling sends SIGINT, then SIGTERM): what
+    # the tools print when the signal reaches them mid-test.
+    _rule(
+        INFRA,
+        "runner",
+        r"^!+ KeyboardInterrupt !+$|^\S+:\d+: KeyboardInterrupt$|^KeyboardInterrupt$"
+        r"|\bsignal: (?:interrupt|terminated|killed)\b|\(signal: (?:2|9|15), SIG(?:INT|KILL|TERM)"
+        r"|^Received (?:SIGINT|SIGTERM)\b|^Terminated$",
+        weight=6,
+        key=8,
+        hint=("KeyboardInterrupt", "signal: ", "Received SIG", "Terminated"),
+    ),
     # --- memory -------------------------------------------------------------
     _rule(
         INFRA,
