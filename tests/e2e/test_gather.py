@@ -65,6 +65,45 @@ async def test_jobs_are_read_across_pages_and_the_failed_ones_diagnosed(
     assert len(fake_github.calls("GET", "/repos/*/actions/jobs/*/logs")) == 1
 
 
+async def test_a_job_github_timed_out_is_infra_though_its_log_shows_a_test_failing(
+    fake_github: FakeGitHub, gh: AppGitHubAPI
+) -> None:
+    stopped = FakeJob(
+        "integration",
+        "timed_out",
+        steps=[("Set up job", "success"), ("Run pytest -x", "cancelled")],
+        log=pytest_log("assert 0 == 4").replace(
+            "##[error]Process completed with exit code 1.\n", ""
+        ),
+    )
+    run = fake_github.add_workflow_run(REPO, head_sha="b" * 40, head_branch="main", jobs=[stopped])
+
+    diagnosis = await LogGatherer(tail_bytes=64 * 1024).diagnose(gh, REPO, run["id"])
+
+    assert diagnosis.category is Category.INFRA
+    assert diagnosis.failed_jobs == ("integration",)
+    assert any("timed out" in note for note in diagnosis.notes)
+
+
+async def test_a_job_that_failed_in_set_up_job_is_infra(
+    fake_github: FakeGitHub, gh: AppGitHubAPI
+) -> None:
+    log = (
+        "2024-05-01T10:00:00.0000000Z Current runner version: '2.329.0'\n"
+        "2024-05-01T10:00:00.1000000Z ##[group]Operating System\n"
+        "2024-05-01T10:00:00.2000000Z ##[endgroup]\n"
+        "2024-05-01T10:00:00.3000000Z ##[error]Could not fetch acme/deploy@v9\n"
+    )
+    job = FakeJob("deploy", "failure", steps=[("Set up job", "failure")], log=log)
+    run = fake_github.add_workflow_run(REPO, head_sha="c" * 40, head_branch="main", jobs=[job])
+
+    diagnosis = await LogGatherer(tail_bytes=64 * 1024).diagnose(gh, REPO, run["id"])
+
+    assert diagnosis.category is Category.INFRA
+    assert diagnosis.failed_steps == ("Set up job",)
+    assert diagnosis.key_lines[0].text == "##[error]Could not fetch acme/deploy@v9"
+
+
 async def test_an_expired_log_gives_a_diagnosis_that_says_so(
     fake_github: FakeGitHub, gh: AppGitHubAPI
 ) -> None:
