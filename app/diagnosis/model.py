@@ -151,3 +151,34 @@ def key_line_text(k: KeyLine) -> str:
     """A key line as a person (or an agent) reads it: ``file:line: text``, as far as known."""
     where = f"{k.file}:{k.line}: " if k.file and k.line else (f"{k.file}: " if k.file else "")
     return where + k.text
+
+
+MERGED_EXCERPT_LIMIT = 64 * 1024
+
+
+def merge_diagnoses(diagnoses: list[Diagnosis]) -> Diagnosis:
+    """Several failed workflows of one commit as one diagnosis, for one fix attempt.
+
+    The first code failure's category leads (an infra or unknown one gives way
+    to lint, types, tests or build), key lines are ranked together, jobs,
+    steps and notes are joined, and the excerpts are kept in order within one
+    bound.  A single diagnosis is returned as it is.
+    """
+    if not diagnoses:
+        raise ValueError("nothing to merge")
+    if len(diagnoses) == 1:
+        return diagnoses[0]
+    vague = (Category.INFRA, Category.UNKNOWN)
+    lead = next((d for d in diagnoses if d.category not in vague), diagnoses[0])
+    key_lines = sorted((k for d in diagnoses for k in d.key_lines), key=lambda k: -k.score)
+    excerpt = "\n\n".join(d.excerpt for d in diagnoses if d.excerpt)[:MERGED_EXCERPT_LIMIT]
+    return Diagnosis(
+        category=lead.category,
+        confidence=min(d.confidence for d in diagnoses),
+        tool=lead.tool or next((d.tool for d in diagnoses if d.tool), None),
+        key_lines=tuple(key_lines),
+        failed_jobs=tuple(dict.fromkeys(j for d in diagnoses for j in d.failed_jobs)),
+        failed_steps=tuple(dict.fromkeys(s for d in diagnoses for s in d.failed_steps)),
+        excerpt=excerpt,
+        notes=tuple(dict.fromkeys(n for d in diagnoses for n in d.notes)),
+    )

@@ -28,21 +28,25 @@ from app.config.model import RepoConfig
 from app.core.errors import LoopError
 from app.core.logctx import log_context
 from app.core.metrics import Metrics
-from app.diagnosis.model import Diagnosis
+from app.diagnosis.model import Diagnosis, merge_diagnoses
 from app.github.client import AppGitHubAPI
 from app.intake.payloads import RunFacts
 from app.loop.breaker import breaker_blocks, record_loop_end
 from app.loop.budget import BudgetLimits, Spend, check_budget, utc_day_start
+from app.loop.order import BranchHistory, mark_of
 from app.loop.policy import (
     FAILURE_CONCLUSIONS,
+    SUCCESS_CONCLUSIONS,
     Decision,
+    Order,
     Step,
     after_attempt,
-    after_fix_ci,
+    after_fix_ci_of_all,
     after_rerun,
     before_iteration,
     fix_failed_ci,
     iterations_used,
+    run_order,
     triage,
 )
 from app.loop.ports import (
@@ -55,12 +59,14 @@ from app.loop.ports import (
 )
 from app.settings import Settings
 from app.store.base import Store
-from app.store.records import ACTIVE_STATES, Iteration, Loop, LoopEvent, LoopState
+from app.store.records import ACTIVE_STATES, Iteration, Loop, LoopEvent, LoopRun, LoopState
 
 log = logging.getLogger(__name__)
 
 FIX_BRANCH_PREFIX = "ci-fix/"
 MAX_INTERRUPTIONS = 2
+PASSED_LATER = "Passed on a later run of the same commit"
+REPAIR_AFTER_S = 60.0
 
 
 class Engine:
@@ -94,6 +100,7 @@ class Engine:
         # with a job queue that step usually runs in another process).
         self._fresh_configs: cachetools.LRUCache[int, RepoConfig] = cachetools.LRUCache(256)
         self._scheduler = scheduler
+        self._history = BranchHistory(store)
 
     def now(self) -> float:
         """The engine's clock (controlled in tests)."""
@@ -106,6 +113,17 @@ class Engine:
     # ------------------------------------------------------------------ events
 
     async def on_workflow_run(self, facts: RunFacts) -> None:
+        """A completed run: place it in its branch's history, then act if it is the newest.
+
+        Outcomes, whatever order GitHub delivers in (README, *Event order*):
+        a run older than one already seen for its workflow, or on a commit older
+        than one any workflow reported on, changes nothing; a failure on the
+        newest commit opens that commit's loop, or joins it when another
+        workflow failed there first, and supersedes loops of older commits; a
+        pass on the newest commit ends loops of older commits whose failing
+        workflow it is ("fixed upstream"), and a later pass of the loop's own
+        failing run (a re-run) ends its loop too.
+        """
         if facts.status != "completed":
             return
         await self.expire_stale_waits()
@@ -116,21 +134,36 @@ class Engine:
             if facts.head_branch.startswith(FIX_BRANCH_PREFIX):
                 await self._on_fix_branch_run(facts)
                 return
-            existing = await self.store.find_loop(facts.key)
-            if (
-                existing is not None
-                and existing.state is LoopState.RERUNNING
-                and facts.run_id == existing.run_id
-                and facts.run_attempt > existing.run_attempt
-            ):
-                await self._on_rerun_result(existing, facts)
+            if not facts.head_branch:
+                return  # a run on a tag or a detached commit belongs to no branch
+            gh = self._github(facts.installation_id)
+            rerunning = await self._rerun_of(facts)
+            placed = await self._history.place(gh, facts)
+            if rerunning is not None and placed.current:
+                await self._on_rerun_result(rerunning, facts)
+            elif not placed.current:
+                log.info(
+                    "run %s (%s on %s) is not the newest: %s",
+                    facts.run_id, facts.conclusion, facts.head_sha[:7], placed.reason,
+                )  # fmt: skip
             elif facts.conclusion in FAILURE_CONCLUSIONS:
-                await self._on_failure(facts)
-            elif facts.conclusion == "success":
+                await self._on_failure(gh, facts)
+            elif facts.conclusion in SUCCESS_CONCLUSIONS:
                 await self._on_upstream_success(facts)
 
-    async def _on_failure(self, facts: RunFacts) -> None:
-        gh = self._github(facts.installation_id)
+    async def _rerun_of(self, facts: RunFacts) -> Loop | None:
+        """The loop waiting for exactly this run to come back from the re-run it asked for."""
+        loop = await self.store.loop_for_commit(facts.repo, facts.head_branch, facts.head_sha)
+        if (
+            loop is not None
+            and loop.state is LoopState.RERUNNING
+            and facts.run_id == loop.run_id
+            and facts.run_attempt > loop.run_attempt
+        ):
+            return loop
+        return None
+
+    async def _on_failure(self, gh: AppGitHubAPI, facts: RunFacts) -> None:
         load = await self._configs.load(gh, facts.repo, facts.head_sha)
         if not load.ok:
             await self._reporter.config_invalid(gh, facts, load)
@@ -140,13 +173,14 @@ class Engine:
             log.info("branch %s is not watched: run %s ignored", facts.head_branch, facts.run_id)
             return
         now = self._clock()
-        await self._supersede_older(facts, now)
+        await self._supersede_older(facts)
         breaker = await self.store.get_breaker(facts.repo)
         paused = breaker_blocks(breaker, now)
         state = LoopState.CANCELLED if paused else LoopState.QUEUED
         loop, created = await self.store.open_loop(facts.new_loop(), state=state, now=now)
+        joined = await self.store.add_loop_run(_loop_run(loop.id, facts))
         if not created:
-            log.info("loop %s already covers run %s", loop.id, facts.run_id)
+            await self._joined(gh, loop, facts, joined)
             return
         with log_context(loop_id=loop.id):
             if paused:
@@ -163,21 +197,105 @@ class Engine:
                 await self.store.update_loop(loop.id, now=now, check_run_id=check_run_id)
         self._fresh_configs[loop.id] = config
         await self._queued(loop.id)
+        # A newer commit may have been placed while this one opened its loop.
+        await self._supersede_if_overtaken(loop)
 
-    async def _supersede_older(self, facts: RunFacts, now: float) -> None:
-        for older in await self.store.active_loops(
-            repo=facts.repo, workflow_id=facts.workflow_id, branch=facts.head_branch
-        ):
+    async def _joined(self, gh: AppGitHubAPI, loop: Loop, facts: RunFacts, joined: bool) -> None:
+        """A failure on a commit whose loop exists: another workflow joins, or a repeat."""
+        with log_context(loop_id=loop.id):
+            if joined:
+                log.info("loop %s: %s failed too (run %s)", loop.id, facts.workflow_name,
+                         facts.run_id)  # fmt: skip
+                await self._event(loop, "joined", run_id=facts.run_id, workflow=facts.workflow_name)
+            else:
+                # A later attempt of a workflow already in the loop failed again.
+                await self.store.update_loop_run(
+                    loop.id, facts.workflow_id, run_id=facts.run_id,
+                    run_attempt=facts.run_attempt, run_number=facts.run_number,
+                )  # fmt: skip
+                log.info("loop %s already covers run %s", loop.id, facts.run_id)
+            if joined and _ended_by_a_later_pass(loop):
+                # Its workflows passed on re-runs, and now another one fails: open it again.
+                loop = await self.store.update_loop(
+                    loop.id, expect=[LoopState.CANCELLED], now=self._clock(),
+                    state=LoopState.QUEUED, reason=None, ended_at=None, diagnosis=None,
+                ) or loop  # fmt: skip
+                if not loop.state.terminal:
+                    await self._event(loop, "reopened", workflow=facts.workflow_name)
+            if loop.state.terminal:
+                return
+            if loop.check_run_id is None and self._clock() - loop.created_at >= REPAIR_AFTER_S:
+                # Repair: a crash between opening the loop and showing it left no check run.
+                # (Not within a minute of opening: the opener may still be creating it.)
+                check_run_id = await self._reporter.loop_started(gh, loop)
+                if check_run_id is not None:
+                    await self.store.update_loop(loop.id, now=self._clock(),
+                                                 check_run_id=check_run_id)  # fmt: skip
+                    await self._event(loop, "check_run_repaired", check_run_id=check_run_id)
+            if joined and loop.state is LoopState.QUEUED and loop.diagnosis is not None:
+                # Not worked yet: diagnose every failed workflow together.
+                await self.store.update_loop(
+                    loop.id, expect=[LoopState.QUEUED], now=self._clock(), diagnosis=None
+                )
+            if loop.state is LoopState.QUEUED and loop.lease_owner is None:
+                await self._queued(loop.id)
+        await self._supersede_if_overtaken(loop)
+
+    async def _supersede_older(self, facts: RunFacts) -> None:
+        """Loops of other commits on the branch: ``facts`` was just placed as the newest."""
+        for older in await self.store.active_loops(repo=facts.repo, branch=facts.head_branch):
             if older.head_sha == facts.head_sha:
                 continue
             reason = f"Superseded by a newer failing commit {facts.head_sha[:7]}"
             await self._finish(older, LoopState.SUPERSEDED, reason, expect=ACTIVE_STATES)
 
+    async def _supersede_if_overtaken(self, loop: Loop) -> None:
+        """After opening: if a newer commit's run was placed meanwhile, this loop is older.
+
+        Whoever places a newer commit supersedes the loops it finds; this check
+        covers a loop opened just after that sweep, so at most one stays active.
+        """
+        seen = await self.store.branch_runs(loop.repo, loop.branch)
+        mine = [r for r in seen if r.head_sha == loop.head_sha]
+        others = [r for r in seen if r.head_sha != loop.head_sha]
+        if not mine or not others:
+            return
+        gh = self._github(loop.installation_id)
+        for other in others:
+            ancestry = await self._history.ancestry(gh, loop.repo, loop.head_sha, other.head_sha)
+            if any(run_order(mark_of(other), mark_of(m), ancestry) is Order.NEWER for m in mine):
+                reason = f"Superseded by newer commit {other.head_sha[:7]}"
+                if other.conclusion in SUCCESS_CONCLUSIONS:
+                    reason = f"Fixed upstream: newer commit {other.head_sha[:7]} passed"
+                state = (
+                    LoopState.CANCELLED
+                    if other.conclusion in SUCCESS_CONCLUSIONS
+                    else LoopState.SUPERSEDED
+                )
+                await self._finish(loop, state, reason, expect=ACTIVE_STATES)
+                return
+
     async def _on_upstream_success(self, facts: RunFacts) -> None:
-        for loop in await self.store.active_loops(
-            repo=facts.repo, workflow_id=facts.workflow_id, branch=facts.head_branch
-        ):
-            reason = f"Fixed upstream: {facts.workflow_name} passed on {facts.head_sha[:7]}"
+        """A pass placed as the newest run: loops it makes moot end.
+
+        A loop of an older commit ends whatever workflow passed: the branch
+        moved on, and the newer commit's own failures (if any) open its own
+        loop.  On the loop's own commit, a later pass of a failing workflow
+        (a re-run) takes that workflow out; with none left, the loop ends.
+        """
+        for loop in await self.store.active_loops(repo=facts.repo, branch=facts.head_branch):
+            if loop.head_sha != facts.head_sha:
+                reason = f"Fixed upstream: {facts.workflow_name} passed on {facts.head_sha[:7]}"
+                await self._finish(loop, LoopState.CANCELLED, reason, expect=ACTIVE_STATES)
+                continue
+            runs = await self.store.loop_runs(loop.id)
+            if not any(r.workflow_id == facts.workflow_id for r in runs):
+                continue  # another workflow passing says nothing about this failure
+            await self.store.remove_loop_run(loop.id, facts.workflow_id)
+            if any(r.workflow_id != facts.workflow_id for r in runs):
+                await self._event(loop, "passed", workflow=facts.workflow_name, run_id=facts.run_id)
+                continue
+            reason = f"{PASSED_LATER}: {facts.workflow_name} run {facts.run_id}"
             await self._finish(loop, LoopState.CANCELLED, reason, expect=ACTIVE_STATES)
 
     async def _on_rerun_result(self, loop: Loop, facts: RunFacts) -> None:
@@ -202,20 +320,48 @@ class Engine:
         await self._queued(loop.id)
 
     async def _on_fix_branch_run(self, facts: RunFacts) -> None:
+        """CI on the fix branch: the fix is green when every workflow that failed passes."""
         loop = await self.store.loop_for_fix_branch(facts.repo, facts.head_branch)
-        if (
-            loop is None
-            or loop.state is not LoopState.AWAITING_CI
-            or loop.workflow_id != facts.workflow_id
-            or loop.fix_sha != facts.head_sha
-        ):
+        waiting = loop is not None and loop.state is LoopState.AWAITING_CI
+        if loop is None or not waiting or loop.fix_sha != facts.head_sha:
             return
+        runs = {r.workflow_id: r for r in await self.store.loop_runs(loop.id)}
+        if not runs:  # a loop from before loop_runs: its one workflow
+            runs = {loop.workflow_id: _legacy_loop_run(loop)}
+        mine = runs.get(facts.workflow_id)
+        if mine is None:
+            return  # a workflow that did not fail on the loop's commit
+        if (
+            mine.fix_sha == facts.head_sha
+            and mine.fix_run_id == facts.run_id
+            and (mine.fix_run_attempt or 0) >= facts.run_attempt
+        ):
+            return  # a duplicate or an older attempt of a result already recorded
         with log_context(loop_id=loop.id):
-            await self.store.update_iteration(
-                loop.id, loop.iteration, ci_run_id=facts.run_id, ci_conclusion=facts.conclusion
+            await self.store.update_loop_run(
+                loop.id, facts.workflow_id, fix_sha=facts.head_sha, fix_run_id=facts.run_id,
+                fix_run_attempt=facts.run_attempt, fix_conclusion=facts.conclusion,
+            )  # fmt: skip
+            await self._event(loop, "fix_ci", conclusion=facts.conclusion, run_id=facts.run_id,
+                              workflow=facts.workflow_name)  # fmt: skip
+            runs = {r.workflow_id: r for r in await self.store.loop_runs(loop.id)} or {
+                facts.workflow_id: replace(mine, fix_sha=facts.head_sha,
+                                           fix_conclusion=facts.conclusion)
+            }  # fmt: skip
+            decision = after_fix_ci_of_all(
+                {
+                    r.workflow_name: r.fix_conclusion if r.fix_sha == loop.fix_sha else None
+                    for r in runs.values()
+                }
             )
-            await self._event(loop, "fix_ci", conclusion=facts.conclusion, run_id=facts.run_id)
-            decision = after_fix_ci(facts.conclusion)
+            if decision is None:
+                return  # other workflows have not reported on the fix yet
+            failing = [r for r in runs.values() if r.fix_conclusion not in SUCCESS_CONCLUSIONS]
+            await self.store.update_iteration(
+                loop.id, loop.iteration,
+                ci_run_id=(failing[0].fix_run_id if failing else facts.run_id),
+                ci_conclusion=(failing[0].fix_conclusion if failing else facts.conclusion),
+            )  # fmt: skip
             if decision.step is Step.SUCCEED:
                 await self._finish(
                     loop, LoopState.SUCCEEDED, decision.reason, expect=[LoopState.AWAITING_CI]
@@ -226,7 +372,7 @@ class Engine:
                     expect=[LoopState.AWAITING_CI],
                     now=self._clock(),
                     state=LoopState.QUEUED,
-                    awaiting_run_id=facts.run_id,
+                    awaiting_run_id=failing[0].fix_run_id if failing else facts.run_id,
                     diagnosis=None,
                 )
                 await self._queued(loop.id)
@@ -385,7 +531,13 @@ class Engine:
             await self._finish(loop, LoopState.CANCELLED, reason, expect=[LoopState.QUEUED])
             return
 
-        may_rerun = loop.iteration == loop.iteration_base and loop.awaiting_run_id is None
+        # A rerun is asked of the loop's first run only: with several failed
+        # workflows, code is the likelier cause, and the fix is attempted at once.
+        may_rerun = (
+            loop.iteration == loop.iteration_base
+            and loop.awaiting_run_id is None
+            and len(await self.store.loop_runs(loop.id)) <= 1
+        )
         decision = triage(
             diagnosis, rerun_flaky_tests=config.rerun_flaky_tests, may_rerun=may_rerun
         )
@@ -555,20 +707,37 @@ class Engine:
         await self._event(loop, kind, sha=sha, pr=pr)
 
     async def _diagnosis(self, gh: AppGitHubAPI, loop: Loop) -> Diagnosis:
+        """Every failed workflow's run diagnosed, as one diagnosis for one attempt."""
         if loop.diagnosis is not None:
             return Diagnosis.from_dict(loop.diagnosis)
-        run_id = loop.awaiting_run_id or loop.run_id
-        diagnosis = await self._diagnoser.diagnose(gh, loop.repo, run_id)
+        run_ids = await self._runs_to_diagnose(loop)
+        diagnoses = [await self._diagnoser.diagnose(gh, loop.repo, run_id) for run_id in run_ids]
+        diagnosis = merge_diagnoses(diagnoses)
         await self.store.update_loop(loop.id, now=self._clock(), diagnosis=diagnosis.to_dict())
         await self._event(
             loop,
             "diagnosed",
-            run_id=run_id,
+            run_id=run_ids[0],
+            run_ids=run_ids,
             category=diagnosis.category.value,
             tool=diagnosis.tool,
             fingerprint=diagnosis.fingerprint,
         )
         return diagnosis
+
+    async def _runs_to_diagnose(self, loop: Loop) -> list[int]:
+        """The failing runs: on the fix branch after a red fix, else on the failing commit."""
+        runs = await self.store.loop_runs(loop.id)
+        if loop.awaiting_run_id is not None:
+            on_fix = [
+                r.fix_run_id
+                for r in runs
+                if r.fix_sha == loop.fix_sha
+                and r.fix_run_id is not None
+                and r.fix_conclusion in FAILURE_CONCLUSIONS
+            ]
+            return on_fix if loop.awaiting_run_id in on_fix else [loop.awaiting_run_id]
+        return [r.run_id for r in runs] or [loop.run_id]
 
     async def _conclude(self, loop: Loop, decision: Decision, config: RepoConfig) -> None:
         state = LoopState.EXHAUSTED if decision.step is Step.EXHAUST else LoopState.ESCALATED
@@ -681,3 +850,31 @@ def previous_outcome(previous: Iteration | None) -> str | None:
             "repeating it."
         )
     return previous.outcome
+
+
+def _loop_run(loop_id: int, facts: RunFacts) -> LoopRun:
+    return LoopRun(
+        loop_id=loop_id,
+        workflow_id=facts.workflow_id,
+        workflow_name=facts.workflow_name,
+        workflow_path=facts.workflow_path,
+        run_id=facts.run_id,
+        run_attempt=facts.run_attempt,
+        run_number=facts.run_number,
+    )
+
+
+def _legacy_loop_run(loop: Loop) -> LoopRun:
+    """The one workflow of a loop opened before loops recorded their workflows."""
+    return LoopRun(
+        loop_id=loop.id,
+        workflow_id=loop.workflow_id,
+        workflow_name=loop.workflow_name,
+        workflow_path=loop.workflow_path,
+        run_id=loop.run_id,
+        run_attempt=loop.run_attempt,
+    )
+
+
+def _ended_by_a_later_pass(loop: Loop) -> bool:
+    return loop.state is LoopState.CANCELLED and (loop.reason or "").startswith(PASSED_LATER)

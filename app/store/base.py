@@ -12,11 +12,13 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from app.store.records import (
+    BranchRun,
     BreakerState,
     Iteration,
     Loop,
     LoopEvent,
     LoopKey,
+    LoopRun,
     LoopState,
     NewLoop,
 )
@@ -44,6 +46,33 @@ class Store(Protocol):
         """Insert the loop unless one with the same key exists; True when inserted."""
 
     async def get_loop(self, loop_id: int) -> Loop | None: ...
+
+    async def loop_for_commit(self, repo: str, branch: str, head_sha: str) -> Loop | None:
+        """The loop of this failing commit on this branch."""
+
+    # the workflows that failed on a loop's commit
+    async def add_loop_run(self, run: LoopRun) -> bool:
+        """Add a workflow to the loop; False when the loop already has it."""
+
+    async def update_loop_run(self, loop_id: int, workflow_id: int, **changes: Any) -> None: ...
+
+    async def remove_loop_run(self, loop_id: int, workflow_id: int) -> None:
+        """The workflow passed later on the loop's commit: it no longer needs fixing."""
+
+    async def loop_runs(self, loop_id: int) -> list[LoopRun]: ...
+
+    # the newest completed run seen per branch and workflow (event order)
+    async def branch_runs(self, repo: str, branch: str) -> list[BranchRun]: ...
+
+    async def put_branch_run(self, run: BranchRun, *, replacing: BranchRun | None) -> bool:
+        """Compare-and-set the workflow's newest run on the branch; False if it moved."""
+
+    # deliveries whose handling failed
+    async def count_delivery_failure(self, delivery_id: str, error: str) -> int:
+        """One more failed attempt at handling the delivery; the total so far."""
+
+    async def failed_deliveries(self, limit: int = 20) -> list[tuple[str, str, str]]:
+        """Deliveries parked as failed: id, event, outcome."""
 
     async def find_loop(self, key: LoopKey) -> Loop | None: ...
 

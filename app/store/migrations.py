@@ -112,4 +112,43 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (installation_id, repo)
         )""",
     ),
+    # Event order and several workflows per loop (issue 14): one loop per failing
+    # commit and branch (commit_key; older rows keep NULL, which never conflicts),
+    # the workflows that failed on it (loop_runs), the newest completed run seen per
+    # branch and workflow (run_marks), and how often a delivery's handling failed.
+    (
+        "ALTER TABLE loops ADD COLUMN commit_key TEXT",
+        "CREATE UNIQUE INDEX loops_commit_key ON loops (commit_key)",
+        """CREATE TABLE loop_runs (
+            loop_id {int} NOT NULL,
+            workflow_id {int} NOT NULL,
+            workflow_name TEXT NOT NULL,
+            workflow_path TEXT NOT NULL,
+            run_id {int} NOT NULL,
+            run_attempt {int} NOT NULL,
+            run_number {int} NOT NULL,
+            fix_sha TEXT,
+            fix_run_id {int},
+            fix_run_attempt {int},
+            fix_conclusion TEXT,
+            PRIMARY KEY (loop_id, workflow_id)
+        )""",
+        """CREATE TABLE run_marks (
+            repo TEXT NOT NULL,
+            branch TEXT NOT NULL,
+            workflow_id {int} NOT NULL,
+            head_sha TEXT NOT NULL,
+            run_id {int} NOT NULL,
+            run_number {int} NOT NULL,
+            run_attempt {int} NOT NULL,
+            created_at {real} NOT NULL,
+            conclusion TEXT NOT NULL,
+            PRIMARY KEY (repo, branch, workflow_id)
+        )""",
+        """CREATE TABLE delivery_attempts (
+            delivery_id TEXT PRIMARY KEY,
+            attempts {int} NOT NULL,
+            last_error TEXT NOT NULL
+        )""",
+    ),
 )

@@ -90,6 +90,11 @@ class NewLoop:
     def fix_branch(self) -> str:
         return fix_branch_for(self.run_id)
 
+    @property
+    def commit_key(self) -> str:
+        """One loop per failing commit and branch, whatever workflows failed on it."""
+        return f"{self.repo}\n{self.branch}\n{self.head_sha}"
+
 
 @dataclass(frozen=True)
 class Loop:
@@ -179,3 +184,35 @@ class LoopEvent:
     at: float
     kind: str
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LoopRun:
+    """One workflow that failed on a loop's commit, and how it did on the current fix."""
+
+    loop_id: int
+    workflow_id: int
+    workflow_name: str
+    workflow_path: str
+    run_id: int
+    run_attempt: int
+    run_number: int = 0
+    fix_sha: str | None = None
+    fix_run_id: int | None = None
+    fix_run_attempt: int | None = None
+    fix_conclusion: str | None = None
+
+
+@dataclass(frozen=True)
+class BranchRun:
+    """The newest completed run seen of one workflow on one branch (``run_marks``)."""
+
+    repo: str
+    branch: str
+    workflow_id: int
+    head_sha: str
+    run_id: int
+    run_number: int
+    run_attempt: int
+    created_at: float
+    conclusion: str

@@ -15,11 +15,13 @@ from typing import Any, Protocol
 from app.store.migrations import MIGRATIONS
 from app.store.records import (
     ACTIVE_STATES,
+    BranchRun,
     BreakerState,
     Iteration,
     Loop,
     LoopEvent,
     LoopKey,
+    LoopRun,
     LoopState,
     NewLoop,
 )
@@ -28,6 +30,8 @@ Row = Mapping[str, Any]
 
 _LOOP_FIELDS = {f.name for f in fields(Loop)}
 _ITERATION_FIELDS = {f.name for f in fields(Iteration)}
+_LOOP_RUN_FIELDS = {f.name for f in fields(LoopRun)}
+_BRANCH_RUN_FIELDS = {f.name for f in fields(BranchRun)}
 _JSON_LOOP_FIELDS = {"diagnosis"}
 _JSON_ITERATION_FIELDS = {"guard_reasons", "verify"}
 
@@ -117,8 +121,8 @@ class SqlStore:
         row = await self._conn.fetchone(
             "INSERT INTO loops (installation_id, repo, workflow_id, workflow_name, workflow_path, "
             "branch, head_sha, run_id, run_attempt, run_url, state, fix_branch, created_at, "
-            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (repo, workflow_id, head_sha) DO NOTHING RETURNING *",
+            "updated_at, commit_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING RETURNING *",
             (
                 new.installation_id,
                 new.repo,
@@ -134,13 +138,126 @@ class SqlStore:
                 new.fix_branch,
                 now,
                 now,
+                new.commit_key,
             ),
         )
         if row is not None:
             return _loop(row), True
-        existing = await self.find_loop(new.key)
+        # The conflict was one loop per commit and branch, or (rows from before
+        # commit_key) one per commit and workflow.
+        existing = await self.loop_for_commit(new.repo, new.branch, new.head_sha)
+        existing = existing or await self.find_loop(new.key)
         assert existing is not None  # the conflict that stopped the insert is this row
         return existing, False
+
+    async def loop_for_commit(self, repo: str, branch: str, head_sha: str) -> Loop | None:
+        """The loop of this failing commit on this branch (the newest, for old rows)."""
+        row = await self._conn.fetchone(
+            "SELECT * FROM loops WHERE repo = ? AND branch = ? AND head_sha = ? "
+            "ORDER BY id DESC LIMIT 1",
+            (repo, branch, head_sha),
+        )
+        return _loop(row) if row else None
+
+    # the workflows of a loop, and the newest run seen per branch and workflow
+
+    async def add_loop_run(self, run: LoopRun) -> bool:
+        values = {f.name: getattr(run, f.name) for f in fields(LoopRun)}
+        columns = sorted(values)
+        inserted = await self._conn.execute(
+            f"INSERT INTO loop_runs ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))}) ON CONFLICT (loop_id, workflow_id) "
+            "DO NOTHING",
+            tuple(values[c] for c in columns),
+        )
+        return inserted == 1
+
+    async def update_loop_run(self, loop_id: int, workflow_id: int, **changes: Any) -> None:
+        unknown = set(changes) - _LOOP_RUN_FIELDS
+        if unknown:
+            raise ValueError(f"not loop run fields: {sorted(unknown)}")
+        columns = sorted(changes)
+        await self._conn.execute(
+            "UPDATE loop_runs SET "
+            + ", ".join(f"{c} = ?" for c in columns)
+            + " WHERE loop_id = ? AND workflow_id = ?",
+            (*(changes[c] for c in columns), loop_id, workflow_id),
+        )
+
+    async def remove_loop_run(self, loop_id: int, workflow_id: int) -> None:
+        await self._conn.execute(
+            "DELETE FROM loop_runs WHERE loop_id = ? AND workflow_id = ?", (loop_id, workflow_id)
+        )
+
+    async def loop_runs(self, loop_id: int) -> list[LoopRun]:
+        rows = await self._conn.fetchall(
+            "SELECT * FROM loop_runs WHERE loop_id = ? ORDER BY workflow_id", (loop_id,)
+        )
+        return [LoopRun(**{k: r[k] for k in _LOOP_RUN_FIELDS}) for r in rows]
+
+    async def branch_runs(self, repo: str, branch: str) -> list[BranchRun]:
+        rows = await self._conn.fetchall(
+            "SELECT * FROM run_marks WHERE repo = ? AND branch = ? ORDER BY workflow_id",
+            (repo, branch),
+        )
+        return [BranchRun(**{k: r[k] for k in _BRANCH_RUN_FIELDS}) for r in rows]
+
+    async def put_branch_run(self, run: BranchRun, *, replacing: BranchRun | None) -> bool:
+        """Record ``run`` as its workflow's newest on the branch, if ``replacing`` still is.
+
+        A compare-and-set: two deliveries placing runs at once cannot both win,
+        and the loser re-reads and decides again.
+        """
+        values = {f.name: getattr(run, f.name) for f in fields(BranchRun)}
+        columns = sorted(values)
+        if replacing is None:
+            return (
+                await self._conn.execute(
+                    f"INSERT INTO run_marks ({', '.join(columns)}) "
+                    f"VALUES ({', '.join('?' * len(columns))}) "
+                    "ON CONFLICT (repo, branch, workflow_id) DO NOTHING",
+                    tuple(values[c] for c in columns),
+                )
+                == 1
+            )
+        return (
+            await self._conn.execute(
+                "UPDATE run_marks SET "
+                + ", ".join(f"{c} = ?" for c in columns)
+                + " WHERE repo = ? AND branch = ? AND workflow_id = ? AND run_id = ? "
+                "AND run_attempt = ?",
+                (
+                    *(values[c] for c in columns),
+                    replacing.repo,
+                    replacing.branch,
+                    replacing.workflow_id,
+                    replacing.run_id,
+                    replacing.run_attempt,
+                ),
+            )
+            == 1
+        )
+
+    # deliveries whose handling failed
+
+    async def count_delivery_failure(self, delivery_id: str, error: str) -> int:
+        """Count one more failed attempt at handling this delivery; returns the total."""
+        row = await self._conn.fetchone(
+            "INSERT INTO delivery_attempts (delivery_id, attempts, last_error) VALUES (?, 1, ?) "
+            "ON CONFLICT (delivery_id) DO UPDATE SET attempts = delivery_attempts.attempts + 1, "
+            "last_error = excluded.last_error RETURNING attempts",
+            (delivery_id, error),
+        )
+        return int(row["attempts"]) if row else 1
+
+    async def failed_deliveries(self, limit: int = 20) -> list[tuple[str, str, str]]:
+        """Deliveries parked after their handling kept failing: id, event, outcome."""
+        rows = await self._conn.fetchall(
+            "SELECT delivery_id, event, outcome FROM deliveries WHERE outcome LIKE 'failed:%' "
+            "ORDER BY received_at DESC LIMIT ?",
+            (limit,),
+        )
+        return [(r["delivery_id"], r["event"], r["outcome"]) for r in rows]
 
     async def get_loop(self, loop_id: int) -> Loop | None:
         row = await self._conn.fetchone("SELECT * FROM loops WHERE id = ?", (loop_id,))

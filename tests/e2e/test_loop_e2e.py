@@ -361,11 +361,15 @@ async def test_daily_budget_is_shared_by_the_installations_loops(
     agent = scripted_agent(tmp_path, [{"files": {"calc.py": "def add(a, b):\n    return 4\n"},
                                        "cost": 0.6}])  # fmt: skip
     harness = await app_harness(fixer_command=agent)
-    config = "budget:\n  per_loop_usd: 5\n  per_day_usd: 1\n"
+    config = "branches: [main, release]\nbudget:\n  per_loop_usd: 5\n  per_day_usd: 1\n"
     head = harness.seed_repo({"calc.py": CALC, "tests/test_calc.py": TEST_CALC}, config=config)
     run = harness.failing_run(head, log=pytest_log("assert 0 == 4"), workflow_id=1)
     await harness.deliver("workflow_run", harness.payload(run))
-    run2 = harness.failing_run(head, log=pytest_log("assert 0 == 4"), workflow_id=2)
+    # A second loop of the same installation: one loop per commit and branch.
+    release = harness.fake.commit(REPO, "release", {"notes.txt": "1.0"})
+    run2 = harness.failing_run(
+        release, log=pytest_log("assert 0 == 4"), workflow_id=2, branch="release"
+    )
     await harness.deliver("workflow_run", harness.payload(run2))
     first = await harness.ctx.store.loop_for_run(REPO, run["id"])
     assert first is not None
