@@ -35,8 +35,12 @@ FIXED = {"files": {"calc.py": "def add(a, b):\n    return a + b\n"}, "cost": 0.1
 CONFIG_PATH = ".github/ci-fix-loop.yml"
 
 
-async def fail_ci(harness: Harness, head: str, *, workflow_id: int = 1) -> dict[str, Any]:
-    run = harness.failing_run(head, log=pytest_log("assert 0 == 4"), workflow_id=workflow_id)
+async def fail_ci(
+    harness: Harness, head: str, *, workflow_id: int = 1, branch: str = "main"
+) -> dict[str, Any]:
+    run = harness.failing_run(
+        head, log=pytest_log("assert 0 == 4"), workflow_id=workflow_id, branch=branch
+    )
     await harness.deliver("workflow_run", harness.payload(run))
     return run
 
@@ -311,11 +315,14 @@ async def test_status_shows_active_loops_history_budget_and_breakers(
     ]
     harness = await app_harness(fixer_command=scripted_agent(tmp_path, steps), breaker_threshold=1)
     await install(harness)
-    head = harness.seed_repo(FILES)
+    # Three loops at once: one per failing commit and branch.
+    head = harness.seed_repo(FILES, config="branches: [main, two, three]\n")
     await fail_ci(harness, head, workflow_id=1)
     await ci_on_fix_branch(harness, (await harness.ctx.store.recent_loops())[0], "success")
-    await fail_ci(harness, head, workflow_id=2)  # stays awaiting CI
-    await fail_ci(harness, head, workflow_id=3)  # escalates, opening the breaker
+    two = harness.fake.commit(REPO, "two", {"two.txt": "2\n"})
+    await fail_ci(harness, two, workflow_id=2, branch="two")  # stays awaiting CI
+    three = harness.fake.commit(REPO, "three", {"three.txt": "3\n"})
+    await fail_ci(harness, three, workflow_id=3, branch="three")  # escalates: breaker opens
 
     status = await build_status(harness.ctx.store, harness.settings, harness.ctx.clock())
     served = await harness.client.get(

@@ -161,12 +161,17 @@ async def test_two_webs_and_two_workers_fix_each_failure_once_despite_a_killed_w
     webs = [await app_harness(database_url=pg_url) for _ in range(2)]
     store = await open_postgres_store(pg_url)
     try:
-        head = webs[0].seed_repo({"calc.py": CALC, "tests/test_calc.py": "from calc import add\n"})
+        # One failing commit per branch (one loop per failing commit and branch).
+        branches = [f"release-{n}" for n in range(FAILURES)]
+        config = f"branches: [{', '.join(branches)}]\n"
+        files = {"calc.py": CALC, "tests/test_calc.py": "from calc import add\n"}
+        webs[0].seed_repo(files, config=config)
+        heads = [fake_github.commit(REPO, b, {"notes.txt": f"{b}\n"}) for b in branches]
         runs = [
             fake_github.add_workflow_run(
                 REPO,
-                head_sha=head,
-                head_branch="main",
+                head_sha=heads[n],
+                head_branch=branches[n],
                 workflow_id=100 + n,
                 name=f"CI {n}",
                 path=f".github/workflows/ci{n}.yml",
@@ -237,7 +242,8 @@ async def test_two_webs_and_two_workers_fix_each_failure_once_despite_a_killed_w
         for loop in loops:
             assert loop.fix_sha is not None
             assert fake_github.ref(REPO, f"heads/{loop.fix_branch}") == loop.fix_sha
-            assert fake_github.repo(REPO).objects.commit(loop.fix_sha).parents == (head,)
+            assert fake_github.repo(REPO).objects.commit(loop.fix_sha).parents == (loop.head_sha,)
+            assert loop.head_sha == heads[branches.index(loop.branch)]
             assert fake_github.read_tree(REPO, loop.fix_sha)["calc.py"] == FIXED.encode()
             assert loop.lease_owner is None
 
