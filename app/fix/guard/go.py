@@ -14,7 +14,14 @@ import re
 from collections import Counter
 
 from app.fix.guard.facts import CaseFacts, FileFacts, Marker
-from app.fix.guard.tokens import Scanned, literals_between, matching_brace, normalised, scan
+from app.fix.guard.tokens import (
+    Scanned,
+    argument_spans,
+    literals_outside,
+    matching_brace,
+    normalised,
+    scan,
+)
 
 _TEST_FUNC = re.compile(
     r"\bfunc\s+(?P<name>(?:Test|Fuzz)\w*)\s*\(\s*(?P<t>\w+)\s+\*\s*testing\.(?:T|F)\s*\)"
@@ -38,6 +45,16 @@ def _checks(name: str) -> re.Pattern[str]:
         rf"|\b\w+\s*\(\s*{t}\s*[,)]"
         rf"|{_LIBRARY_CHECK.pattern}"
     )
+
+
+def _messages(code: str, t: str) -> list[tuple[int, int]]:
+    """Spans of failure messages and subtest names: words about a check, not its values."""
+    spans = []
+    pattern = rf"\b{re.escape(t)}\s*\.\s*(Error|Errorf|Fatal|Fatalf|Log|Logf|Skip|Skipf|Run)\s*\("
+    for call in re.finditer(pattern + r"|\b(fmt\s*\.\s*\w+|errors\s*\.\s*New)\s*\(", code):
+        arguments = argument_spans(code, call.end() - 1)
+        spans.extend(arguments[:1] if call[1] == "Run" else arguments)
+    return spans
 
 
 def _silent_returns(code: str, start: int, end: int, checks: re.Pattern[str]) -> int:
@@ -79,8 +96,8 @@ def analyze(path: str, text: str) -> FileFacts:
         checks = _checks(match["t"])
         terms = Counter(
             f"lit={lit}"
-            for lit in literals_between(scanned, open_at, end)
-            if "%" not in lit and not lit.startswith("//")
+            for lit in literals_outside(scanned, open_at, end, _messages(code, match["t"]))
+            if "%" not in lit
         )
         facts.tests.append(
             CaseFacts(
@@ -169,7 +186,8 @@ def _package_level(scanned: Scanned, facts: FileFacts, covered: list[tuple[int, 
         outside.append((cursor, start))
         cursor = max(cursor, end)
     outside.append((cursor, len(code)))
-    text = "".join(normalised(scanned, s, e) for s, e in outside)
+    pieces = (normalised(scanned, s, e) for s, e in outside)
+    text = "".join(piece for piece in pieces if piece != "|")
     text = re.sub(r"_ _\s*\(.*?\)|_ \"[^\"]*\"", "", text)  # imports and package line vary freely
     if text.strip():
         facts.support["package-level declarations"] = (1, _digest(text))

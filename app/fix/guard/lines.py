@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
+from pathlib import PurePosixPath
 
 from app.fix.guard.diff import DiffLine
 from app.fix.guard.paths import is_code, is_test_path
@@ -51,6 +52,17 @@ SUPPRESSIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"@SuppressWarnings\b", "@SuppressWarnings"),
     )
 )
+# Type escapes that silence a type checker as surely as a comment does.
+_PY_ESCAPES = ((re.compile(r"\bcast\(\s*(typing\.)?Any\b"), "a cast to Any"),)
+_TS_ESCAPES = (
+    (re.compile(r"\bas\s+any\b|<any>|:\s*any\b(?!\w)"), "an `any` type"),
+    (re.compile(r"\bas\s+unknown\s+as\b"), "a double cast through `unknown`"),
+)
+TYPE_ESCAPES: dict[str, tuple[tuple[re.Pattern[str], str], ...]] = {
+    ".py": _PY_ESCAPES,
+    ".pyi": _PY_ESCAPES,
+    **dict.fromkeys((".ts", ".tsx", ".mts", ".cts"), _TS_ESCAPES),
+}
 
 # Rust lint levels that make warnings errors; removing them loosens the build.
 _LINT_LEVEL = re.compile(r"#!?\[\s*(deny|forbid|warn)\s*\(")
@@ -118,7 +130,20 @@ def line_rules(path: str, added: list[DiffLine], removed: list[DiffLine]) -> lis
     fresh = fresh_lines(added, removed)
     out: list[Violation] = []
     code = is_code(path)
+    escapes = TYPE_ESCAPES.get(PurePosixPath(path).suffix.lower(), ())
     for line in fresh:
+        for escape, label in escapes:
+            if escape.search(line.text):
+                out.append(
+                    violation(
+                        "suppression",
+                        path,
+                        line.number,
+                        f"adds {label}, which silences the type checker",
+                        "give the value its real type instead",
+                    )
+                )
+                break
         if code:
             for pattern, label in SUPPRESSIONS:
                 if pattern.search(line.text):

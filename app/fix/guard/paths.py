@@ -19,8 +19,9 @@ from app.config.model import ALWAYS_FORBIDDEN, GuardConfig
 # ── Test files ───────────────────────────────────────────────────────────────
 
 _TEST_DIRS = frozenset(
-    {"tests", "test", "__tests__", "spec", "specs", "testing", "e2e", "testdata"}
-)
+    {"tests", "test", "__tests__", "spec", "specs", "testing", "e2e", "testdata", "__snapshots__",
+     "snapshots", "golden", "goldens", "fixtures", "__fixtures__", "__mocks__"}
+)  # fmt: skip
 _TEST_NAME = re.compile(
     r"""^(
         test_.+\.py | .+_test\.py | conftest\.py
@@ -28,6 +29,7 @@ _TEST_NAME = re.compile(
       | .+\.(test|spec)\.[a-z]+
       | .+_spec\.rb | test_.+\.rb | .+_test\.rb
       | .+Tests?\.(java|kt|kts|scala|cs|swift|php)
+      | .+\.(snap|golden)
     )$""",
     re.VERBOSE,
 )

@@ -20,6 +20,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from app.fix.guard.facts import CaseFacts, FileFacts, Marker
+from app.fix.guard.paths import is_test_path
 
 TESTING_ROOTS = frozenset(
     {"pytest", "_pytest", "unittest", "unittest2", "nose", "nose2", "twisted"}
@@ -58,9 +59,7 @@ CI_VARIABLES = frozenset(
         "RUNNER_OS",
     }
 )
-HARMLESS_MARKS = frozenset(
-    {"parametrize", "asyncio", "anyio", "django_db", "usefixtures", "trio", "timeout"}
-)
+HARMLESS_MARKS = frozenset({"parametrize", "asyncio", "anyio", "django_db", "trio", "timeout"})
 CHECK_PREFIXES = ("assert", "fail")
 CHECK_NAMES = frozenset({"raises", "warns", "deprecated_call", "expect", "verify", "fail"})
 MOCK_NAMES = frozenset(
@@ -271,7 +270,8 @@ def _terms(node: ast.AST, path: str) -> Iterator[str]:
         for i, arg in enumerate(node.args):
             yield from _terms(arg, f"{path}/{tag}.{i}")
         for kw in node.keywords:
-            yield from _terms(kw.value, f"{path}/{tag}.{kw.arg}")
+            if kw.arg != "msg":  # a message is not an expectation
+                yield from _terms(kw.value, f"{path}/{tag}.{kw.arg}")
         return
     if isinstance(node, ast.Lambda | ast.FunctionDef | ast.AsyncFunctionDef):
         return
@@ -493,7 +493,7 @@ def analyze(path: str, text: str) -> FileFacts:
         and not node.name.startswith("test")
         and _checks_in(node)
     }
-    if is_test_file:
+    if is_test_file or is_test_path(path):
         for node in tree.body:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in helpers:
                 facts.support[f"helper {node.name}"] = (node.lineno, shape(node))

@@ -15,7 +15,8 @@ from collections import Counter
 from app.fix.guard.facts import CaseFacts, FileFacts, Marker
 from app.fix.guard.tokens import (
     Scanned,
-    literals_between,
+    argument_spans,
+    literals_outside,
     matching_brace,
     normalised,
     scan,
@@ -87,7 +88,7 @@ def analyze(path: str, text: str) -> FileFacts:
             else:
                 checks += 1
         terms = Counter(
-            f"lit={lit}" for lit in literals_between(scanned, open_at, end) if "{" not in lit
+            f"lit={lit}" for lit in literals_outside(scanned, open_at, end, _messages(code))
         )
         if _SHOULD_PANIC.search(attributes):
             terms["should_panic"] += 1
@@ -103,6 +104,21 @@ def analyze(path: str, text: str) -> FileFacts:
             )
         )
     return facts
+
+
+_MESSAGE_ARGS = {"assert": 1, "debug_assert": 1, "prop_assert": 1, "panic": 0, "unreachable": 0}
+
+
+def _messages(code: str) -> list[tuple[int, int]]:
+    """Spans of assertion and panic messages (and ``.expect("...")``): words, not values."""
+    spans = []
+    for call in _ASSERT.finditer(code):
+        macro = call["macro"]
+        first = _MESSAGE_ARGS.get(macro, 2 if macro.endswith(("_eq", "_ne")) else 99)
+        spans.extend(argument_spans(code, call.end() - 1)[first:])
+    for call in re.finditer(r"\.\s*expect\s*\(", code):
+        spans.extend(argument_spans(code, call.end() - 1))
+    return spans
 
 
 def matching_paren(code: str, open_at: int) -> int:

@@ -158,3 +158,34 @@ def normalised(scanned: Scanned, start: int, end: int) -> str:
     """Code between offsets with names blanked and literals kept, whitespace-insensitive."""
     code = re.sub(r"[A-Za-z_]\w*", "_", scanned.code[start:end])
     return " ".join(code.split()) + "|" + "|".join(literals_between(scanned, start, end))
+
+
+def argument_spans(code: str, open_at: int) -> list[tuple[int, int]]:
+    """(start, end) offsets of each top-level argument of the call whose ``(`` is at ``open_at``."""
+    spans: list[tuple[int, int]] = []
+    depth, start = 0, open_at + 1
+    for i in range(open_at, len(code)):
+        ch = code[i]
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth == 0:
+                if code[start:i].strip():
+                    spans.append((start, i))
+                return spans
+        elif ch == "," and depth == 1:
+            spans.append((start, i))
+            start = i + 1
+    return spans
+
+
+def literals_outside(
+    scanned: Scanned, start: int, end: int, excluded: list[tuple[int, int]]
+) -> list[str]:
+    """Literals between offsets, leaving out those inside ``excluded`` spans (messages)."""
+    return [
+        text
+        for offset, text in scanned.literals
+        if start <= offset < end and not any(s <= offset < e for s, e in excluded)
+    ]
