@@ -54,14 +54,23 @@ def split_lines(text: str) -> list[str]:
 def line_changes(before: str, after: str) -> tuple[list[DiffLine], list[DiffLine]]:
     """(added, removed) lines between two texts, numbered in their own file (1-based)."""
     old, new = split_lines(before), split_lines(after)
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    # The unchanged head and tail are most of a file; matching only the middle is
+    # what keeps a large file with a small change cheap.
+    head = 0
+    while head < len(old) and head < len(new) and old[head] == new[head]:
+        head += 1
+    tail = 0
+    while tail < len(old) - head and tail < len(new) - head and old[-1 - tail] == new[-1 - tail]:
+        tail += 1
+    middle_old, middle_new = old[head : len(old) - tail], new[head : len(new) - tail]
+    matcher = difflib.SequenceMatcher(None, middle_old, middle_new, autojunk=False)
     added: list[DiffLine] = []
     removed: list[DiffLine] = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             continue
-        removed.extend(DiffLine(i + 1, old[i]) for i in range(i1, i2))
-        added.extend(DiffLine(j + 1, new[j]) for j in range(j1, j2))
+        removed.extend(DiffLine(head + i + 1, middle_old[i]) for i in range(i1, i2))
+        added.extend(DiffLine(head + j + 1, middle_new[j]) for j in range(j1, j2))
     return added, removed
 
 

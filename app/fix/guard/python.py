@@ -125,11 +125,14 @@ def shape(node: ast.AST) -> str:
 class _Names:
     """Resolves names to dotted paths through imports and simple aliases."""
 
-    def __init__(self, tree: ast.Module) -> None:
+    def __init__(self, nodes: list[ast.AST]) -> None:
         self.aliases: dict[str, str] = {}
         self.star_testing = False
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
+        assignments = []
+        for node in nodes:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                assignments.append(node)
+            elif isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.asname:
                         self.aliases[alias.asname] = alias.name
@@ -145,11 +148,11 @@ class _Names:
                     self.aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
         # Simple aliases (``m = pytest.mark``), to a fixed point of two rounds.
         for _ in range(2):
-            for node in ast.walk(tree):
-                if isinstance(node, ast.Assign) and len(node.targets) == 1:
-                    target = node.targets[0]
-                    resolved = self.qualify(node.value)
-                    if isinstance(target, ast.Name) and resolved:
+            for assignment in assignments:
+                target = assignment.targets[0]
+                if isinstance(target, ast.Name):
+                    resolved = self.qualify(assignment.value)
+                    if resolved:
                         self.aliases.setdefault(target.id, resolved)
 
     def qualify(self, node: ast.AST) -> str | None:
@@ -482,14 +485,16 @@ def analyze(path: str, text: str) -> FileFacts:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         facts.parsed = False
         return facts
-    names = _Names(tree)
+    nodes = list(ast.walk(tree))
+    names = _Names(nodes)
     is_test_file = facts.collected or PurePosixPath(path).name == "conftest.py"
-    _markers(tree, names, facts, is_test_file)
+    _markers(nodes, names, facts, is_test_file)
     _module_level(tree, names, facts, is_test_file)
     helpers = {
         node.name
         for node in tree.body
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        if (is_test_file or is_test_path(path))
+        and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
         and not node.name.startswith("test")
         and _checks_in(node)
     }
@@ -552,12 +557,14 @@ def _test_functions(
                 yield key, func, marks + class_marks
 
 
-def _markers(tree: ast.Module, names: _Names, facts: FileFacts, is_test_file: bool) -> None:
-    for node in ast.walk(tree):
+def _markers(nodes: list[ast.AST], names: _Names, facts: FileFacts, is_test_file: bool) -> None:
+    for node in nodes:
         line = getattr(node, "lineno", 0)
         if isinstance(node, ast.Attribute):
+            if node.attr not in SKIP_NAMES:
+                continue
             testing = names.testing(node.value)
-            if node.attr in SKIP_NAMES and (testing or node.attr == "skipTest"):
+            if testing or node.attr == "skipTest":
                 shown = f"{testing}.{node.attr}" if testing else f"….{node.attr}"
                 facts.markers.append(
                     Marker(
