@@ -9,10 +9,11 @@ that returns a ``problem`` the next iteration's prompt is told about.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,7 @@ class FixAttempter:
         cost = 0.0
         tokens: int | None = None
         used: list[str] = []
+        summaries: list[str] = []
         for fixer in fixers:
             started = time.monotonic()
             result = await fixer.fix(
@@ -152,6 +154,12 @@ class FixAttempter:
             )
             self._metrics.fixer_seconds.labels(fixer.name).observe(time.monotonic() - started)
             used.append(fixer.name)
+            if result.summary:
+                summaries.append(result.summary)
+            elif fixer.name == "autofix":
+                summaries.append(
+                    "Ran the repository's autofix commands: " + "; ".join(config.autofix)
+                )
             cost += result.cost_usd
             if result.tokens is not None:
                 tokens = (tokens or 0) + result.tokens
@@ -201,6 +209,8 @@ class FixAttempter:
             )
         judged = replace(
             spent,
+            summary="\n\n".join(summaries) or None,
+            diffstat=diffstat({path: blob for path, (_, blob) in originals.items()}, guarded),
             files_changed=verdict.files_changed,
             lines_changed=verdict.lines_added + verdict.lines_removed,
             guard_ok=verdict.ok,
@@ -245,6 +255,35 @@ class FixAttempter:
         return await workspace.preserving_changes(
             lambda: run_verify(command, workspace.path, timeout_s, self._sandbox)
         )
+
+
+def diffstat(
+    before: Mapping[str, bytes | None], after: Mapping[str, bytes | None]
+) -> tuple[tuple[str, int, int], ...]:
+    """Per changed file: (path, lines added, lines removed), as ``git diff --stat`` counts them.
+
+    A file that is not UTF-8 text counts as one line per version (git says "Bin").
+    """
+    rows = []
+    for path in sorted(after):
+        old, new = _lines(before.get(path)), _lines(after[path])
+        added = removed = 0
+        for line in difflib.unified_diff(old, new, lineterm="", n=0):
+            if line.startswith("+") and not line.startswith("+++"):
+                added += 1
+            elif line.startswith("-") and not line.startswith("---"):
+                removed += 1
+        rows.append((path, added, removed))
+    return tuple(rows)
+
+
+def _lines(content: bytes | None) -> list[str]:
+    if content is None:
+        return []
+    try:
+        return content.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        return ["<binary>"]
 
 
 def _rejection(verdict: GuardVerdict) -> str:

@@ -87,6 +87,14 @@ class RetryPolicy:
         return None
 
 
+def graphql_endpoint(api_url: str) -> str:
+    """The GraphQL URL that belongs to a REST API root (github.com, GHES or a test server)."""
+    root = api_url.rstrip("/")
+    if root.endswith("/api/v3"):
+        return root.removesuffix("/v3") + "/graphql"
+    return root + "/graphql"
+
+
 class AppGitHubAPI(GitHubAPI):
     """A gidgethub client authenticated as one installation (or as the App)."""
 
@@ -115,6 +123,15 @@ class AppGitHubAPI(GitHubAPI):
 
     async def sleep(self, seconds: float) -> None:
         await self._sleeper(seconds)
+
+    @property
+    def graphql_url(self) -> str:
+        """GitHub's GraphQL endpoint for this API: ``/graphql`` beside the REST root.
+
+        On GitHub Enterprise Server the REST root is ``https://HOST/api/v3`` and
+        GraphQL is ``https://HOST/api/graphql``.
+        """
+        return graphql_endpoint(self.base_url)
 
     async def _request(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""

@@ -67,6 +67,8 @@ FIX_BRANCH_PREFIX = "ci-fix/"
 MAX_INTERRUPTIONS = 2
 PASSED_LATER = "Passed on a later run of the same commit"
 REPAIR_AFTER_S = 60.0
+# Key lines of each diagnosis kept in the loop's history (the PR shows the first ones).
+KEY_LINES_KEPT = 12
 
 
 class Engine:
@@ -591,6 +593,11 @@ class Engine:
             )
         )
         await self._event(fixing, "iteration", n=n, category=diagnosis.category.value)
+        log.info(
+            "loop %s: fixing, attempt %s (%s)", loop.id, n, diagnosis.category.value,
+            extra={"step": "fixing", "iteration": n, "category": diagnosis.category.value},
+        )  # fmt: skip
+        await self._reporter.progress(gh, fixing, config)
 
         async def on_spend(amount: float) -> None:
             if amount > 0:
@@ -635,6 +642,14 @@ class Engine:
             fix_sha=result.published_sha,
             outcome=result.problem,
             ended_at=self._clock(),
+        )
+        await self._event(
+            fixing,
+            "attempted",
+            n=n,
+            status=result.iteration_status,
+            summary=result.summary,
+            diffstat=[list(row) for row in result.diffstat],
         )
         current = await self.store.get_loop(loop.id)
         if current is None or current.state is not LoopState.FIXING:
@@ -722,6 +737,9 @@ class Engine:
             category=diagnosis.category.value,
             tool=diagnosis.tool,
             fingerprint=diagnosis.fingerprint,
+            # Kept so the PR can show the original failure after later ones replaced it.
+            key_lines=[k.to_dict() for k in diagnosis.key_lines[:KEY_LINES_KEPT]],
+            failed_jobs=list(diagnosis.failed_jobs),
         )
         return diagnosis
 

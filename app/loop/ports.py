@@ -59,6 +59,10 @@ class AttemptResult:
     guard_reasons: tuple[str, ...] = ()
     verify: dict[str, Any] | None = None
     problem: str | None = None
+    # For the pull request: the agent's own account of its change and the published
+    # diff's per-file line counts (path, added, removed).
+    summary: str | None = None
+    diffstat: tuple[tuple[str, int, int], ...] = ()
 
     @property
     def iteration_status(self) -> str:
@@ -98,6 +102,9 @@ class Reporter(Protocol):
     """Everything the loop shows on GitHub: check run, pull request, escalation issue."""
 
     async def loop_started(self, gh: AppGitHubAPI, loop: Loop) -> int | None: ...
+
+    async def progress(self, gh: AppGitHubAPI, loop: Loop, config: RepoConfig | None) -> None:
+        """A step began: show it where people look (the check run, the PR's status line)."""
 
     async def fix_published(
         self, gh: AppGitHubAPI, loop: Loop, config: RepoConfig

@@ -205,17 +205,22 @@ async def ensure_pull_request(
     title: str,
     body: str,
     labels: Iterable[str] = (FIX_LABEL,),
+    draft: bool = True,
 ) -> dict[str, Any]:
     """Open the loop's pull request, or update the open one for ``head_branch``; label it.
 
     Opening is tried first because it is the common case (two requests with the
     label); GitHub's 422 for an existing pull request sends us to update it.
+    The pull request opens as a draft (CI has not run on it yet) unless the
+    repository's plan has no drafts, when it opens as an ordinary one.
     """
     wanted = list(dict.fromkeys([FIX_LABEL, *labels]))
     fix_ref(head_branch)  # a pull request only ever proposes a fix branch
-    data = {"title": title, "body": body, "head": head_branch, "base": base_branch}
+    data: dict[str, Any] = {"title": title, "body": body, "head": head_branch, "base": base_branch}
+    if draft:
+        data["draft"] = True
     try:
-        pr = await gh.post(f"/repos/{repo}/pulls", data=data)
+        pr = await _open_pull_request(gh, repo, data)
     except gidgethub.BadRequest as exc:
         if not _is_422(exc, "already exists"):
             raise
@@ -232,6 +237,15 @@ async def ensure_pull_request(
             f"/repos/{repo}/issues/{pr['number']}/labels", data={"labels": missing}
         )
     return pr
+
+
+async def _open_pull_request(gh: GitHubAPI, repo: str, data: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return await gh.post(f"/repos/{repo}/pulls", data=data)
+    except gidgethub.BadRequest as exc:
+        if data.get("draft") and _is_422(exc, "draft pull requests are not supported"):
+            return await gh.post(f"/repos/{repo}/pulls", data={**data, "draft": False})
+        raise
 
 
 async def _find_open_pull_request(

@@ -9,17 +9,18 @@ itself cannot close; inside code, GitHub neither renders markdown nor turns
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from app.core.markdown import code_span, fence, redact_secrets, tail
 from app.diagnosis.model import Diagnosis, key_line_text
-from app.fix.guard import GuardVerdict
 
 # GitHub rejects bodies over 65,536 characters; leave room for the frame around a block.
 BODY_LIMIT = 60_000
 EVIDENCE_TAIL = 3_000
+AGENT_SUMMARY_LIMIT = 2_000
 KEY_LINES_SHOWN = 12
 
 LOOP_MARKER_PREFIX = "<!-- ci-fix-loop:loop="
@@ -44,8 +45,47 @@ def escalation_marker(repo: str, workflow_id: int, branch: str) -> str:
 
 
 @dataclass(frozen=True)
+class FileStat:
+    """One file of a change: how many lines it gained and lost (``git diff --stat``)."""
+
+    path: str
+    added: int
+    removed: int
+
+
+@dataclass(frozen=True)
+class FailureSummary:
+    """One failure the loop saw: the run it started from, or CI on one of its fix commits.
+
+    ``label`` says which (``Original failure``, ``CI on iteration 1's commit``);
+    the original stays first in every body, later ones are listed under it.
+    """
+
+    label: str
+    run_id: int
+    run_url: str | None
+    diagnosis: Diagnosis
+
+
+@dataclass(frozen=True)
+class GuardSummary:
+    """The diff guard's verdict on the last change, as the reader of a PR needs it."""
+
+    ok: bool
+    reasons: tuple[str, ...] = ()
+    files_changed: int = 0
+    lines_added: int = 0
+    lines_removed: int = 0
+
+
+@dataclass(frozen=True)
 class IterationSummary:
-    """One fix attempt as the PR and the issue report it."""
+    """One fix attempt as the PR and the issue report it.
+
+    ``agent_summary`` is the fixing agent's own account of its change (untrusted
+    text: shown fenced and labelled as the agent's words); ``diffstat`` is what
+    the app itself measured in the published diff.
+    """
 
     n: int
     model: str
@@ -55,14 +95,19 @@ class IterationSummary:
     fix_commit: str | None = None
     ci_run_url: str | None = None
     guard_reasons: tuple[str, ...] = ()
+    agent_summary: str | None = None
+    diffstat: tuple[FileStat, ...] = ()
+    verify_ok: bool | None = None
 
 
 @dataclass(frozen=True)
 class LoopSummary:
     """What a loop did, for people: everything the PR, issue and check run show.
 
-    ``verify_tail`` is the end of the last local verification's output and
-    ``guard`` the last guard verdict; both are evidence that the change was checked.
+    ``diagnosis`` is the failure being worked on now; ``failures`` the history,
+    the original run's first.  ``verify_tail`` is the end of the last local
+    verification's output and ``guard`` the last guard verdict; both are
+    evidence that the change was checked.
     """
 
     loop_id: str
@@ -80,11 +125,22 @@ class LoopSummary:
     reason: str | None = None
     pr_url: str | None = None
     issue_url: str | None = None
-    guard: GuardVerdict | None = None
+    guard: GuardSummary | None = None
     verify_command: str | None = None
     verify_tail: str = ""
+    verify_ok: bool | None = None
+    failures: Sequence[FailureSummary] = ()
+    iteration: int = 0
+    max_iterations: int | None = None
+    fix_sha: str | None = None
+    budget_per_loop_usd: float | None = None
     limits_lowered: tuple[str, ...] = ()
     test_changes: tuple[str, ...] = ()
+
+    @property
+    def original(self) -> Diagnosis:
+        """The failure the loop was opened for (what the PR title names)."""
+        return self.failures[0].diagnosis if self.failures else self.diagnosis
 
 
 def _money(usd: float) -> str:
@@ -99,11 +155,51 @@ def _jobs(d: Diagnosis) -> str:
     return ", ".join(code_span(j) for j in d.failed_jobs) or "(unknown)"
 
 
-def _key_lines_block(d: Diagnosis) -> list[str]:
+def _key_lines_block(d: Diagnosis, heading: str = "### Key log lines") -> list[str]:
     if not d.key_lines:
         return []
     lines = "\n".join(key_line_text(k) for k in d.key_lines[:KEY_LINES_SHOWN])
-    return ["### Key log lines", "", fence(redact_secrets(lines)), ""]
+    return [heading, "", fence(redact_secrets(lines)), ""]
+
+
+# What names a failure in a title: a test id, an exception type, a rule code.
+_TEST_ID = re.compile(
+    r"(?:FAILED|FAIL|ERROR|failed:?)\s+([\w./\\-]+(?:::[\w\[\]./-]+)+|[\w./-]+\.(?:py|js|mjs|"
+    r"cjs|ts|tsx|jsx|go|rs|rb|java|kt)\b(?:\s*>\s*[^\n>]{1,60})?)"
+)
+_ERROR_NAME = re.compile(r"\b([A-Z][A-Za-z]*(?:Error|Exception|Failure|Panic))\b")
+_RULE_CODE = re.compile(r"\b((?:[A-Z]{1,4}\d{2,5})|(?:TS\d{4})|(?:E\d{4}))\b")
+TITLE_LIMIT = 120
+
+
+def _plain_title(text: str) -> str:
+    """Untrusted text made safe for a title: one line, no mentions or code spans."""
+    flat = " ".join(text.split()).replace("`", "'").replace("@", "@\u200b")
+    return flat if len(flat) <= TITLE_LIMIT else flat[: TITLE_LIMIT - 1] + "…"
+
+
+def failure_headline(d: Diagnosis, workflow_name: str) -> str:
+    """The failure in a few words: the failing test, or the tool, rule and place.
+
+    Examples: ``tests/test_calc.py::test_add fails (AssertionError)``,
+    ``ruff E501 in app/x.py:3``, ``test failure in CI``.
+    """
+    texts = [k.text for k in d.key_lines]
+    test_id = next((m.group(1) for t in texts if (m := _TEST_ID.search(t))), None)
+    error = next((m.group(1) for t in texts if (m := _ERROR_NAME.search(t))), None)
+    if d.category.value == "test" and test_id:
+        return _plain_title(f"{test_id} fails" + (f" ({error})" if error else ""))
+    located = next((k for k in d.key_lines if k.file), None)
+    if located is not None:
+        where = f"{located.file}:{located.line}" if located.line else str(located.file)
+        code = _RULE_CODE.search(located.text)
+        what = code.group(1) if code else (error or f"{d.category.value} error")
+        tool = f"{d.tool} " if d.tool else ""
+        return _plain_title(f"{tool}{what} in {where}")
+    if error:
+        return _plain_title(f"{d.category.value} failure ({error}) in {workflow_name}")
+    tool = f" ({d.tool})" if d.tool else ""
+    return _plain_title(f"{d.category.value} failure{tool} in {workflow_name}")
 
 
 def _iterations_table(items: Sequence[IterationSummary]) -> list[str]:
@@ -134,6 +230,94 @@ def _guard_rejections(items: Sequence[IterationSummary]) -> list[str]:
     return out
 
 
+def diffstat_text(stats: Sequence[FileStat]) -> str:
+    """``git diff --stat`` style: one line per file, then the totals."""
+    width = max((len(f.path) for f in stats), default=0)
+    lines = [
+        f" {f.path.ljust(width)} | {f.added + f.removed:>4} {'+' * min(f.added, 30)}"
+        f"{'-' * min(f.removed, 30)}"
+        for f in stats
+    ]
+    added, removed = sum(f.added for f in stats), sum(f.removed for f in stats)
+    lines.append(
+        f" {len(stats)} file{'s' if len(stats) != 1 else ''} changed, "
+        f"{added} insertion{'s' if added != 1 else ''}(+), "
+        f"{removed} deletion{'s' if removed != 1 else ''}(-)"
+    )
+    return "\n".join(lines)
+
+
+def _what_changed(s: LoopSummary) -> list[str]:
+    """Per published iteration: the agent's own summary (labelled as such) and the diffstat."""
+    published = [it for it in s.iterations if it.fix_commit]
+    if not published:
+        return []
+    out = ["### What changed", ""]
+    for it in published:
+        if len(published) > 1:
+            out += [f"**Iteration {it.n}** (`{(it.fix_commit or '')[:10]}`)", ""]
+        if it.agent_summary:
+            out += [
+                "The fixing agent's own summary (its words, not checked by the app):",
+                "",
+                fence(redact_secrets(tail(it.agent_summary, AGENT_SUMMARY_LIMIT))),
+                "",
+            ]
+        else:
+            out += ["The fixing agent gave no summary of its change.", ""]
+        if it.diffstat:
+            out += ["Diffstat, as published:", "", fence(diffstat_text(it.diffstat)), ""]
+    return out
+
+
+def _failure_history(s: LoopSummary) -> list[str]:
+    """The original failure first, then what CI said about each fix commit."""
+    if not s.failures:
+        return _key_lines_block(s.diagnosis, "### The failure")
+    out = ["### The failure", ""]
+    for failure in s.failures:
+        d = failure.diagnosis
+        run = f"[{failure.run_id}]({failure.run_url})" if failure.run_url else str(failure.run_id)
+        out += [f"**{failure.label}** (run {run}; {_category(d)}; jobs: {_jobs(d)}):", ""]
+        lines = "\n".join(key_line_text(k) for k in d.key_lines[:KEY_LINES_SHOWN])
+        out += [fence(redact_secrets(lines or "(no key lines were found in the log)")), ""]
+    return out
+
+
+def _checks(s: LoopSummary) -> list[str]:
+    """How the change was checked: the guard, local verification, and what it cost."""
+    out = ["### Checks", ""]
+    if s.guard is not None:
+        g = s.guard
+        verdict = "passed" if g.ok else "rejected the change"
+        out.append(
+            f"- **Diff guard:** {verdict} ({g.files_changed} file(s), "
+            f"+{g.lines_added}/-{g.lines_removed} lines)."
+        )
+    if s.verify_command:
+        result = {True: "passed", False: "failed", None: "ran"}[s.verify_ok]
+        out.append(f"- **Verified locally:** {code_span(s.verify_command)} {result}.")
+    else:
+        out.append(
+            "- **Verified locally:** no `verify` command is configured; CI is the only check."
+        )
+    budget = f" of {_money(s.budget_per_loop_usd)} allowed" if s.budget_per_loop_usd else ""
+    out += [
+        f"- **Cost:** {_money(s.total_cost_usd)}{budget} over {len(s.iterations)} iteration(s).",
+        "",
+    ]
+    if s.verify_tail:
+        out += [
+            "<details><summary>Verification output (tail)</summary>",
+            "",
+            fence(redact_secrets(tail(s.verify_tail, EVIDENCE_TAIL))),
+            "",
+            "</details>",
+            "",
+        ]
+    return out
+
+
 def _test_changes(s: LoopSummary) -> list[str]:
     """Every test the published fix added, changed, moved or renamed, for the reviewer."""
     if not s.test_changes:
@@ -151,99 +335,123 @@ def _test_changes(s: LoopSummary) -> list[str]:
     ]
 
 
-def _evidence(s: LoopSummary) -> list[str]:
-    out = []
-    if s.guard is not None:
-        verdict = "passed" if s.guard.ok else "rejected"
-        out.append(
-            f"- Diff guard {verdict}: {s.guard.files_changed} file(s), "
-            f"+{s.guard.lines_added}/-{s.guard.lines_removed} lines."
-        )
-    if s.verify_command:
-        out.append(f"- Verified locally with {code_span(s.verify_command)}.")
-    if not out and not s.verify_tail:
-        return []
-    out = ["### Evidence", "", *out, ""]
-    if s.verify_tail:
-        out += [
-            "<details><summary>Verification output (tail)</summary>",
-            "",
-            fence(redact_secrets(tail(s.verify_tail, EVIDENCE_TAIL))),
-            "",
-            "</details>",
-            "",
-        ]
-    return out
-
-
-def _assemble(parts: list[str], marker: str = "") -> str:
+def _assemble(parts: list[str], marker: str = "", keep_last: list[str] | None = None) -> str:
     """Join sections, dropping whole trailing sections if GitHub's size limit needs it.
 
     The cut falls between parts, never inside one: a fenced block is a single
     part, and a cut inside it would leave the fence open (untrusted text may
     itself hold lines that look like ``### `` headings).  The marker is always
-    kept because finding the issue or PR again depends on it.
+    kept because finding the issue or PR again depends on it, and so is
+    ``keep_last`` (the PR's collapsed commands).
     """
+    tail_parts = keep_last or []
+    limit = BODY_LIMIT - sum(len(p) + 1 for p in tail_parts)
     body = "\n".join(parts).rstrip()
-    if len(body) > BODY_LIMIT:
+    if len(body) > limit:
         fits, size = 0, len(parts[0])
-        while size <= BODY_LIMIT:
+        while size <= limit:
             fits += 1
             size += 1 + len(parts[fits])
         # parts[fits] is the first part that does not fit; cut before its section.
         cut = next((i for i in range(fits, 0, -1) if parts[i].startswith("### ")), fits)
         body = "\n".join(parts[:cut]).rstrip() + "\n\n_(Truncated.)_"
+    if tail_parts:
+        body = body + "\n\n" + "\n".join(tail_parts).rstrip()
     return f"{body}\n\n{marker}\n" if marker else f"{body}\n"
 
 
 def pr_title(s: LoopSummary) -> str:
-    tool = f" {s.diagnosis.tool}" if s.diagnosis.tool else ""
-    title = f"ci-fix: repair{tool} {s.diagnosis.category.value} failure in {s.workflow_name}"
-    return " ".join(title.split())[:200]
+    """Names the original failure, so the PR list says what each fix is for."""
+    return f"ci-fix: {failure_headline(s.original, s.workflow_name)}"
+
+
+_STATUS = {
+    "queued": "🔄 **Working:** reading the failure",
+    "rerunning": "🔄 **Working:** re-running the failed jobs",
+    "succeeded": "✅ **CI is green on this branch.** Ready for your review.",
+    "flaky": "✅ **The failure went away on a re-run.** Nothing to merge.",
+}
+
+
+def status_line(s: LoopSummary) -> str:
+    """One line saying where the loop is now; rewritten on every step."""
+    limit = f" of {s.max_iterations}" if s.max_iterations else ""
+    reason = code_span(tail(s.reason or "", 300)) if s.reason else ""
+    if s.state in _STATUS:
+        return _STATUS[s.state]
+    if s.state == "fixing":
+        return f"🔧 **Fixing:** attempt {s.iteration}{limit} is running."
+    if s.state == "awaiting_ci":
+        sha = f" on `{s.fix_sha[:10]}`" if s.fix_sha else ""
+        return f"⏳ **Waiting for CI**{sha} (attempt {s.iteration}{limit})."
+    if s.state in ("escalated", "exhausted"):
+        issue = f" Tracked in {s.issue_url}." if s.issue_url else ""
+        return f"❌ **Gave up:** {reason or 'no reason recorded'}.{issue}"
+    if s.state == "cancelled":
+        return f"⏹️ **Stopped:** {reason or 'stopped'}."
+    if s.state == "superseded":
+        return f"⏭️ **Superseded:** {reason or 'a newer failure replaced this one'}."
+    return f"**State:** {code_span(s.state or 'unknown')}"
+
+
+COMMANDS = [
+    "<details><summary>Commands</summary>",
+    "",
+    "Comment on this pull request:",
+    "- `/ci-fix retry`: after the loop gave up, give it a fresh set of iterations.",
+    "- `/ci-fix stop`: stop the loop.",
+    "- `/ci-fix status`: report the loop's state.",
+    "",
+    "Review the change like any other: the app never merges it.",
+    "",
+    "</details>",
+]
 
 
 def pr_body(s: LoopSummary) -> str:
+    """The fix PR: status, what changed and why, the failure, the checks; commands at the bottom."""
     d = s.diagnosis
     head = [
-        "## CI Fix Loop",
+        status_line(s),
+        "",
+        f"## {code_span(failure_headline(s.original, s.workflow_name))}",
         "",
         f"This pull request repairs the failed run [{s.run_id}]({s.run_url}) of "
-        f"{code_span(s.workflow_name)} on {code_span(s.branch)} at `{s.head_sha[:12]}`.",
+        f"{code_span(s.workflow_name)} on {code_span(s.branch)} at `{s.head_sha[:12]}` "
+        f"({_category(d)}; failed jobs: {_jobs(d)}).",
         "",
-        f"- **Category:** {_category(d)}",
-        f"- **Failed jobs:** {_jobs(d)}",
-        f"- **Total cost:** {_money(s.total_cost_usd)}",
-        "",
-    ]
-    commands = [
-        "### Commands",
-        "",
-        "Comment on this pull request:",
-        "- `/ci-fix retry`: after the loop gave up, give it a fresh set of iterations.",
-        "- `/ci-fix stop`: stop the loop; this pull request stays open for you.",
-        "- `/ci-fix status`: report the loop's state.",
-        "",
-        "Review the change like any other: the app never merges it.",
     ]
     body = [
         *head,
-        *commands,
-        "",
-        *_key_lines_block(d),
-        *_iterations_table(s.iterations),
+        *_what_changed(s),
         *_test_changes(s),
+        *_failure_history(s),
+        *_checks(s),
+        *_iterations_table(s.iterations),
         *_guard_rejections(s.iterations),
-        *_evidence(s),
     ]
-    return _assemble(body, loop_marker(s.loop_id))
+    return _assemble(body, loop_marker(s.loop_id), keep_last=COMMANDS)
+
+
+def pr_close_comment(s: LoopSummary) -> str:
+    """Why the app closes its own pull request: the loop ended without a green run."""
+    why = {
+        "escalated": "The CI Fix Loop gave up on this failure",
+        "exhausted": "The CI Fix Loop used all its iterations without a green run",
+        "cancelled": "The CI Fix Loop was stopped",
+        "superseded": "A newer failure on the branch superseded this loop",
+    }.get(s.state, "The CI Fix Loop ended without a green run")
+    issue = f" It is tracked in {s.issue_url}." if s.issue_url else ""
+    return (
+        f"{why}, so this pull request is closed; the branch stays for reference.{issue}\n\n"
+        f"{fence(redact_secrets(s.reason or '(no reason recorded)'))}\n\n"
+        "A maintainer can reopen it, or comment `/ci-fix retry` on the escalation issue.\n"
+    )
 
 
 def escalation_title(s: LoopSummary) -> str:
-    title = (
-        f"CI Fix Loop: {s.diagnosis.category.value} failure in {s.workflow_name} "
-        f"on {s.branch} needs manual intervention"
-    )
-    return " ".join(title.split())[:200]
+    headline = failure_headline(s.original, s.workflow_name)
+    return _plain_title(f"CI Fix Loop: {headline} on {s.branch} needs a person")[:200]
 
 
 def _attempts(s: LoopSummary) -> list[str]:
@@ -277,7 +485,7 @@ def escalation_body(s: LoopSummary) -> str:
         "`/ci-fix retry` here to give the loop a fresh set of iterations. "
         "`/ci-fix status` shows where it stands.",
         "",
-        *_key_lines_block(d),
+        *_failure_history(s),
         *_attempts(s),
     ]
     return _assemble(body, escalation_marker(s.repo, s.workflow_id, s.branch))
@@ -295,7 +503,7 @@ def escalation_comment(s: LoopSummary) -> str:
         "",
         fence(redact_secrets(s.reason or "(none given)")),
         "",
-        *_key_lines_block(d),
+        *_failure_history(s),
         *_attempts(s),
     ]
     return _assemble(body)
@@ -309,13 +517,34 @@ def pr_escalation_comment(s: LoopSummary, issue_url: str) -> str:
     )
 
 
+_CHECK_STEP = {
+    "queued": "diagnosing",
+    "rerunning": "re-running the failed jobs",
+    "succeeded": "fixed",
+    "flaky": "flaky: green on a re-run",
+    "escalated": "escalated",
+    "exhausted": "gave up after all iterations",
+    "cancelled": "stopped",
+    "superseded": "superseded",
+}
+
+
 def check_title(s: LoopSummary) -> str:
-    verb = {"succeeded": "fixed", "escalated": "escalated"}.get(s.state, s.state or "running")
-    return f"{s.diagnosis.category.value} failure: {verb}"[:200]
+    """The check run's title: the failure and the step the loop is at."""
+    if s.state == "fixing":
+        step = f"fixing, attempt {s.iteration}"
+    elif s.state == "awaiting_ci":
+        step = f"waiting for CI on attempt {s.iteration}"
+    else:
+        step = _CHECK_STEP.get(s.state, s.state or "running")
+    return f"{s.diagnosis.category.value} failure: {step}"[:200]
 
 
 def check_summary(s: LoopSummary) -> str:
     lines = [
+        status_line(s),
+        "",
+        f"- **Failure:** {code_span(failure_headline(s.original, s.workflow_name))}",
         f"- **Category:** {_category(s.diagnosis)}",
         f"- **Iterations:** {len(s.iterations)}",
         f"- **Cost:** {_money(s.total_cost_usd)}",

@@ -3,31 +3,52 @@
 The engine decides; this module turns a stored loop into the API calls that
 make the decision visible, using the renderers in ``app.publish.render`` and the
 publishing helpers.  In dry-run mode only the check run is written.
+
+The pull request follows the loop: opened as a draft when the first fix is
+published (reviewers requested then), its status line rewritten at every
+step, marked ready for review when CI on it is green (GraphQL: REST cannot
+undraft), and closed with a comment saying why when the loop ends without a
+fix.  Every link is built from the ``html_url`` GitHub gave for the run, so it
+points at the right host on GitHub Enterprise too.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from typing import Any
 
-from gidgethub.abc import GitHubAPI
+import gidgethub
 
 from app.config.model import RepoConfig
 from app.config.source import ConfigLoad, render_config_problems
-from app.diagnosis.model import Category, Diagnosis
+from app.diagnosis.model import Category, Diagnosis, KeyLine
+from app.github.client import AppGitHubAPI
 from app.intake.payloads import RunFacts
-from app.publish.checkrun import completed_check, finish_check, start_check
+from app.publish.checkrun import (
+    CHECK_NAME,
+    completed_check,
+    finish_check,
+    start_check,
+    update_check,
+)
 from app.publish.commit import FIX_LABEL, ensure_pull_request
 from app.publish.escalate import escalate
 from app.publish.render import (
+    FailureSummary,
+    FileStat,
+    GuardSummary,
     IterationSummary,
     LoopSummary,
     check_summary,
     check_title,
     pr_body,
+    pr_close_comment,
     pr_title,
 )
+from app.publish.reviewers import choose_reviewers, request_reviewers
 from app.store.base import Store
-from app.store.records import Iteration, Loop, LoopState
+from app.store.records import Iteration, Loop, LoopEvent, LoopState
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +60,27 @@ CHECK_CONCLUSIONS = {
     LoopState.EXHAUSTED: "failure",
     LoopState.ESCALATED: "failure",
 }
+# Loops that end like this close their pull request: nothing in it is worth merging.
+CLOSES_PR = frozenset(
+    {LoopState.EXHAUSTED, LoopState.ESCALATED, LoopState.CANCELLED, LoopState.SUPERSEDED}
+)
+MARK_READY = """
+mutation MarkReady($id: ID!) {
+  markPullRequestReadyForReview(input: {pullRequestId: $id}) {
+    pullRequest { number isDraft }
+  }
+}
+"""
+
+
+def web_url(loop: Loop, path: str) -> str:
+    """A page of the loop's repository, on the host GitHub's own ``html_url`` named.
+
+    ``run_url`` is the failing run's ``html_url`` (``{web}/{owner}/{repo}/actions/runs/{id}``),
+    so the repository's page is what precedes ``/actions/runs/``.
+    """
+    base = loop.run_url.split("/actions/runs/", 1)[0]
+    return f"{base}/{path}"
 
 
 class GitHubReporter:
@@ -46,10 +88,36 @@ class GitHubReporter:
         self._store = store
         self._dry_run = dry_run
 
-    async def loop_started(self, gh: GitHubAPI, loop: Loop) -> int | None:
-        return await start_check(gh, repo=loop.repo, head_sha=loop.head_sha, details_url=None)
+    async def loop_started(self, gh: AppGitHubAPI, loop: Loop) -> int | None:
+        return await start_check(
+            gh,
+            repo=loop.repo,
+            head_sha=loop.head_sha,
+            title=f"{CHECK_NAME}: reading the failed run's logs",
+            summary_markdown=(
+                f"The loop started for run [{loop.run_id}]({loop.run_url}); the diagnosis "
+                "and every later step are shown here as they happen."
+            ),
+        )
 
-    async def fix_published(self, gh: GitHubAPI, loop: Loop, config: RepoConfig) -> int | None:
+    async def progress(self, gh: AppGitHubAPI, loop: Loop, config: RepoConfig | None) -> None:
+        """A step began (diagnosed, fixing attempt N): show it on the check run and the PR."""
+        summary = await self.summary(loop, config)
+        if loop.check_run_id is not None:
+            await update_check(
+                gh,
+                repo=loop.repo,
+                check_run_id=loop.check_run_id,
+                title=check_title(summary),
+                summary_markdown=check_summary(summary),
+                details_url=summary.pr_url,
+            )
+        if loop.pr_number is not None and not self._dry_run:
+            await gh.patch(
+                f"/repos/{loop.repo}/pulls/{loop.pr_number}", data={"body": pr_body(summary)}
+            )
+
+    async def fix_published(self, gh: AppGitHubAPI, loop: Loop, config: RepoConfig) -> int | None:
         summary = await self.summary(loop, config)
         pr = await ensure_pull_request(
             gh,
@@ -60,15 +128,38 @@ class GitHubReporter:
             body=pr_body(summary),
             labels=(FIX_LABEL,),
         )
-        return int(pr["number"])
+        number = int(pr["number"])
+        if loop.pr_number is None:
+            await self._ask_for_review(gh, loop, number)
+        if loop.check_run_id is not None:
+            waiting = replace(summary, pr_url=str(pr["html_url"]))
+            await update_check(
+                gh,
+                repo=loop.repo,
+                check_run_id=loop.check_run_id,
+                title=check_title(waiting),
+                summary_markdown=check_summary(waiting),
+                details_url=str(pr["html_url"]),
+            )
+        return number
 
-    async def loop_ended(self, gh: GitHubAPI, loop: Loop, config: RepoConfig | None) -> None:
+    async def _ask_for_review(self, gh: AppGitHubAPI, loop: Loop, number: int) -> None:
+        """Reviewers for a new fix PR: CODEOWNERS of what changed, else the failing author."""
+        paths = [path for event in await self._store.events(loop.id) if event.kind == "attempted"
+                 for path, *_ in event.detail.get("diffstat") or []]  # fmt: skip
+        owners = await choose_reviewers(
+            gh, repo=loop.repo, changed_paths=paths, failing_sha=loop.head_sha
+        )
+        if owners:
+            await request_reviewers(gh, repo=loop.repo, pr_number=number, owners=owners)
+        else:
+            log.info("no reviewer found for %s#%s (no CODEOWNERS match, author lacks write "
+                     "access)", loop.repo, number)  # fmt: skip
+
+    async def loop_ended(self, gh: AppGitHubAPI, loop: Loop, config: RepoConfig | None) -> None:
         summary = await self.summary(loop, config)
         if loop.pr_number is not None and not self._dry_run:
-            await gh.patch(
-                f"/repos/{loop.repo}/pulls/{loop.pr_number}",
-                data={"body": pr_body(summary)},
-            )
+            await self._end_pull_request(gh, loop, summary)
         if loop.check_run_id is not None:
             await finish_check(
                 gh,
@@ -77,9 +168,29 @@ class GitHubReporter:
                 conclusion=CHECK_CONCLUSIONS[loop.state],
                 summary_markdown=check_summary(summary),
                 title=check_title(summary),
+                details_url=summary.pr_url or summary.issue_url,
             )
 
-    async def escalated(self, gh: GitHubAPI, loop: Loop, config: RepoConfig | None) -> int | None:
+    async def _end_pull_request(self, gh: AppGitHubAPI, loop: Loop, summary: LoopSummary) -> None:
+        """Final body; then ready for review (green) or closed with the reason (gave up)."""
+        path = f"/repos/{loop.repo}/pulls/{loop.pr_number}"
+        pr = await gh.getitem(path)
+        is_open = pr.get("state") == "open" and not pr.get("merged")
+        closing = is_open and loop.state in CLOSES_PR
+        update: dict[str, Any] = {"body": pr_body(summary)}
+        if closing:
+            await gh.post(
+                f"/repos/{loop.repo}/issues/{loop.pr_number}/comments",
+                data={"body": pr_close_comment(summary)},
+            )
+            update["state"] = "closed"
+        await gh.patch(path, data=update)
+        if is_open and loop.state is LoopState.SUCCEEDED and pr.get("draft"):
+            await mark_ready_for_review(gh, str(pr["node_id"]))
+
+    async def escalated(
+        self, gh: AppGitHubAPI, loop: Loop, config: RepoConfig | None
+    ) -> int | None:
         if self._dry_run:
             return None
         escalation = (config or RepoConfig()).escalation
@@ -92,7 +203,7 @@ class GitHubReporter:
             pr_number=loop.pr_number,
         )
 
-    async def config_invalid(self, gh: GitHubAPI, facts: RunFacts, load: ConfigLoad) -> None:
+    async def config_invalid(self, gh: AppGitHubAPI, facts: RunFacts, load: ConfigLoad) -> None:
         items = load.problems
         check_id = await completed_check(
             gh,
@@ -104,18 +215,21 @@ class GitHubReporter:
         )
         log.warning("invalid config in %s reported on check run %s", facts.repo, check_id)
 
-    async def rerun_failed_jobs(self, gh: GitHubAPI, loop: Loop) -> None:
+    async def rerun_failed_jobs(self, gh: AppGitHubAPI, loop: Loop) -> None:
         await gh.post(f"/repos/{loop.repo}/actions/runs/{loop.run_id}/rerun-failed-jobs", data={})
 
     async def summary(self, loop: Loop, config: RepoConfig | None = None) -> LoopSummary:
         iterations = await self._store.iterations(loop.id)
+        events = await self._store.events(loop.id)
         diagnosis = (
             Diagnosis.from_dict(loop.diagnosis)
             if loop.diagnosis
             else Diagnosis(category=Category.UNKNOWN, confidence=0.0)
         )
+        attempts = {int(e.detail.get("n", 0)): e.detail for e in events if e.kind == "attempted"}
+        summaries = [_iteration_summary(loop, i, attempts.get(i.n, {})) for i in iterations]
         last = iterations[-1] if iterations else None
-        published = next((i for i in reversed(iterations) if i.fix_sha), None)
+        verify = (last.verify or {}) if last else {}
         return LoopSummary(
             loop_id=str(loop.id),
             repo=loop.repo,
@@ -126,27 +240,107 @@ class GitHubReporter:
             run_id=loop.run_id,
             run_url=loop.run_url,
             diagnosis=diagnosis,
-            iterations=[_iteration_summary(loop, i) for i in iterations],
+            iterations=summaries,
             total_cost_usd=loop.cost_usd,
             state=loop.state.value,
             reason=loop.reason,
-            pr_url=_html_url(loop, loop.pr_number, "pull"),
-            issue_url=_html_url(loop, loop.issue_number, "issues"),
-            verify_command=config.verify if config else None,
-            verify_tail=str((last.verify or {}).get("after_tail", "")) if last else "",
+            pr_url=web_url(loop, f"pull/{loop.pr_number}") if loop.pr_number else None,
+            issue_url=web_url(loop, f"issues/{loop.issue_number}") if loop.issue_number else None,
+            guard=_guard(last, attempts.get(last.n, {}) if last else {}),
+            verify_command=config.verify if config else verify.get("command"),
+            verify_tail=str(verify.get("after_tail", "")),
+            verify_ok=verify.get("after_ok") if "after_ok" in verify else None,
+            failures=_failures(loop, events, iterations),
+            iteration=loop.iteration - loop.iteration_base,
+            max_iterations=config.max_iterations if config else None,
+            fix_sha=loop.fix_sha,
+            budget_per_loop_usd=config.budget.per_loop_usd if config else None,
             limits_lowered=config.clamped if config else (),
-            test_changes=tuple(
-                str(item) for item in ((published.verify or {}).get("test_changes") or ())
-            )
-            if published
-            else (),
+            test_changes=_test_changes(iterations),
         )
 
 
-def _iteration_summary(loop: Loop, iteration: Iteration) -> IterationSummary:
+async def mark_ready_for_review(gh: AppGitHubAPI, node_id: str) -> None:
+    """Undraft a pull request; only GitHub's GraphQL API can do this."""
+    try:
+        await gh.graphql(MARK_READY, endpoint=gh.graphql_url, id=node_id)
+    except gidgethub.GraphQLException as exc:
+        # The PR stays a draft; the status line still says CI is green.
+        log.warning("could not mark pull request %s ready for review: %s", node_id, exc)
+
+
+def _failures(
+    loop: Loop, events: list[LoopEvent], iterations: list[Iteration]
+) -> list[FailureSummary]:
+    """Every diagnosed failure, oldest first: the original run, then CI on each fix commit."""
+    by_ci_run = {i.ci_run_id: i.n for i in iterations if i.ci_run_id}
+    out: list[FailureSummary] = []
+    seen: set[int] = set()
+    for event in events:
+        if event.kind != "diagnosed" or "key_lines" not in event.detail:
+            continue
+        run_id = int(event.detail.get("run_id") or loop.run_id)
+        if run_id in seen:
+            continue
+        seen.add(run_id)
+        if not out:
+            label = "Original failure"
+        elif run_id in by_ci_run:
+            label = f"CI on iteration {by_ci_run[run_id]}'s fix"
+        else:
+            label = "After a re-run" if run_id == loop.run_id else f"Run {run_id}"
+        diagnosis = Diagnosis(
+            category=_category(event.detail.get("category")),
+            confidence=0.0,
+            tool=event.detail.get("tool"),
+            key_lines=tuple(KeyLine.from_dict(k) for k in event.detail.get("key_lines") or ()),
+            failed_jobs=tuple(event.detail.get("failed_jobs") or ()),
+        )
+        out.append(
+            FailureSummary(label, run_id, web_url(loop, f"actions/runs/{run_id}"), diagnosis)
+        )
+    return out
+
+
+def _category(value: Any) -> Category:
+    try:
+        return Category(value)
+    except ValueError:
+        return Category.UNKNOWN
+
+
+def _guard(last: Iteration | None, attempt: dict[str, Any]) -> GuardSummary | None:
+    if last is None or last.guard_ok is None:
+        return None
+    stats = _diffstat(attempt)
+    return GuardSummary(
+        ok=last.guard_ok,
+        reasons=last.guard_reasons,
+        files_changed=last.files_changed,
+        lines_added=sum(f.added for f in stats),
+        lines_removed=sum(f.removed for f in stats),
+    )
+
+
+def _test_changes(iterations: list[Iteration]) -> tuple[str, ...]:
+    """The tests the latest published fix touched, as the guard listed them."""
+    published = next((i for i in reversed(iterations) if i.fix_sha), None)
+    listed = (published.verify or {}).get("test_changes") if published else None
+    return tuple(str(item) for item in listed or ())
+
+
+def _diffstat(attempt: dict[str, Any]) -> tuple[FileStat, ...]:
+    rows = attempt.get("diffstat") or ()
+    return tuple(FileStat(str(r[0]), int(r[1]), int(r[2])) for r in rows if len(r) == 3)
+
+
+def _iteration_summary(
+    loop: Loop, iteration: Iteration, attempt: dict[str, Any]
+) -> IterationSummary:
     outcome = iteration.status
     if iteration.ci_conclusion:
         outcome += f", CI {iteration.ci_conclusion}"
+    verify = iteration.verify or {}
     return IterationSummary(
         n=iteration.n,
         model=iteration.model or "-",
@@ -155,13 +349,10 @@ def _iteration_summary(loop: Loop, iteration: Iteration) -> IterationSummary:
         outcome=outcome,
         fix_commit=iteration.fix_sha,
         ci_run_url=(
-            f"https://github.com/{loop.repo}/actions/runs/{iteration.ci_run_id}"
-            if iteration.ci_run_id
-            else None
+            web_url(loop, f"actions/runs/{iteration.ci_run_id}") if iteration.ci_run_id else None
         ),
         guard_reasons=iteration.guard_reasons,
+        agent_summary=attempt.get("summary") or None,
+        diffstat=_diffstat(attempt),
+        verify_ok=verify.get("after_ok"),
     )
-
-
-def _html_url(loop: Loop, number: int | None, kind: str) -> str | None:
-    return f"https://github.com/{loop.repo}/{kind}/{number}" if number else None

@@ -55,7 +55,7 @@ async def test_first_escalation_files_one_labelled_issue(fake_github, gh):
     )
     (issue,) = fake_github.issues(REPO)
     assert issue.number == number
-    assert issue.title == "CI Fix Loop: test failure in CI on main needs manual intervention"
+    assert issue.title == "CI Fix Loop: tests/test_core.py::test_add fails on main needs a person"
     assert issue.labels == [FIX_LABEL, "ci"]
     assert escalation_marker(REPO, 7, "main") in issue.body
     assert "Exhausted 1 iteration on run 500" in issue.body

@@ -9,9 +9,11 @@ from hypothesis import strategies as st
 
 from app.core.markdown import code_span, fence, redact_secrets
 from app.diagnosis.model import Category, Diagnosis, KeyLine
-from app.fix.guard import GuardVerdict
 from app.publish.render import (
     BODY_LIMIT,
+    FailureSummary,
+    FileStat,
+    GuardSummary,
     IterationSummary,
     LoopSummary,
     check_summary,
@@ -22,8 +24,10 @@ from app.publish.render import (
     escalation_title,
     loop_marker,
     pr_body,
+    pr_close_comment,
     pr_escalation_comment,
     pr_title,
+    status_line,
 )
 
 HOSTILE = "```\n## Pwned\n@octocat please merge\n<!-- ci-fix-loop:loop=other -->"
@@ -64,13 +68,17 @@ def summary(**changes) -> LoopSummary:
                 "ci passed",
                 fix_commit="c" * 40,
                 ci_run_url="https://github.com/octo/widgets/actions/runs/4250",
+                agent_summary="Wrapped the long line in app/x.py instead of silencing E501.",
+                diffstat=(FileStat("app/x.py", 2, 1),),
+                verify_ok=True,
             ),
         ),
         total_cost_usd=0.73,
         state="succeeded",
-        guard=GuardVerdict(True, (), 1, 2, 1),
+        guard=GuardSummary(True, (), 1, 2, 1),
         verify_command="ruff check .",
         verify_tail="All checks passed!",
+        verify_ok=True,
     )
     base.update(changes)
     return LoopSummary(**base)
@@ -91,27 +99,107 @@ def test_fence_and_code_span_cannot_be_closed_by_content():
     assert outside_code(f"before {span} after") == "before  after"
 
 
-def test_pr_title_names_tool_category_and_workflow():
-    assert pr_title(summary()) == "ci-fix: repair ruff lint failure in CI"
-
-
-def test_pr_body_has_diagnosis_iterations_evidence_commands_and_marker():
-    body = pr_body(summary())
-    assert "lint (`ruff`)" in body
-    assert "E501 line too long" in body and "app/x.py:3:" in body
-    assert "| 1 | `command` | `claude-sonnet-4-5` | $0.31 | `guard rejected` | — | — |" in body
-    assert (
-        "`cccccccccc`" in body
-        and "[run](https://github.com/octo/widgets/actions/runs/4250)" in body
+def test_pr_title_names_the_failure_not_just_its_category():
+    assert pr_title(summary()) == "ci-fix: ruff E501 in app/x.py:3"
+    test = Diagnosis(
+        category=Category.TEST,
+        confidence=0.9,
+        tool="pytest",
+        key_lines=(
+            KeyLine("E       KeyError: 'AT'", file="tests/test_vat.py", line=12),
+            KeyLine("FAILED tests/test_vat.py::test_rate[AT] - KeyError: 'AT'"),
+        ),
     )
-    assert "adds the suppression" in body
-    assert "Diff guard passed: 1 file(s), +2/-1 lines." in body
-    assert "`ruff check .`" in body and "All checks passed!" in body
-    assert "**Total cost:** $0.73" in body
+    assert pr_title(summary(diagnosis=test)) == (
+        "ci-fix: tests/test_vat.py::test_rate[AT] fails (KeyError)"
+    )
+    bare = Diagnosis(category=Category.BUILD, confidence=0.3)
+    assert pr_title(summary(diagnosis=bare)) == "ci-fix: build failure in CI"
+
+
+def test_title_of_hostile_key_lines_is_one_flat_line_without_mentions():
+    d = Diagnosis(category=Category.LINT, confidence=0.5, key_lines=(KeyLine(HOSTILE, file="a`b"),))
+    title = pr_title(summary(diagnosis=d))
+    assert "\n" not in title and "`" not in title and "@octocat" not in title
+    assert len(title) <= 140
+
+
+def test_pr_body_reads_top_down_status_change_failure_checks_then_commands():
+    body = pr_body(summary())
+    order = [
+        "✅ **CI is green on this branch.**",
+        "## `ruff E501 in app/x.py:3`",
+        "### What changed",
+        "The fixing agent's own summary (its words, not checked by the app):",
+        "Wrapped the long line",
+        " app/x.py |    3 ++-",
+        " 1 file changed, 2 insertions(+), 1 deletion(-)",
+        "### The failure",
+        "### Checks",
+        "- **Diff guard:** passed (1 file(s), +2/-1 lines).",
+        "- **Verified locally:** `ruff check .` passed.",
+        "- **Cost:** $0.73 over 2 iteration(s).",
+        "### Iterations",
+        "<details><summary>Commands</summary>",
+    ]
+    positions = [body.index(text) for text in order]
+    assert positions == sorted(positions), body
+    assert "| 1 | `command` | `claude-sonnet-4-5` | $0.31 | `guard rejected` | — | — |" in body
+    assert "All checks passed!" in body and "adds the suppression" in body
     for command in ("/ci-fix retry", "/ci-fix stop", "/ci-fix status"):
         assert command in body
     assert body.rstrip().endswith(loop_marker("17"))
     assert loop_marker("17") == "<!-- ci-fix-loop:loop=17 -->"
+
+
+def test_original_failure_stays_on_top_with_later_failures_under_it():
+    original = Diagnosis(
+        category=Category.TEST, confidence=0.9, key_lines=(KeyLine("E   KeyError: 'AT'"),)
+    )
+    later = Diagnosis(
+        category=Category.TEST,
+        confidence=0.9,
+        key_lines=(KeyLine("E   assert Decimal('0.00') == Decimal('9.00')"),),
+    )
+    s = summary(
+        diagnosis=later,
+        failures=(
+            FailureSummary("Original failure", 4242, "https://g/runs/4242", original),
+            FailureSummary("CI on iteration 1's fix", 4250, "https://g/runs/4250", later),
+        ),
+    )
+    body = pr_body(s)
+    assert body.index("**Original failure**") < body.index("KeyError: 'AT'")
+    assert body.index("KeyError: 'AT'") < body.index("**CI on iteration 1's fix**")
+    assert body.index("**CI on iteration 1's fix**") < body.index("Decimal('0.00')")
+    assert pr_title(s) == "ci-fix: test failure (KeyError) in CI"
+    assert "Decimal" not in pr_title(s)
+
+
+def test_guard_test_changes_are_listed_for_the_reviewer():
+    guard = GuardSummary(True, (), 2, 5, 1, test_changes=("tests/test_x.py::test_new (added)",))
+    body = pr_body(summary(guard=guard))
+    assert "**Test changes for the reviewer**" in body
+    assert "tests/test_x.py::test_new (added)" in body
+    assert "Test changes" not in pr_body(summary())
+
+
+def test_status_line_follows_the_loop():
+    assert "Fixing:** attempt 2 of 5" in status_line(
+        summary(state="fixing", iteration=2, max_iterations=5)
+    )
+    waiting = status_line(summary(state="awaiting_ci", iteration=1, fix_sha="d" * 40))
+    assert "Waiting for CI** on `dddddddddd`" in waiting
+    gave_up = status_line(summary(state="escalated", reason="budget", issue_url="https://x/i/3"))
+    assert "Gave up:** `budget`" in gave_up and "https://x/i/3" in gave_up
+    assert "Stopped:**" in status_line(summary(state="cancelled", reason="by @a"))
+
+
+def test_close_comment_says_why():
+    text = pr_close_comment(summary(state="superseded", reason="newer commit abc1234"))
+    assert "superseded" in text and "newer commit abc1234" in text and "closed" in text
+    text = pr_close_comment(summary(state="escalated", reason="r", issue_url="https://x/i/3"))
+    assert "gave up" in text and "https://x/i/3" in text
 
 
 def test_untrusted_text_stays_inside_code():
@@ -139,9 +227,7 @@ def test_marker_cannot_be_closed_by_a_branch_name():
 
 def test_escalation_issue_has_seed_fields_attempts_and_marker():
     s = summary(state="escalated", reason="Exhausted 5 iterations", pr_url="https://x/pull/9")
-    assert (
-        escalation_title(s) == "CI Fix Loop: lint failure in CI on main needs manual intervention"
-    )
+    assert escalation_title(s) == "CI Fix Loop: ruff E501 in app/x.py:3 on main needs a person"
     body = escalation_body(s)
     for field in (
         "**Repo:** octo/widgets",
@@ -171,6 +257,10 @@ def test_pr_escalation_comment_links_the_issue():
 def test_check_run_summary():
     s = summary(pr_url="https://x/pull/9")
     assert check_title(s) == "lint failure: fixed"
+    assert check_title(summary(state="fixing", iteration=2)) == "lint failure: fixing, attempt 2"
+    assert check_title(summary(state="awaiting_ci", iteration=1)) == (
+        "lint failure: waiting for CI on attempt 1"
+    )
     text = check_summary(s)
     assert "**Iterations:** 2" in text and "**Cost:** $0.73" in text
     assert "https://x/pull/9" in text

@@ -101,7 +101,7 @@ class ApiFixer:
             changed = apply_edits(request.workspace, plan.edits)
         except EditError as exc:
             return replace(spent, error=str(exc))
-        return replace(spent, changed_files=changed)
+        return replace(spent, changed_files=changed, summary=plan.summary)
 
     async def _ask(self, request: FixRequest, message: str) -> _Reply:
         if self.provider == "anthropic":

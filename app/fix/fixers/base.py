@@ -40,6 +40,8 @@ class FixResult:
     transcript_tail: str = ""
     escalate_reason: str | None = None
     error: str | None = None
+    # The agent's own account of what it changed and why, for the pull request.
+    summary: str | None = None
 
 
 class Fixer(Protocol):

@@ -30,6 +30,7 @@ from app.settings import DEFAULT_UNREPORTED_COST_USD
 STDOUT_KEPT = 1024 * 1024  # enough for a JSON result object; the rest is transcript
 ESCALATE = re.compile(r"^\W*ESCALATE:\s*(?P<reason>\S.*?)\s*$", re.MULTILINE)
 COST_KEYS = ("total_cost_usd", "cost_usd")
+SUMMARY_KEPT = 4000
 
 
 class CommandFixer:
@@ -99,6 +100,7 @@ class CommandFixer:
             transcript_tail=transcript,
             escalate_reason=_escalation(stdout, report, stderr),
             error=error,
+            summary=_summary(report),
         )
 
 
@@ -115,6 +117,17 @@ def _last_json_object(stdout: str) -> dict[str, Any] | None:
             continue
         if isinstance(value, dict):
             return value
+    return None
+
+
+def _summary(report: dict[str, Any] | None) -> str | None:
+    """The agent's final message (Claude Code's ``result``), its own account of the change."""
+    if report is None:
+        return None
+    for key in ("result", "summary"):
+        value = report.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()[-SUMMARY_KEPT:]
     return None
 
 

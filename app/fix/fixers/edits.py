@@ -21,6 +21,7 @@ from app.core.errors import EditError
 EDIT_FORMAT = """\
 Answer with one JSON object and nothing else, in this exact shape:
 {"edits": [{"path": "src/app.py", "search": "exact text to replace", "replace": "new text"}],
+ "summary": "one short paragraph for the reviewer: what you changed and why",
  "escalate": null}
 Rules:
 - "path" is relative to the repository root.
@@ -44,6 +45,7 @@ class EditPlan:
 
     edits: tuple[Edit, ...]
     escalate: str | None = None
+    summary: str | None = None
 
 
 def parse_reply(text: str) -> EditPlan:
@@ -65,7 +67,12 @@ def parse_reply(text: str) -> EditPlan:
         ):
             raise EditError(f'edit {number} needs string "path", "search" and "replace" fields')
         edits.append(Edit(item["path"], item["search"], item["replace"]))
-    return EditPlan(tuple(edits), str(escalate) if escalate else None)
+    summary = data.get("summary")
+    return EditPlan(
+        tuple(edits),
+        str(escalate) if escalate else None,
+        summary.strip() or None if isinstance(summary, str) else None,
+    )
 
 
 def resolve_inside(root: Path, path: str) -> Path:
