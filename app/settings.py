@@ -52,6 +52,9 @@ class Settings:
     log_level: str = "INFO"
     log_tail_bytes: int = 256 * 1024
     fixer_command: str | None = None
+    # The operator's fixer: command (FIXER_COMMAND), api (a model key) or none
+    # (diagnosis only); repositories that do not choose a kind get this one.
+    fixer: str = "command"
     anthropic_api_key: str | None = field(default=None, repr=False)
     anthropic_base_url: str | None = None
     openai_api_key: str | None = field(default=None, repr=False)
@@ -145,6 +148,7 @@ def load_settings(
             f"LOG_LEVEL={log_level!r} is not a log level: use DEBUG, INFO, WARNING or ERROR."
         )
 
+    fixer = _fixer_kind(values, reader.problems)
     settings = Settings(
         app_id=app_id or 0,
         private_key=private_key or "",
@@ -170,6 +174,7 @@ def load_settings(
         log_tail_bytes=reader.integer("LOG_TAIL_BYTES", default=256 * 1024, minimum=4096)
         or 256 * 1024,
         fixer_command=values.get("FIXER_COMMAND") or None,
+        fixer=fixer,
         anthropic_api_key=values.get("ANTHROPIC_API_KEY") or None,
         anthropic_base_url=values.get("ANTHROPIC_BASE_URL") or None,
         openai_api_key=values.get("OPENAI_API_KEY") or None,
@@ -216,6 +221,41 @@ def load_settings(
     if reader.problems:
         raise SettingsError(reader.problems)
     return settings
+
+
+FIXER_KINDS = ("command", "api", "none")
+NO_FIXER = (
+    "No fixer is configured, so the app could diagnose failures but never fix one. Set one of: "
+    "FIXER_COMMAND to an agent CLI (e.g. FIXER_COMMAND='claude -p --model {model} "
+    "--output-format json --permission-mode acceptEdits'); or ANTHROPIC_API_KEY / "
+    "OPENAI_API_KEY for the built-in api fixer; or FIXER=none to run diagnosis only "
+    "(check runs, no fixes, no issues)."
+)
+
+
+def _fixer_kind(values: Mapping[str, str], problems: list[str]) -> str:
+    """The operator's fixer, refusing a set-up that cannot fix anything unless it says so."""
+    raw = values.get("FIXER", "").strip().lower()
+    command = bool(values.get("FIXER_COMMAND", "").strip())
+    has_key = any(values.get(k, "").strip() for k in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY"))
+    if raw and raw not in FIXER_KINDS:
+        problems.append(f"FIXER={raw!r} is not a fixer: use command, api or none.")
+        return "none"
+    if not raw:
+        if command:
+            return "command"
+        if has_key:
+            return "api"
+        problems.append(NO_FIXER)
+        return "none"
+    if raw == "command" and not command:
+        problems.append(
+            "FIXER=command but FIXER_COMMAND is not set: set it to the agent CLI to run, "
+            "e.g. 'claude -p --model {model} --output-format json'."
+        )
+    if raw == "api" and not has_key:
+        problems.append("FIXER=api but neither ANTHROPIC_API_KEY nor OPENAI_API_KEY is set.")
+    return raw
 
 
 def unregistered(environ: Mapping[str, str] | None = None, env_file: Path = Path(".env")) -> bool:

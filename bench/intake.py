@@ -182,6 +182,7 @@ def start_server(workdir: Path, port: int, key: str) -> subprocess.Popen[bytes]:
         STORE_PATH=str(workdir / "store.sqlite3"),
         HOST="127.0.0.1",
         PORT=str(port),
+        FIXER="none",  # intake only: no loop is ever fixed here
     )
     server = subprocess.Popen(
         [sys.executable, "-m", "app", "serve"],

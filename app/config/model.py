@@ -69,10 +69,11 @@ class FixerConfig:
     """How fixes are produced.
 
     ``kind`` is ``command`` (an agent CLI, prompt on stdin), ``api`` (a model
-    called through its official SDK) or ``none`` (autofix only, else escalate).
+    called through its official SDK) or ``none`` (autofix only, else escalate);
+    empty means the operator's choice (``FIXER``).
     """
 
-    kind: str = "command"
+    kind: str = ""
     command: str | None = None
     provider: str = "anthropic"
     timeout_s: float = 900.0

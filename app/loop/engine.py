@@ -28,7 +28,7 @@ from app.config.model import RepoConfig
 from app.core.errors import LoopError
 from app.core.logctx import log_context
 from app.core.metrics import Metrics
-from app.diagnosis.model import Diagnosis, merge_diagnoses
+from app.diagnosis.model import Category, Diagnosis, merge_diagnoses
 from app.github.client import AppGitHubAPI
 from app.intake.payloads import RunFacts
 from app.loop.breaker import breaker_blocks, record_loop_end
@@ -533,6 +533,14 @@ class Engine:
             await self._finish(loop, LoopState.CANCELLED, reason, expect=[LoopState.QUEUED])
             return
 
+        if self._diagnosis_only(config, diagnosis):
+            reason = (
+                "Diagnosis only: this app runs without a fixer (the operator set FIXER=none), "
+                "so the diagnosis above is all it does; nothing is committed and no issue is filed"
+            )
+            await self._finish(loop, LoopState.CANCELLED, reason, expect=[LoopState.QUEUED])
+            return
+
         # A rerun is asked of the loop's first run only: with several failed
         # workflows, code is the likelier cause, and the fix is attempted at once.
         may_rerun = (
@@ -567,6 +575,12 @@ class Engine:
             )
             return
         await self._iterate(gh, loop, config, diagnosis, previous)
+
+    def _diagnosis_only(self, config: RepoConfig, diagnosis: Diagnosis) -> bool:
+        """FIXER=none and nothing the repository set could fix it (its lint autofix can)."""
+        kind = config.fixer.kind or self.settings.fixer
+        autofix = bool(config.autofix) and diagnosis.category is Category.LINT
+        return kind == "none" and self.settings.fixer == "none" and not autofix
 
     async def _iterate(
         self,
@@ -847,7 +861,7 @@ class Engine:
 
 def _dry_run_summary(diagnosis: Diagnosis, config: RepoConfig, loop: Loop) -> str:
     model = config.models.for_iteration(diagnosis.category, loop.iteration + 1)
-    fixers = ", ".join(["autofix"] * bool(config.autofix) + [config.fixer.kind])
+    fixers = ", ".join(["autofix"] * bool(config.autofix) + [config.fixer.kind or "default"])
     return (
         f"Dry run: would fix this {diagnosis.category.value} failure "
         f"({diagnosis.tool or 'tool unknown'}) with {fixers} using {model}, "

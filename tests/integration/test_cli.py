@@ -65,6 +65,7 @@ def configured(workdir: Path, app_private_key: str) -> dict[str, str]:
         PRIVATE_KEY=app_private_key.replace("\n", "\\n"),
         WEBHOOK_SECRET=SECRET,
         STORE_PATH=str(workdir / "store.sqlite3"),
+        FIXER="none",
     )
 
 

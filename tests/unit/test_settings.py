@@ -14,7 +14,8 @@ SECRET = "whsec-very-secret-value"
 
 
 def valid(**overrides: str) -> dict[str, str]:
-    return {"APP_ID": "123", "PRIVATE_KEY": PEM, "WEBHOOK_SECRET": SECRET, **overrides}
+    base = {"APP_ID": "123", "PRIVATE_KEY": PEM, "WEBHOOK_SECRET": SECRET, "FIXER_COMMAND": "agent"}
+    return {**base, **overrides}
 
 
 def problems(environ: dict[str, str], env_file: Path | None = None) -> list[str]:
@@ -38,7 +39,7 @@ def test_all_missing_required_settings_are_reported_in_one_error() -> None:
     with pytest.raises(SettingsError) as caught:
         load_settings({}, env_file=None)
     found = caught.value.problems
-    assert len(found) == 3
+    assert len(found) == 4
     message = str(caught.value)
     for name in ("APP_ID", "PRIVATE_KEY", "WEBHOOK_SECRET"):
         assert f"{name} is not set" in message
@@ -106,7 +107,9 @@ def test_private_key_that_is_not_pem_is_reported() -> None:
 def test_env_file_is_read(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     escaped = PEM.replace("\n", "\\n")
-    env_file.write_text(f'APP_ID=77\nPRIVATE_KEY="{escaped}"\nWEBHOOK_SECRET={SECRET}\nPORT=8080\n')
+    env_file.write_text(
+        f'APP_ID=77\nPRIVATE_KEY="{escaped}"\nWEBHOOK_SECRET={SECRET}\nPORT=8080\nFIXER=none\n'
+    )
     settings = load_settings({}, env_file=env_file)
     assert (settings.app_id, settings.port, settings.webhook_secret) == (77, 8080, SECRET)
     assert settings.private_key == PEM
@@ -114,7 +117,7 @@ def test_env_file_is_read(tmp_path: Path) -> None:
 
 def test_environment_overrides_the_env_file(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
-    env_file.write_text("APP_ID=77\nWEBHOOK_SECRET=from-file-secret\nPORT=8080\n")
+    env_file.write_text("APP_ID=77\nWEBHOOK_SECRET=from-file-secret\nPORT=8080\nFIXER=none\n")
     settings = load_settings({"APP_ID": "88", "PRIVATE_KEY": PEM}, env_file=env_file)
     assert (settings.app_id, settings.port) == (88, 8080)
     assert settings.webhook_secret == "from-file-secret"
@@ -160,3 +163,36 @@ def test_unregistered_is_true_only_without_any_app_credentials(tmp_path: Path) -
     env_file = tmp_path / ".env"
     env_file.write_text("WEBHOOK_SECRET=x\n")
     assert not unregistered({}, env_file=env_file)
+
+
+def test_no_usable_fixer_refuses_to_start_and_says_how_to_set_one() -> None:
+    (found,) = problems(valid(FIXER_COMMAND=""))
+    assert found.startswith("No fixer is configured")
+    for option in ("FIXER_COMMAND", "ANTHROPIC_API_KEY", "FIXER=none"):
+        assert option in found
+
+
+@pytest.mark.parametrize(
+    ("environ", "kind"),
+    [
+        ({"FIXER_COMMAND": "agent"}, "command"),
+        ({"FIXER_COMMAND": "", "ANTHROPIC_API_KEY": "sk-x"}, "api"),
+        ({"FIXER_COMMAND": "", "FIXER": "none"}, "none"),
+        ({"FIXER": "NONE"}, "none"),
+    ],
+)
+def test_fixer_kind_is_explicit_or_follows_what_is_configured(environ, kind) -> None:
+    assert load_settings(valid(**environ), env_file=None).fixer == kind
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"FIXER": "magic"}, "FIXER='magic' is not a fixer"),
+        ({"FIXER": "command", "FIXER_COMMAND": ""}, "FIXER=command but FIXER_COMMAND is not set"),
+        ({"FIXER": "api"}, "FIXER=api but neither ANTHROPIC_API_KEY nor OPENAI_API_KEY"),
+    ],
+)
+def test_inconsistent_fixer_settings_are_refused(environ, expected) -> None:
+    (found,) = problems(valid(**environ))
+    assert found.startswith(expected)

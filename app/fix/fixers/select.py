@@ -30,6 +30,7 @@ class FixerSettings:
     """The operator's side of fixer configuration."""
 
     default_command: str | None = None
+    default_kind: str = "command"
     command_env: Mapping[str, str] = field(default_factory=dict, repr=False)
     anthropic_api_key: str | None = field(default=None, repr=False)
     anthropic_base_url: str | None = None
@@ -55,6 +56,7 @@ class FixerSettings:
         }
         return cls(
             default_command=settings.fixer_command,
+            default_kind=settings.fixer,
             command_env=command_env,
             anthropic_api_key=settings.anthropic_api_key,
             anthropic_base_url=settings.anthropic_base_url,
@@ -74,15 +76,16 @@ def choose_fixers(config: RepoConfig, category: Category, settings: FixerSetting
     fixers: list[Fixer] = []
     if config.autofix and category in AUTOFIXABLE:
         fixers.append(AutofixFixer(config.autofix, settings.autofix_timeout_s, settings.sandbox))
-    kind = config.fixer.kind
+    kind = config.fixer.kind or settings.default_kind
     if kind == "none":
         return fixers
     if kind == "command":
         command = config.fixer.command or settings.default_command
         if not command:
             raise FixerUnavailable(
-                "fixer.kind is `command` but no command is configured: set `fixer.command` in "
-                ".github/ci-fix-loop.yml or FIXER_COMMAND for the app"
+                "fixer.kind is `command` but the app's operator has not configured an agent "
+                "command (FIXER_COMMAND); choose another `fixer.kind` in "
+                ".github/ci-fix-loop.yml or ask the operator"
             )
         fixers.append(
             CommandFixer(
