@@ -1,7 +1,8 @@
-"""Command line: ``python -m app serve | worker | setup | status | classify | guard``.
+"""Command line: ``python -m app serve | worker | setup | status | config | classify | guard``.
 
-Every failure a user can cause (missing settings, a busy port) ends with a
-message that says what to do and exit code 2, never a traceback.
+Every failure a user can cause (missing settings, a busy port, an unwritable
+store, a Python without the app's dependencies) ends with a message that says
+what to do and exit code 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -10,17 +11,35 @@ import argparse
 import asyncio
 import json
 import logging
+import os
+import sqlite3
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from app.core.errors import SettingsError
-from app.core.logctx import configure_logging
-from app.core.redact import Redactor
-from app.diagnosis import cli as classify_cli
-from app.fix.guard import cli as guard_cli
-from app.settings import Settings, load_settings, unregistered
+try:
+    from app.core.errors import SettingsError
+    from app.core.logctx import configure_logging
+    from app.core.redact import Redactor
+    from app.diagnosis import cli as classify_cli
+    from app.fix.guard import cli as guard_cli
+    from app.settings import (
+        DEFAULT_API_URL,
+        Settings,
+        load_settings,
+        read_values,
+        unregistered,
+    )
+except ImportError as missing:  # run with a Python that lacks the app's dependencies
+    sys.exit(
+        f"ci-fix-loop's dependencies are not installed for {sys.executable} "
+        f"({missing.name} is missing).\n"
+        "Use the project's environment: `bash scripts/start.sh` installs it into .venv and "
+        "starts the app (`bash scripts/start.sh setup` for the setup page), or run "
+        "`.venv/bin/python -m app ...`, or install with `pip install -e .` first."
+    )
 
 ENV_FILE = Path(".env")
 
@@ -32,6 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the webhook server and the fix worker")
     serve.add_argument("--port", type=int, help="port to listen on (default: PORT or 3000)")
+    serve.add_argument("--host", help="address to listen on (default: HOST or 0.0.0.0)")
+    serve.add_argument(
+        "--public-url",
+        help="the URL GitHub reaches this server at; used by the setup flow when no App "
+        "is registered yet",
+    )
     worker = commands.add_parser(
         "worker", help="work fix loops from the shared job queue (needs DATABASE_URL)"
     )
@@ -54,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     setup.add_argument("--host", default="127.0.0.1")
     setup.add_argument("--port", type=int, default=3000)
     setup.add_argument("--public-url", help="the URL GitHub will send webhooks to")
-    status = commands.add_parser("status", help="active loops, history, budget, breakers")
+    status = commands.add_parser(
+        "status", help="active loops, history, budget, breakers (needs only the store location)"
+    )
     status.add_argument("--json", action="store_true", help="print the raw JSON")
     classify_cli.add_parser(commands)
     guard_cli.add_parser(commands)
@@ -66,13 +93,15 @@ def main(argv: list[str] | None = None) -> int:
         return guard_cli.run(args)
     if args.command == "setup":
         return run_setup_command(args.host, args.port, args.public_url)
+    if args.command == "status":
+        return print_status(as_json=args.json)
     if args.command == "serve" and unregistered(env_file=ENV_FILE):
         print(
             "No GitHub App is registered yet (APP_ID, PRIVATE_KEY and WEBHOOK_SECRET are not "
             "set).\nStarting the setup flow so you can register one now.\n",
             file=sys.stderr,
         )
-        return run_setup_command("127.0.0.1", args.port or 3000, None)
+        return run_setup_command(args.host or "127.0.0.1", args.port or 3000, args.public_url)
     try:
         settings = load_settings(env_file=ENV_FILE)
     except SettingsError as exc:
@@ -84,18 +113,19 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    if args.command == "status":
-        return print_status(settings, as_json=args.json)
     if args.command == "worker":
         return run_worker_command(settings, args)
+    if args.host:
+        settings = replace(settings, host=args.host)
     return serve_forever(settings, args.port)
 
 
 def run_setup_command(host: str, port: int, public_url: str | None) -> int:
     from app.admin.setup import run_setup
 
+    api_url = read_values(None, ENV_FILE).get("GITHUB_API_URL", DEFAULT_API_URL)
     try:
-        run_setup(host, port, ENV_FILE.resolve(), public_url=public_url)
+        run_setup(host, port, ENV_FILE.resolve(), public_url=public_url, github_api_url=api_url)
     except OSError as exc:
         print(f"The setup page cannot listen on {host}:{port}: {exc.strerror}.", file=sys.stderr)
         return 2
@@ -116,6 +146,10 @@ def serve_forever(settings: Settings, port: int | None) -> int:
             "Anyone who can reach this server can make the app act. Never use this in production."
         )
     listen_port = port or settings.port
+    problem = store_problem(settings)
+    if problem:
+        print(f"ci-fix-loop cannot start: {problem}", file=sys.stderr)
+        return 2
     log.info("listening on %s:%s, webhooks at %s", settings.host, listen_port,
              settings.webhook_path)  # fmt: skip
     try:
@@ -130,7 +164,37 @@ def serve_forever(settings: Settings, port: int | None) -> int:
         return 2
     except (ImportError, RuntimeError) as exc:
         return store_unavailable(exc)
+    except sqlite3.Error as exc:
+        print(
+            f"ci-fix-loop cannot start: the SQLite store STORE_PATH={settings.store_path} "
+            f"cannot be used ({exc}).",
+            file=sys.stderr,
+        )
+        return 2
     return 0
+
+
+def store_problem(settings: Settings) -> str | None:
+    """Why the SQLite store cannot be written, before anything listens; None when it can."""
+    if settings.database_url:
+        return None
+    path = settings.store_path.expanduser()
+    folder = path.parent.resolve()
+    if not folder.is_dir():
+        return (
+            f"STORE_PATH={settings.store_path}: the directory {folder} does not exist; "
+            "create it or point STORE_PATH at a file in a writable directory."
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return (
+            f"STORE_PATH={settings.store_path}: this user cannot write to {folder} (SQLite "
+            "needs to create its journal beside the file); choose a writable directory."
+        )
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return (
+            f"STORE_PATH={settings.store_path}: the file is not readable and writable by this user."
+        )
+    return None
 
 
 def store_unavailable(exc: ImportError | RuntimeError) -> int:
@@ -176,9 +240,36 @@ def run_worker_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def print_status(settings: Settings, *, as_json: bool) -> int:
+def print_status(*, as_json: bool) -> int:
+    """Loops, spend and breakers from the store alone: no App key or secret needed.
+
+    Only ``STORE_PATH`` (or ``DATABASE_URL``) is read.  A store that does not
+    exist is reported, never created, so running this in the wrong directory
+    cannot leave an empty database behind.
+    """
     from app.admin.status import build_status
     from app.store.open import open_store
+
+    values = read_values(None, ENV_FILE)
+    database_url = values.get("DATABASE_URL") or None
+    store_path = Path(values.get("STORE_PATH", "ci-fix-loop.sqlite3"))
+    if database_url is None and not store_path.is_file():
+        print(
+            f"No store at STORE_PATH={store_path} ({store_path.resolve()}): the app has not "
+            "run with this store. Run this where the app runs, or set STORE_PATH (or "
+            "DATABASE_URL) to the store it uses.",
+            file=sys.stderr,
+        )
+        return 1
+    budget = values.get("GLOBAL_DAILY_BUDGET_USD", "").strip()
+    settings = Settings(
+        app_id=0,
+        private_key="",
+        webhook_secret=None,
+        store_path=store_path,
+        database_url=database_url,
+        global_daily_budget_usd=float(budget) if budget.replace(".", "", 1).isdigit() else None,
+    )
 
     async def collect() -> dict[str, Any]:
         store = await open_store(settings)
@@ -191,9 +282,17 @@ def print_status(settings: Settings, *, as_json: bool) -> int:
         report = asyncio.run(collect())
     except (ImportError, RuntimeError) as exc:
         return store_unavailable(exc)
+    except sqlite3.Error as exc:
+        print(f"The store at STORE_PATH={store_path} cannot be read: {exc}.", file=sys.stderr)
+        return 2
     if as_json:
         print(json.dumps(report, indent=2, default=str))
         return 0
+    where = "DATABASE_URL" if database_url else f"STORE_PATH={store_path}"
+    if not report["active"] and not report["history"]:
+        print(f"The store ({where}) holds no loops yet: no failing run has been handled.")
+        return 0
+    print(f"Store: {where}")
     print(f"Active loops: {len(report['active'])}")
     for loop in report["active"]:
         print(f"  #{loop['id']} {loop['repo']} {loop['state']} run {loop['run_id']} "
@@ -203,8 +302,8 @@ def print_status(settings: Settings, *, as_json: bool) -> int:
     for loop in history[:20]:
         print(f"  #{loop['id']} {loop['repo']} {loop['state']} {loop['category']} "
               f"${loop['cost_usd']:.2f} {loop['reason'] or ''}")  # fmt: skip
-    budget = report["budget"]
-    print(f"Spend today: ${budget['spend_today_usd']:.2f}")
+    budget_report = report["budget"]
+    print(f"Spend today: ${budget_report['spend_today_usd']:.2f}")
     for breaker in report["breakers"]:
         if breaker["open"]:
             print(f"Circuit breaker OPEN for {breaker['repo']}")

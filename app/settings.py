@@ -124,7 +124,7 @@ def load_settings(
     environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
 ) -> Settings:
     """Build settings from ``environ`` over the ``.env`` file; raise SettingsError."""
-    values = _read_values(environ, env_file)
+    values = read_values(environ, env_file)
     reader = _Reader(values)
 
     app_id = reader.integer("APP_ID", required=True, minimum=1)
@@ -260,12 +260,12 @@ def _fixer_kind(values: Mapping[str, str], problems: list[str]) -> str:
 
 def unregistered(environ: Mapping[str, str] | None = None, env_file: Path = Path(".env")) -> bool:
     """True when no App has been registered yet: the moment to offer the setup flow."""
-    values = _read_values(environ, env_file)
+    values = read_values(environ, env_file)
     keys = ("APP_ID", "PRIVATE_KEY", "PRIVATE_KEY_PATH", "WEBHOOK_SECRET")
     return not any(values.get(k) for k in keys)
 
 
-def _read_values(environ: Mapping[str, str] | None, env_file: Path | None) -> dict[str, str]:
+def read_values(environ: Mapping[str, str] | None, env_file: Path | None) -> dict[str, str]:
     """The ``.env`` file's values with the environment (or ``environ``) over them."""
     values: dict[str, str] = {}
     if env_file is not None and env_file.is_file():

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the app into .venv and starts it.  With no App registered yet,
-# `python -m app serve` names what is missing and offers the setup flow.
+# `python -m app serve` names what is missing and offers the setup flow
+# (`--host` and `--public-url` are passed on to it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -9,4 +10,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e .
-exec .venv/bin/python -m app serve "$@"
+# `start.sh --host 0.0.0.0 --public-url https://x` serves; `start.sh setup|status|config ...`
+# runs that command with the installed environment instead.
+case "${1:-}" in
+  serve|worker|setup|status|config|doctor|classify|guard) exec .venv/bin/python -m app "$@" ;;
+  *) exec .venv/bin/python -m app serve "$@" ;;
+esac

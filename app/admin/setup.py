@@ -74,6 +74,21 @@ class SetupOptions:
 
 OPTIONS_KEY = web.AppKey("setup_options", SetupOptions)
 STATES_KEY = web.AppKey("setup_states", OrderedDict)
+# Registrations that completed, by the code GitHub sent: reloading the callback
+# page shows the result again instead of refusing a code that was already used.
+DONE_KEY = web.AppKey("setup_done", OrderedDict)
+
+
+def web_url_for_api(api_url: str) -> str:
+    """GitHub's web host for an API root: github.com, or the Enterprise Server's own host.
+
+    ``https://api.github.com`` -> ``https://github.com``; ``https://ghe.example/api/v3``
+    -> ``https://ghe.example``; anything else (a test server) is its own web host.
+    """
+    root = api_url.rstrip("/")
+    if root == DEFAULT_API_URL:
+        return DEFAULT_WEB_URL
+    return root.removesuffix("/api/v3")
 
 
 def build_manifest(template: Mapping[str, Any], public_url: str) -> dict[str, Any]:
@@ -121,6 +136,7 @@ def build_setup_app(
         manifest_path=manifest_path,
     )
     app[STATES_KEY] = OrderedDict()
+    app[DONE_KEY] = OrderedDict()
     app.router.add_get("/", _setup_page)
     app.router.add_get("/setup", _setup_page)
     app.router.add_get("/setup/callback", _callback)
@@ -133,21 +149,30 @@ def run_setup(
     env_path: Path,
     *,
     public_url: str | None = None,
-    github_web_url: str = DEFAULT_WEB_URL,
+    github_web_url: str | None = None,
     github_api_url: str = DEFAULT_API_URL,
     manifest_path: Path = MANIFEST_PATH,
 ) -> None:
-    """Serve the setup until interrupted; the CLI's ``setup`` command calls this."""
+    """Serve the setup until interrupted; the CLI's ``setup`` command calls this.
+
+    With no ``github_web_url``, the web host follows ``github_api_url`` (GitHub
+    Enterprise Server's API lives at ``https://HOST/api/v3``, its pages at ``https://HOST``).
+    """
     local_host = "localhost" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
     url = public_url or f"http://{local_host}:{port}"
     app = build_setup_app(
         env_path=env_path,
         public_url=url,
-        github_web_url=github_web_url,
+        github_web_url=github_web_url or web_url_for_api(github_api_url),
         github_api_url=github_api_url,
         manifest_path=manifest_path,
     )
-    print(f"Open http://{local_host}:{port}/setup to register the GitHub App (Ctrl+C to stop).")
+    print(f"Open {url}/setup to register the GitHub App (Ctrl+C to stop).")
+    if local_host not in ("localhost", "127.0.0.1", "::1"):
+        print(
+            f"The setup page listens on {host}: anyone who can reach it can register an App "
+            "into this server's .env. Stop it as soon as the App is registered."
+        )
     web.run_app(app, host=host, port=port, print=None)
 
 
@@ -201,42 +226,62 @@ async def _setup_page(request: web.Request) -> web.Response:
 
 async def _callback(request: web.Request) -> web.Response:
     options = request.app[OPTIONS_KEY]
+    done: OrderedDict[str, dict[str, str]] = request.app[DONE_KEY]
+    code = request.query.get("code", "")
+    if code in done:
+        return _done_page(options, done[code])  # a reload after success: same page again
     try:
-        code = request.query.get("code", "")
         if not _CODE.fullmatch(code):
             raise SetupFailed(
                 "GitHub did not send back a registration code.",
                 "Open this setup page and press “Register GitHub App” again.",
                 400,
             )
-        if not _consume_state(request.app[STATES_KEY], request.query.get("state", "")):
+        state = request.query.get("state", "")
+        if state not in request.app[STATES_KEY]:
             raise SetupFailed(
                 "This registration was not started from this setup server (unknown state).",
                 "Start again from this page; each button press is valid for one registration.",
                 400,
             )
+        # The state is used up only once the code was exchanged and saved: after a
+        # network error or an unwritable .env, reloading this page retries the same code.
         app_info = await _convert(options.github_api_url, code)
         write_env(options.env_path, {key: str(app_info[f]) for f, key in ENV_KEYS.items()})
+        _consume_state(request.app[STATES_KEY], state)
     except SetupFailed as exc:
         return _error_page(exc)
     except OSError as exc:
         return _error_page(
             SetupFailed(
                 f"The credentials could not be written to {options.env_path}: {exc.strerror}.",
-                "Make that file writable for this user and register again: the code GitHub"
-                " sent can be used only once, so the App may need deleting in GitHub's settings.",
+                "Make that file writable for this user, then reload this page: the same code"
+                " is tried again (GitHub accepts it for an hour).",
                 500,
             )
         )
     slug = str(app_info["slug"])
     logger.info("registered GitHub App %s (id %s); credentials written", slug, app_info["id"])
+    shown = {
+        "name": str(app_info.get("name") or slug),
+        "id": str(app_info["id"]),
+        # GitHub's own link to the App: right for github.com and Enterprise Server alike.
+        "html_url": str(app_info.get("html_url") or f"{options.github_web_url}/apps/{slug}"),
+    }
+    done[code] = shown
+    while len(done) > MAX_PENDING_STATES:
+        done.popitem(last=False)
+    return _done_page(options, shown)
+
+
+def _done_page(options: SetupOptions, app: Mapping[str, str]) -> web.Response:
     content = _render(
         "done.html",
-        name=_e(str(app_info.get("name") or slug)),
-        app_id=_e(str(app_info["id"])),
+        name=_e(app["name"]),
+        app_id=_e(app["id"]),
         env_path=_e(str(options.env_path)),
         keys=", ".join(f"<code>{key}</code>" for key in ENV_KEYS.values()),
-        install_url=_e(f"{options.github_web_url}/apps/{quote(slug)}/installations/new"),
+        install_url=_e(f"{app['html_url'].rstrip('/')}/installations/new"),
     )
     return _page("App registered", content)
 

@@ -104,14 +104,28 @@ def test_configuration_errors_never_print_the_private_key(
     assert SECRET not in result.stderr + result.stdout
 
 
-def test_status_reads_settings_from_a_dotenv_in_the_working_directory(
-    workdir: Path, configured: dict[str, str]
+def test_status_needs_only_the_store_location_and_reads_it_from_dotenv(
+    workdir: Path, tmp_path: Path
 ) -> None:
-    (workdir / ".env").write_text(f"APP_ID=not-a-number\nWEBHOOK_SECRET={SECRET}\n")
-    env = {k: v for k, v in configured.items() if k != "APP_ID"}
-    result = run_cli(workdir, env, "status")
-    assert result.returncode == 2
-    assert "APP_ID='not-a-number' is not a whole number." in result.stderr
+    store = tmp_path / "elsewhere.sqlite3"
+    asyncio.run(_create_store(store))
+    (workdir / ".env").write_text(f"STORE_PATH={store}\n")
+    result = run_cli(workdir, clean_env(workdir), "status")  # no APP_ID, key or secret
+    assert result.returncode == 0, result.stderr
+    assert "holds no loops yet" in result.stdout and str(store) in result.stdout
+
+
+def test_status_without_a_store_says_so_and_creates_nothing(workdir: Path) -> None:
+    result = run_cli(workdir, clean_env(workdir), "status")
+    assert result.returncode == 1
+    assert "No store at STORE_PATH=ci-fix-loop.sqlite3" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(workdir.iterdir()) == []
+
+
+async def _create_store(path: Path) -> None:
+    store = await open_sqlite_store(path)
+    await store.close()
 
 
 @pytest.mark.parametrize("command", ["serve", "status"])
@@ -132,16 +146,17 @@ def test_an_unreachable_database_exits_2_saying_so(
 # --- status ------------------------------------------------------------------------------
 
 
-def test_status_on_an_empty_store_reports_no_active_loops(
+def test_status_on_an_empty_store_says_it_is_empty(
     workdir: Path, configured: dict[str, str]
 ) -> None:
+    asyncio.run(_create_store(Path(configured["STORE_PATH"])))
     result = run_cli(workdir, configured, "status")
     assert result.returncode == 0, result.stderr
-    assert "Active loops: 0" in result.stdout
-    assert "Spend today: $0.00" in result.stdout
+    assert "holds no loops yet" in result.stdout
 
 
 def test_status_json_is_valid_json(workdir: Path, configured: dict[str, str]) -> None:
+    asyncio.run(_create_store(Path(configured["STORE_PATH"])))
     result = run_cli(workdir, configured, "status", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -167,6 +182,35 @@ async def test_status_lists_an_active_loop_from_the_store(
     assert result.returncode == 0, result.stderr
     assert "Active loops: 1" in result.stdout
     assert "octo/app fixing run 777" in result.stdout
+
+
+def test_serve_with_an_unwritable_store_exits_2_naming_store_path(
+    workdir: Path, configured: dict[str, str]
+) -> None:
+    env = {**configured, "STORE_PATH": str(workdir / "missing-dir" / "store.sqlite3")}
+    result = run_cli(workdir, env, "serve")
+    assert result.returncode == 2
+    assert "STORE_PATH=" in result.stderr and "does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
+    if os.geteuid() != 0:  # root can write anywhere
+        locked = workdir / "locked"
+        locked.mkdir(mode=0o500)
+        env = {**configured, "STORE_PATH": str(locked / "store.sqlite3")}
+        result = run_cli(workdir, env, "serve")
+        assert result.returncode == 2 and "cannot write" in result.stderr
+
+
+def test_a_python_without_the_dependencies_gets_guidance_not_a_traceback(workdir: Path) -> None:
+    """``python -m app setup`` with the system Python, outside the project's .venv."""
+    shadow = workdir / "shadow"
+    shadow.mkdir()
+    (shadow / "aiohttp.py").write_text("raise ImportError('simulated', name='aiohttp')\n")
+    env = clean_env(workdir, PYTHONPATH=f"{shadow}{os.pathsep}{ROOT}")
+    result = run_cli(workdir, env, "setup")
+    assert result.returncode == 1
+    assert "dependencies are not installed" in result.stderr
+    assert "scripts/start.sh" in result.stderr and "aiohttp is missing" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 # --- no App registered: the setup flow ----------------------------------------------------
