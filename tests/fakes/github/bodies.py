@@ -375,6 +375,12 @@ def tree_entry(state: GitHubState, repo: Repo, path: str, entry: TreeEntry) -> B
     return body
 
 
+def _account(state: GitHubState, email: str) -> Body | None:
+    """The GitHub user a commit e-mail belongs to, when the test linked one."""
+    login = state.logins_by_email.get(email.lower())
+    return user(state, login) if login else None
+
+
 def rest_commit(state: GitHubState, repo: Repo, commit: Commit, files: list[Body]) -> Body:
     """The ``commit`` schema (``GET commits/{ref}``, compare): git commit plus GitHub extras."""
     git = git_commit(state, repo, commit)
@@ -394,8 +400,8 @@ def rest_commit(state: GitHubState, repo: Repo, commit: Commit, files: list[Body
             "comment_count": 0,
             "verification": git["verification"],
         },
-        "author": None,
-        "committer": None,
+        "author": _account(state, commit.author.email),
+        "committer": _account(state, commit.committer.email),
         "parents": [
             {"sha": p["sha"], "url": f"{api}/commits/{p['sha']}", "html_url": p["html_url"]}
             for p in git["parents"]

@@ -104,6 +104,8 @@ class GitHubState:
         self.clock = clock
         self.installations: dict[int, Installation] = {}
         self.repos: dict[str, Repo] = {}
+        # Commit e-mails GitHub can attribute to an account (``author`` in REST commits).
+        self.logins_by_email: dict[str, str] = {}
         self.tokens: dict[str, AccessToken] = {}
         self.runs: dict[int, WorkflowRun] = {}
         self.jobs: dict[int, Job] = {}
@@ -293,6 +295,10 @@ class GitHubState:
         if permission not in PERMISSIONS:
             raise ValueError(f"permission must be one of {PERMISSIONS}, not {permission!r}")
         self.repo(full_name).permissions[username.lower()] = permission
+
+    def link_email(self, email: str, login: str) -> None:
+        """Make commits by ``email`` show ``login`` as their GitHub author, as GitHub does."""
+        self.logins_by_email[email.lower()] = login
 
     def set_tarball(self, full_name: str, ref: str, data: bytes) -> None:
         """Serve ``data`` instead of the real archive for ``ref`` (to test hostile archives)."""

@@ -36,4 +36,7 @@ if step.get("block"):
         time.sleep(60)
 if step.get("say"):
     print(step["say"])
-print(json.dumps({"type": "result", "total_cost_usd": step.get("cost", 0.0)}))
+report = {"type": "result", "total_cost_usd": step.get("cost", 0.0)}
+if step.get("summary"):
+    report["result"] = step["summary"]  # Claude Code's final message
+print(json.dumps(report))
