@@ -178,3 +178,31 @@ async def app_harness(
 def env_without_secrets() -> dict[str, str]:
     """The test process's environment minus anything the app would treat as configuration."""
     return {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "GITHUB_"))}
+
+
+SCRIPTED_AGENT = Path(__file__).parent / "fakes" / "loop_agents" / "scripted.py"
+
+
+def scripted_agent(tmp_path: Path, steps: list[dict[str, Any]]) -> str:
+    """A `command` fixer line that performs ``steps`` in order, one per invocation."""
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(steps))
+    return f"{sys.executable} {SCRIPTED_AGENT} {plan}"
+
+
+def failing_pytest_log(*error_lines: str, test_id: str = "tests/test_calc.py::test_add") -> str:
+    """An Actions job log of a failing pytest run whose error is ``error_lines``."""
+    stamp = "2024-05-01T10:00:01.0000000Z "
+    body = [
+        "##[group]Run pytest -x",
+        "pytest -x",
+        "##[endgroup]",
+        "============================= test session starts",
+        f"{test_id.split('::')[0]} F",
+        "=================================== FAILURES",
+        *(f"E       {line}" for line in error_lines),
+        "=========================== short test summary info",
+        f"FAILED {test_id} - {error_lines[-1]}",
+        "##[error]Process completed with exit code 1.",
+    ]
+    return "".join(stamp + line + "\n" for line in body)

@@ -442,10 +442,17 @@ def pr_close_comment(s: LoopSummary) -> str:
         "superseded": "A newer failure on the branch superseded this loop",
     }.get(s.state, "The CI Fix Loop ended without a green run")
     issue = f" It is tracked in {s.issue_url}." if s.issue_url else ""
+    if s.state in ("escalated", "exhausted"):
+        next_step = (
+            "Comment `/ci-fix retry` on the escalation issue to give the loop a fresh set of "
+            "iterations, or reopen this pull request to finish the change by hand."
+        )
+    else:
+        next_step = "Reopen this pull request if you want to finish the change by hand."
     return (
         f"{why}, so this pull request is closed; the branch stays for reference.{issue}\n\n"
         f"{fence(redact_secrets(s.reason or '(no reason recorded)'))}\n\n"
-        "A maintainer can reopen it, or comment `/ci-fix retry` on the escalation issue.\n"
+        f"{next_step}\n"
     )
 
 

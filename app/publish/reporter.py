@@ -147,12 +147,17 @@ class GitHubReporter:
         """Reviewers for a new fix PR: CODEOWNERS of what changed, else the failing author."""
         paths = [path for event in await self._store.events(loop.id) if event.kind == "attempted"
                  for path, *_ in event.detail.get("diffstat") or []]  # fmt: skip
-        owners = await choose_reviewers(
-            gh, repo=loop.repo, changed_paths=paths, failing_sha=loop.head_sha
-        )
-        if owners:
-            await request_reviewers(gh, repo=loop.repo, pr_number=number, owners=owners)
-        else:
+        try:
+            owners = await choose_reviewers(
+                gh, repo=loop.repo, changed_paths=paths, failing_sha=loop.head_sha
+            )
+            if owners:
+                await request_reviewers(gh, repo=loop.repo, pr_number=number, owners=owners)
+        except gidgethub.GitHubException as exc:
+            # A courtesy: the fix and its PR stand without reviewers; the loop goes on.
+            log.warning("could not request reviewers on %s#%s: %r", loop.repo, number, exc)
+            return
+        if not owners:
             log.info("no reviewer found for %s#%s (no CODEOWNERS match, author lacks write "
                      "access)", loop.repo, number)  # fmt: skip
 
@@ -264,7 +269,7 @@ async def mark_ready_for_review(gh: AppGitHubAPI, node_id: str) -> None:
     """Undraft a pull request; only GitHub's GraphQL API can do this."""
     try:
         await gh.graphql(MARK_READY, endpoint=gh.graphql_url, id=node_id)
-    except gidgethub.GraphQLException as exc:
+    except gidgethub.GitHubException as exc:
         # The PR stays a draft; the status line still says CI is green.
         log.warning("could not mark pull request %s ready for review: %s", node_id, exc)
 

@@ -83,9 +83,12 @@ async def test_stop_from_a_writer_cancels_the_loop_reacts_and_replies(
     assert stopped.reason == "Stopped by @maya"
     reactions = harness.fake.comments[payload["comment"]["id"]].reactions
     assert [(r.content, r.user) for r in reactions] == [("+1", harness.fake.bot_login)]
-    assert replies(harness, loop.pr_number) == [
-        f"Stopped loop {loop.id}. The app will not push or comment for it again."
-    ]
+    closing, reply = replies(harness, loop.pr_number)
+    assert closing.startswith("The CI Fix Loop was stopped, so this pull request is closed")
+    assert "Stopped by @maya" in closing
+    assert reply == f"Stopped loop {loop.id}. The app will not push or comment for it again."
+    [pull] = harness.fake.pulls(REPO)
+    assert pull.state == "closed"
     [check] = harness.fake.check_runs(REPO)
     assert check.conclusion == "neutral"
 
