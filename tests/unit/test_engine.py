@@ -117,6 +117,9 @@ class FakeReporter:
         self.calls.append("started")
         return 99
 
+    async def progress(self, gh: Any, loop: Loop, config: Any) -> None:
+        self.calls.append(f"progress:{loop.state.value}")
+
     async def fix_published(self, gh: Any, loop: Loop, config: RepoConfig) -> int | None:
         self.calls.append("fix_published")
         return 5
