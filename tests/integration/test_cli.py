@@ -204,12 +204,12 @@ def test_a_python_without_the_dependencies_gets_guidance_not_a_traceback(workdir
     """``python -m app setup`` with the system Python, outside the project's .venv."""
     shadow = workdir / "shadow"
     shadow.mkdir()
-    (shadow / "aiohttp.py").write_text("raise ImportError('simulated', name='aiohttp')\n")
+    (shadow / "dotenv.py").write_text("raise ImportError('simulated', name='dotenv')\n")
     env = clean_env(workdir, PYTHONPATH=f"{shadow}{os.pathsep}{ROOT}")
     result = run_cli(workdir, env, "setup")
     assert result.returncode == 1
     assert "dependencies are not installed" in result.stderr
-    assert "scripts/start.sh" in result.stderr and "aiohttp is missing" in result.stderr
+    assert "scripts/start.sh" in result.stderr and "dotenv is missing" in result.stderr
     assert "Traceback" not in result.stderr
 
 

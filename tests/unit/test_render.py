@@ -177,9 +177,8 @@ def test_original_failure_stays_on_top_with_later_failures_under_it():
 
 
 def test_guard_test_changes_are_listed_for_the_reviewer():
-    guard = GuardSummary(True, (), 2, 5, 1, test_changes=("tests/test_x.py::test_new (added)",))
-    body = pr_body(summary(guard=guard))
-    assert "**Test changes for the reviewer**" in body
+    body = pr_body(summary(test_changes=("tests/test_x.py::test_new (added)",)))
+    assert "### Test changes for the reviewer" in body
     assert "tests/test_x.py::test_new (added)" in body
     assert "Test changes" not in pr_body(summary())
 
