@@ -157,7 +157,10 @@ def _markers(scanned: Scanned, facts: FileFacts) -> None:
             )
         )
     for offset, literal in scanned.literals:
-        if literal in _CI_STRINGS:
+        # "CI" alone is also a word; it counts only where the environment is read.
+        if literal in _CI_STRINGS and re.search(
+            r"(?i)(env|var)\w*\s*\(\s*$", code[max(0, offset - 40) : offset]
+        ):
             facts.markers.append(
                 Marker(
                     "test-detection",

@@ -473,8 +473,13 @@ def _checks_in(node: ast.AST) -> bool:
 
 
 def _collected(path: str) -> bool:
+    """pytest's default ``test_*.py``/``*_test.py``, and Django's ``tests.py``."""
     name = PurePosixPath(path).name
-    return name.endswith(".py") and (name.startswith("test") or name.endswith("_test.py"))
+    return (
+        (name.startswith("test_") and name.endswith(".py"))
+        or name.endswith("_test.py")
+        or (name in ("tests.py", "test.py"))
+    )
 
 
 def analyze(path: str, text: str) -> FileFacts:
@@ -557,7 +562,26 @@ def _test_functions(
                 yield key, func, marks + class_marks
 
 
+def _environment_keys(nodes: list[ast.AST], names: _Names) -> set[int]:
+    """ids of the string constants used as environment variable names."""
+    keys: set[int] = set()
+    for node in nodes:
+        if isinstance(node, ast.Call) and node.args:
+            name = names.qualify(node.func) or ""
+            if name in ("os.getenv", "os.environ.get", "os.environ.pop", "os.environ.setdefault"):
+                keys.add(id(node.args[0]))
+        elif isinstance(node, ast.Subscript):
+            if (names.qualify(node.value) or "") == "os.environ":
+                keys.add(id(node.slice))
+        elif isinstance(node, ast.Compare) and any(
+            (names.qualify(c) or "") == "os.environ" for c in node.comparators
+        ):
+            keys.add(id(node.left))
+    return keys
+
+
 def _markers(nodes: list[ast.AST], names: _Names, facts: FileFacts, is_test_file: bool) -> None:
+    env_keys = _environment_keys(nodes, names)
     for node in nodes:
         line = getattr(node, "lineno", 0)
         if isinstance(node, ast.Attribute):
@@ -587,7 +611,8 @@ def _markers(nodes: list[ast.AST], names: _Names, facts: FileFacts, is_test_file
         elif isinstance(node, ast.Call):
             _call_markers(node, names, facts, is_test_file)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if node.value in CI_VARIABLES:
+            # "CI" alone is also a word; it counts only where the environment is read.
+            if node.value in CI_VARIABLES and (node.value != "CI" or id(node) in env_keys):
                 facts.markers.append(
                     Marker(
                         "test-detection",
