@@ -275,19 +275,26 @@ def _new_markers(before: FileFacts | None, after: FileFacts, added: list[DiffLin
     return out
 
 
+# Code that runs when a test module loads: added to an existing test file, it can
+# patch what every test in it exercises.
+_FILE_WIDE = frozenset({"module-level code", "module mocks"})
+
+
 def _definitions(
     path: str,
     before: dict[str, tuple[int, str]],
     after: dict[str, tuple[int, str]],
     rule: str,
     judge: _Judgement,
+    *,
+    existing: bool = False,
 ) -> None:
     """Guarded or support definitions: added, changed or removed ones are named."""
     for key in sorted(before.keys() | after.keys()):
         old, new = before.get(key), after.get(key)
         if old is not None and new is not None and old[1] == new[1]:
             continue
-        if rule == "test-fixture" and old is None:
+        if rule == "test-fixture" and old is None and not (existing and key in _FILE_WIDE):
             judge.test_changes.append(f"{path}: {key} added")
             continue
         verb = "adds" if old is None else "removes" if new is None else "changes"
@@ -345,6 +352,7 @@ def _judge_file(change: FileChange, judge: _Judgement) -> tuple[int, int]:
             facts_after.support if facts_after else empty,
             "test-fixture",
             judge,
+            existing=bool(facts_before.tests),
         )
     if facts_before is not None and facts_before.collected:
         judge.tests.before.extend((path, t) for t in facts_before.tests)

@@ -158,12 +158,28 @@ def _digest(parts: list[str]) -> str:
     return hashlib.blake2b("|".join(parts).encode(), digest_size=10).hexdigest()
 
 
-def shape(node: Node) -> str:
-    """A fingerprint ignoring names, comments and formatting, keeping literals and structure."""
-    parts = []
-    for current in _walk(node):
-        if current.type == "comment":
+_TYPES = frozenset({"type_annotation", "type_arguments", "type_parameters", "comment"})
+_TYPE_WRAPPERS = frozenset({"as_expression", "satisfies_expression", "non_null_expression"})
+
+
+def _walk_values(node: Node) -> Iterator[Node]:
+    """Like ``_walk`` without TypeScript's types: an added annotation changes no value."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current.type in _TYPES:
             continue
+        if current.type in _TYPE_WRAPPERS and current.named_children:
+            stack.append(current.named_children[0])
+            continue
+        yield current
+        stack.extend(reversed(current.children))
+
+
+def shape(node: Node) -> str:
+    """A fingerprint ignoring names, comments, types and formatting; keeping literals."""
+    parts = []
+    for current in _walk_values(node):
         if current.type in LITERALS:
             parts.append(_text(current))
         elif current.type in ("identifier", "property_identifier", "shorthand_property_identifier"):
@@ -205,28 +221,37 @@ def _is_literal(node: Node | None) -> bool:
 
 
 def _terms(node: Node, path: str) -> Iterator[str]:
-    """Literal leaves under an assertion, each keyed by the matcher path leading to it."""
-    if node.type in LITERALS:
-        yield f"{path}={_literal_text(node)}"
-        return
-    if node.type in FUNCTIONS or node.type == "comment":
+    """Expected values in an assertion, keyed by the matcher chain leading to them.
+
+    ``expect(f(2)).not.toBe(4)`` gives ``expect.not.toBe.0=4``; the input ``2`` is
+    counted among the test's literals instead, wherever it sits.
+    """
+    if _is_literal(node):
+        text = _literal_text(node) if node.type == "string" else " ".join(_text(node).split())
+        yield f"{path}={text}"
         return
     if node.type == "call_expression":
         callee = node.child_by_field_name("function")
         kept = [c for c in _chain(callee) if MATCHER.match(c)]
-        tag = ".".join(kept) or "call"
+        if not kept:
+            return  # a call under test: its arguments are inputs
+        tag = ".".join(kept)
         if callee is not None:
-            yield from _terms(callee, f"{path}/{tag}.fn")
-        args = node.child_by_field_name("arguments")
-        for i, arg in enumerate(args.named_children if args is not None else []):
+            yield from _terms(callee, path)
+        for i, arg in enumerate(_call_args(node)):
             yield from _terms(arg, f"{path}/{tag}.{i}")
         return
-    tag = node.type
-    operator = node.child_by_field_name("operator")
-    if operator is not None:
-        tag += _text(operator)
-    for i, child in enumerate(node.named_children):
-        yield from _terms(child, f"{path}/{tag}.{i}")
+    if node.type in ("member_expression", "await_expression", "parenthesized_expression"):
+        inner = node.child_by_field_name("object") or (
+            node.named_children[0] if node.named_children else None
+        )
+        if inner is not None:
+            yield from _terms(inner, path)
+        return
+    if node.type in ("binary_expression", "unary_expression"):
+        operator = _text(node.child_by_field_name("operator"))
+        for i, child in enumerate(node.named_children):
+            yield from _terms(child, f"{path}/{operator}{i}")
 
 
 def _call_args(node: Node) -> list[Node]:
@@ -324,6 +349,8 @@ class _Analyzer:
     def __init__(self, facts: FileFacts) -> None:
         self.facts = facts
         self.module_code: list[str] = []
+        self.module_values: list[str] = []
+        self.values_line = 0
         self.module_line = 0
 
     def markers(self, root: Node) -> None:
@@ -461,14 +488,24 @@ class _Analyzer:
                     self._module_code(child)
 
     def _module_code(self, node: Node) -> None:
-        self.module_code.append(shape(node))
-        self.module_line = self.module_line or _line(node)
+        if node.type in ("lexical_declaration", "variable_declaration"):
+            # Module-level values of a test file (expected tables): their literals count.
+            self.module_values.extend(
+                _literal_text(n) for n in _walk_values(node) if n.type in LITERALS
+            )
+            self.values_line = self.values_line or _line(node)
+        else:
+            self.module_code.append(shape(node))  # code that runs on import: patches, mocks
+            self.module_line = self.module_line or _line(node)
 
     def _test(self, call: Node, key: str, names: list[str], callback: Node) -> None:
         checks = _Checks()
         body = callback.child_by_field_name("body")
         if body is not None:
             checks.visit(body, True)
+            checks.terms.update(
+                f"lit={_literal_text(n)}" for n in _walk_values(body) if n.type in LITERALS
+            )
         cases: Counter[str] | None = None
         if "each" in names:
             function = call.child_by_field_name("function")
@@ -495,7 +532,11 @@ class _Analyzer:
 
     def finish(self) -> None:
         if self.module_code:
-            self.facts.support["module-level code"] = (self.module_line, _digest(self.module_code))
+            code = sorted(self.module_code)
+            self.facts.support["module-level code"] = (self.module_line, _digest(code))
+        if self.module_values:
+            values = sorted(self.module_values)
+            self.facts.support["module-level values"] = (self.values_line, _digest(values))
 
 
 _DECLARATIONS = frozenset(

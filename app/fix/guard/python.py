@@ -99,10 +99,15 @@ def shape(node: ast.AST) -> str:
     parts: list[str] = []
 
     def visit(value: Any) -> None:
-        if isinstance(value, ast.AST):
+        if isinstance(value, ast.AnnAssign):
+            # An added annotation changes nothing a test checks: ``x: int = 1`` is ``x = 1``.
+            parts.append("Assign")
+            visit(value.target)
+            visit(value.value)
+        elif isinstance(value, ast.AST):
             parts.append(type(value).__name__)
             for name, child in ast.iter_fields(value):
-                if name in ("ctx", "type_comment"):
+                if name in ("ctx", "type_comment", "returns", "annotation", "type_params"):
                     continue
                 if name in ("id", "attr", "name", "arg", "asname", "module") and isinstance(
                     child, str
@@ -257,36 +262,51 @@ def _tautological_call(call: ast.Call) -> bool:
 
 
 def _terms(node: ast.AST, path: str) -> Iterator[str]:
-    """Literal leaves of an assertion, each with the path of operators leading to it."""
-    if isinstance(node, ast.Constant):
-        yield f"{path}={node.value!r}"
-        return
-    if isinstance(node, ast.Compare):
+    """Expected values in an assertion, each keyed by the operators leading to it.
+
+    ``assert add(2, 2) == 4`` gives ``assert/cmp.Eq0=4``: ``!= 4``, ``not … == 4``
+    or ``== 5`` all lose it.  Inputs (the ``2``s) are not keyed here: they count
+    among the test's literals wherever they sit, so extracting a variable is no change.
+    """
+    if isinstance(node, ast.Constant) or _literal(node)[0]:
+        yield f"{path}={ast.unparse(node)}"
+    elif isinstance(node, ast.Compare):
         yield from _terms(node.left, f"{path}/cmp.left")
         for i, (op, right) in enumerate(zip(node.ops, node.comparators, strict=True)):
             yield from _terms(right, f"{path}/cmp.{type(op).__name__}{i}")
-        return
-    if isinstance(node, ast.Call):
+    elif isinstance(node, ast.BoolOp):
+        for i, value in enumerate(node.values):
+            yield from _terms(value, f"{path}/{type(node.op).__name__}{i}")
+    elif isinstance(node, ast.UnaryOp):
+        yield from _terms(node.operand, f"{path}/{type(node.op).__name__}")
+    elif isinstance(node, ast.NamedExpr | ast.Await):
+        yield from _terms(node.value, path)
+    elif isinstance(node, ast.Call) and _is_check_call(node):
         name = _last_name(node) or ""
-        tag = name if (name.startswith(CHECK_PREFIXES) or name in CHECK_NAMES) else "call"
-        yield from _terms(node.func, f"{path}/{tag}.fn")
         for i, arg in enumerate(node.args):
-            yield from _terms(arg, f"{path}/{tag}.{i}")
+            yield from _terms(arg, f"{path}/{name}.{i}")
         for kw in node.keywords:
             if kw.arg != "msg":  # a message is not an expectation
-                yield from _terms(kw.value, f"{path}/{tag}.{kw.arg}")
-        return
-    if isinstance(node, ast.Lambda | ast.FunctionDef | ast.AsyncFunctionDef):
-        return
-    operator = getattr(node, "op", None)
-    tag = type(node).__name__ + (f".{type(operator).__name__}" if operator is not None else "")
-    for name, child in ast.iter_fields(node):
-        if isinstance(child, ast.AST):
-            yield from _terms(child, f"{path}/{tag}.{name}")
-        elif isinstance(child, list):
-            for i, item in enumerate(child):
-                if isinstance(item, ast.AST):
-                    yield from _terms(item, f"{path}/{tag}.{name}{i}")
+                yield from _terms(kw.value, f"{path}/{name}.{kw.arg}")
+
+
+def _literals(func: ast.FunctionDef | ast.AsyncFunctionDef) -> Counter[str]:
+    """Every literal in a test's body (not its docstring or assertion messages)."""
+    words: set[int] = set()
+    for node in ast.walk(func):
+        if isinstance(node, ast.Assert) and node.msg is not None:
+            words.update(id(n) for n in ast.walk(node.msg))
+        elif isinstance(node, ast.keyword) and node.arg == "msg":
+            words.update(id(n) for n in ast.walk(node.value))
+    body = func.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]  # the docstring
+    return Counter(
+        f"lit={node.value!r}"
+        for stmt in body
+        for node in ast.walk(stmt)
+        if isinstance(node, ast.Constant) and id(node) not in words
+    )
 
 
 class _TestWalker:
@@ -511,6 +531,7 @@ def analyze(path: str, text: str) -> FileFacts:
         marks, params = _marks(func.decorator_list, names)
         walker = _TestWalker(names, helpers)
         walker.body(func.body)
+        walker.terms.update(_literals(func))
         for decorator in func.decorator_list:
             if isinstance(decorator, ast.Call) and _last_name(decorator) in MOCK_NAMES:
                 walker.mocks += 1
@@ -717,7 +738,8 @@ _COLLECTION_NAMES = frozenset(
 def _module_level(tree: ast.Module, names: _Names, facts: FileFacts, is_test_file: bool) -> None:
     """Collection hooks and settings (guarded); fixtures and module setup (support)."""
     setup: list[str] = []
-    setup_line = 0
+    values: list[str] = []
+    setup_line = values_line = 0
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             if node.name.startswith("pytest_"):
@@ -746,7 +768,17 @@ def _module_level(tree: ast.Module, names: _Names, facts: FileFacts, is_test_fil
             continue
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
             continue  # a docstring
-        setup.append(shape(node))
-        setup_line = setup_line or node.lineno
+        if isinstance(node, ast.Assign | ast.AnnAssign) and all(
+            isinstance(t, ast.Name)
+            for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        ):
+            # Module-level values of a test file (expected tables): their literals count.
+            values.extend(repr(n.value) for n in ast.walk(node) if isinstance(n, ast.Constant))
+            values_line = values_line or node.lineno
+        else:
+            setup.append(shape(node))  # code that runs on import: patches, registrations
+            setup_line = setup_line or node.lineno
     if setup:
-        facts.support["module-level code"] = (setup_line, _digest("".join(setup)))
+        facts.support["module-level code"] = (setup_line, _digest("|".join(sorted(setup))))
+    if values:
+        facts.support["module-level values"] = (values_line, _digest("|".join(sorted(values))))
