@@ -213,6 +213,14 @@ def _rules(guard: GuardConfig) -> list[str]:
         f"and at most {guard.max_files} files.",
         f"- Do not touch these paths: {forbidden}. Never edit `.github/workflows`.",
         "- Do not delete, rename or skip tests (no skip/xfail/only marks, no `--deselect`).",
+        "- Keep what existing tests check: no removed or neutralised assertions, no changed "
+        "expected values, no new mocks, early returns or fixture changes"
+        + (" (you may correct a test that is itself wrong)." if guard.allow_test_edits else ".")
+        + " You may add tests.",
+        "- Do not change how CI builds, lints or tests: CI and tool configuration, scripts, "
+        "Makefiles, `package.json` scripts, CODEOWNERS, `.gitmodules`, `.gitattributes`, "
+        "symlinks, binary files or file modes. Adding a dependency (and its lockfile entry) "
+        "is fine.",
         "- Do not add lint or type suppressions (`# noqa`, `# type: ignore`, "
         "`eslint-disable`, `@ts-ignore`, `#[allow(...)]`, `//nolint`...) and do not loosen "
         "lint or type-checker configuration.",

@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from app.fix.guard import parse_diff
+from app.config.model import GuardConfig
+from app.fix.guard import DirView, check_change, parse_diff, published_changes
+from app.fix.workspace import Workspace
+from tests.support import tarball_of
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "core.quotePath=true"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,3 +143,27 @@ def test_cli_sees_symlinks_and_modes_on_disk(tmp_path):
     result = _cli(str(tmp_path / "before"), str(tmp_path / "after"), "--json")
     rules = {v["rule"] for v in json.loads(result.stdout)["violations"]}
     assert rules == {"mode-change", "symlink"}
+
+
+async def test_a_workspace_change_is_judged_from_its_baseline_blobs(tmp_path):
+    """The loop's path: changed files and modes from git, originals from the baseline."""
+    archive = tarball_of(
+        {
+            "src/calc.py": "def add(a, b):\n    return a - b\n",
+            "tests/test_calc.py": "from src.calc import add\n\n\ndef test_add():\n"
+            "    assert add(2, 2) == 4\n",
+        }
+    )
+    async with await Workspace.from_tarball(archive) as ws:
+        (ws.path / "tests" / "test_calc.py").write_text(
+            "from src.calc import add\n\n\ndef test_add():\n    assert add(2, 2) == 0\n"
+        )
+        (ws.path / "src" / "calc.py").chmod(0o755)
+        changed = await ws.changed_files()
+        verdict = check_change(
+            published_changes(changed, await ws.file_modes(), await ws.originals(changed)),
+            GuardConfig(),
+            context=DirView(ws.path),
+        )
+    assert {v.rule for v in verdict.violations} == {"test-expectation", "mode-change"}
+    assert (verdict.files_changed, verdict.lines_added, verdict.lines_removed) == (2, 1, 1)

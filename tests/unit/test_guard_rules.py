@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from app.config.model import GuardConfig
+from app.config.schema import parse_repo_config
+from app.core.errors import ConfigError
 from app.fix.guard import FileState, is_test_path, matches_glob
 from tests.guard_support import judge, rules
 
@@ -339,3 +341,26 @@ def test_deleting_a_source_file_allowed_and_a_test_file_not():
     assert judge({"src/old.py": "X = 1\n", "a.py": ""}, {"src/old.py": None}).ok
     v = judge({"tests/test_app.py": PY_TEST}, {"tests/test_app.py": None})
     assert rules(v) == {"test-removed"}
+
+
+def test_config_reads_allow_paths_and_allow_test_edits():
+    config = parse_repo_config(
+        {"guard": {"allow_paths": ["scripts/gen.sh"], "allow_test_edits": True}}, source="t"
+    )
+    assert config.guard.allow_paths == ("scripts/gen.sh",)
+    assert config.guard.allow_test_edits is True
+    assert parse_repo_config(None, source="t").guard.allow_test_edits is False
+
+
+@pytest.mark.parametrize("pattern", [".github/workflows/**", ".github/workflows/ci.yml",
+                                     ".github/ci-fix-loop.yml"])  # fmt: skip
+def test_config_refuses_allowing_workflows_or_its_own_file(pattern):
+    with pytest.raises(ConfigError) as caught:
+        parse_repo_config({"guard": {"allow_paths": [pattern]}}, source="t")
+    assert "guard.allow_paths" in str(caught.value)
+
+
+def test_a_broad_allow_pattern_still_never_covers_workflows():
+    config = GuardConfig(allow_paths=("**", "*"))
+    v = judge({".github/workflows/ci.yml": "a\n"}, {".github/workflows/ci.yml": "b\n"}, config)
+    assert rules(v) == {"forbidden-path"}
