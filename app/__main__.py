@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 try:
+    from app.config import cli as config_cli
     from app.core.errors import SettingsError
     from app.core.logctx import configure_logging
     from app.core.redact import Redactor
@@ -84,11 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     status.add_argument("--json", action="store_true", help="print the raw JSON")
     classify_cli.add_parser(commands)
+    config_cli.add_parser(commands)
     guard_cli.add_parser(commands)
     args = parser.parse_args(argv)
 
     if args.command == "classify":
         return classify_cli.run(args)
+    if args.command == "config":
+        return config_cli.run(args)
     if args.command == "guard":
         return guard_cli.run(args)
     if args.command == "setup":

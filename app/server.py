@@ -20,6 +20,7 @@ from aiohttp import web
 
 from app.admin.ci_hook import CiHookDeps, make_ci_hook_handler
 from app.admin.command_handler import CommandHandler
+from app.admin.config_check import ConfigChecker
 from app.admin.installations import InstallationHandler
 from app.admin.status import build_status
 from app.assemble import GITHUB_TIMEOUT, build_engine
@@ -98,7 +99,10 @@ def build_app(
             store=store, engine=engine, clients=clients, clock=options.clock
         )
         handlers = HandlerContext(
-            workflow_runs=engine, comments=commands, installations=installations
+            workflow_runs=engine,
+            comments=commands,
+            installations=installations,
+            pushes=ConfigChecker(settings=settings, clients=clients),
         )
         context = Services(
             settings=settings,

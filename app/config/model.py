@@ -8,6 +8,7 @@ lives in ``app.config.source``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from app.diagnosis.model import Category
@@ -106,5 +107,21 @@ class RepoConfig:
     clamped: tuple[str, ...] = ()
 
     def watches(self, branch: str, default_branch: str) -> bool:
-        """True when failures on ``branch`` should open a loop."""
-        return self.enabled and branch in (self.branches or (default_branch,))
+        """True when failures on ``branch`` should open a loop (``branches`` may hold globs)."""
+        patterns = self.branches or (default_branch,)
+        return self.enabled and any(branch_matches(p, branch) for p in patterns)
+
+
+def branch_matches(pattern: str, branch: str) -> bool:
+    """GitHub's branch filter syntax: ``*`` within one path segment, ``**`` across, ``?`` one.
+
+    ``release/*`` matches ``release/1.2`` but not ``release/1.2/hotfix``; ``release/**``
+    matches both.  A pattern without wildcards must match exactly.
+    """
+    if not any(c in pattern for c in "*?"):
+        return pattern == branch
+    wildcards = {"**": ".*", "*": "[^/]*", "?": "[^/]"}
+    regex = "".join(
+        wildcards.get(part) or re.escape(part) for part in re.findall(r"\*\*|\*|\?|[^*?]+", pattern)
+    )
+    return re.fullmatch(regex, branch) is not None

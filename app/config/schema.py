@@ -28,7 +28,7 @@ import json
 import re
 import reprlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import yaml
@@ -57,11 +57,19 @@ class ConfigProblem:
     value: Any
     message: str
     allowed: str
+    line: int | None = None  # 1-based, where the key (or the file's problem) is
+    column: int | None = None
+
+    @property
+    def where(self) -> str:
+        """``line 4, column 3``, or empty when the position is unknown."""
+        return f"line {self.line}, column {self.column}" if self.line else ""
 
     def __str__(self) -> str:
-        if not self.allowed:
-            return f"{self.key_path}: {self.message}"
-        return f"{self.key_path}: {self.message}: expected {self.allowed}"
+        text = f"{self.key_path}: {self.message}"
+        if self.allowed:
+            text += f": expected {self.allowed}"
+        return f"{text} ({self.where})" if self.where and self.where not in text else text
 
 
 _JSON = json.JSONEncoder(ensure_ascii=False, default=str)
@@ -96,12 +104,18 @@ class Spec(Protocol):
 
     def check(self, value: Any, path: str, problems: list[ConfigProblem]) -> None: ...
 
+    def json_schema(self) -> dict[str, Any]:
+        """The same rule as JSON Schema (draft 2020-12), for editors and `config schema`."""
+
 
 @dataclass(frozen=True)
 class Bool:
     @property
     def allowed(self) -> str:
         return "true or false"
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "boolean"}
 
     def check(self, value: Any, path: str, problems: list[ConfigProblem]) -> None:
         if not isinstance(value, bool):
@@ -116,6 +130,9 @@ class Int:
     @property
     def allowed(self) -> str:
         return f"an integer from {self.low} to {self.high}"
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "integer", "minimum": self.low, "maximum": self.high}
 
     def check(self, value: Any, path: str, problems: list[ConfigProblem]) -> None:
         # bool is an int subclass in Python; `max_files: yes` must not mean 1.
@@ -135,6 +152,9 @@ class Number:
     def allowed(self) -> str:
         return f"a number of {self.unit} greater than 0 and at most {self.high:g}"
 
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "number", "exclusiveMinimum": 0, "maximum": self.high}
+
     def check(self, value: Any, path: str, problems: list[ConfigProblem]) -> None:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         if not ok or not 0 < value <= self.high:
@@ -153,6 +173,17 @@ class Text:
     def allowed(self) -> str:
         return self.description
 
+    def json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": self.max_length,
+            "description": self.description,
+        }
+        if self.pattern is not None:
+            schema["pattern"] = f"^(?:{self.pattern})$"
+        return schema
+
     def check(self, value: Any, path: str, problems: list[ConfigProblem]) -> None:
         ok = isinstance(value, str) and len(value.strip()) > 0 and len(value) <= self.max_length
         if ok and self.pattern is not None:
@@ -169,6 +200,9 @@ class Choice:
     def allowed(self) -> str:
         return "one of " + ", ".join(self.values)
 
+    def json_schema(self) -> dict[str, Any]:
+        return {"enum": list(self.values)}
+
     def check(self, value: Any, path: str, problems: list[ConfigProblem]) -> None:
         if value not in self.values:
             problems.append(_invalid(path, value, self.allowed))
@@ -184,6 +218,9 @@ class Nullable:
     def allowed(self) -> str:
         return f"{self.spec.allowed}, or null"
 
+    def json_schema(self) -> dict[str, Any]:
+        return {"anyOf": [self.spec.json_schema(), {"type": "null"}]}
+
     def check(self, value: Any, path: str, problems: list[ConfigProblem]) -> None:
         if value is not None:
             self.spec.check(value, path, problems)
@@ -197,6 +234,9 @@ class ListOf:
     @property
     def allowed(self) -> str:
         return f"a list of at most {self.max_items} items, each {self.item.allowed}"
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "array", "maxItems": self.max_items, "items": self.item.json_schema()}
 
     def check(self, value: Any, path: str, problems: list[ConfigProblem]) -> None:
         if not isinstance(value, list) or len(value) > self.max_items:
@@ -215,6 +255,13 @@ class Section:
     @property
     def allowed(self) -> str:
         return "a mapping with keys " + ", ".join(self.fields)
+
+    def json_schema(self) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "properties": {key: spec.json_schema() for key, spec in self.fields.items()},
+            "additionalProperties": False,
+        }
 
     def check(self, value: Any, path: str, problems: list[ConfigProblem]) -> None:
         if not isinstance(value, dict):
@@ -239,6 +286,9 @@ class Either:
     @property
     def allowed(self) -> str:
         return f"{self.shorthand.allowed}, or {self.section.allowed}"
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"anyOf": [self.shorthand.json_schema(), self.section.json_schema()]}
 
     def check(self, value: Any, path: str, problems: list[ConfigProblem]) -> None:
         if isinstance(value, str):
@@ -270,7 +320,11 @@ SCHEMA = Section(
         ),
         "enabled": Bool(),
         "branches": ListOf(
-            Text("a branch name without spaces", pattern=r"[^\s~^:?*\[\\]+", max_length=255),
+            Text(
+                "a branch name or glob without spaces, such as main or release/*",
+                pattern=r"[^\s~^:\[\\]+",
+                max_length=255,
+            ),
             max_items=50,
         ),
         "max_iterations": Int(1, 20),
@@ -342,6 +396,72 @@ SCHEMA = Section(
 )
 
 
+SCHEMA_ID = "https://github.com/ci-fix-loop/ci-fix-loop/schema/ci-fix-loop.schema.json"
+
+
+def json_schema() -> dict[str, Any]:
+    """`.github/ci-fix-loop.yml` as JSON Schema, generated from ``SCHEMA`` (one source of truth).
+
+    The copy committed at ``schema/ci-fix-loop.schema.json`` is what editors read
+    (``# yaml-language-server: $schema=...``); a test keeps it equal to this.
+    """
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "ci-fix-loop repository configuration (.github/ci-fix-loop.yml)",
+        "description": "Every key is optional; README.md lists the defaults.",
+        "anyOf": [SCHEMA.json_schema(), {"type": "null"}],
+    }
+
+
+def locate(problems: list[ConfigProblem], text: str) -> list[ConfigProblem]:
+    """The problems with the line and column of the key each one names, where ``text`` has it.
+
+    Positions come from the YAML parser's node marks; a problem whose key is not
+    in this text (it came from an ``_extends`` base) keeps no position.  The
+    text is composed, never constructed, so aliases are not expanded.
+    """
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return problems
+    out = []
+    for problem in problems:
+        node = _find(root, problem.key_path) if root is not None else None
+        if node is None or problem.line is not None:
+            out.append(problem)
+            continue
+        mark = node.start_mark
+        out.append(replace(problem, line=mark.line + 1, column=mark.column + 1))
+    return out
+
+
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _find(root: yaml.Node, key_path: str) -> yaml.Node | None:
+    """The node a problem's ``a.b[2]`` path names: the key node for mapping entries."""
+    node: yaml.Node | None = root
+    found: yaml.Node | None = None
+    for match in _PATH_PART.finditer(key_path):
+        key, index = match.group(1), match.group(2)
+        if key is not None and isinstance(node, yaml.MappingNode):
+            pair = next((kv for kv in node.value if getattr(kv[0], "value", None) == key), None)
+            if pair is None:
+                return None  # not in this file: it came from an _extends base
+            found, node = pair[0], pair[1]
+        elif index is not None and isinstance(node, yaml.SequenceNode):
+            position = int(index)
+            if position >= len(node.value):
+                return None
+            found = node = node.value[position]
+        elif key == "(top level)":
+            return root
+        else:
+            return None
+    return found
+
+
 def load_yaml(text: str, *, source: str) -> Any:
     """Parse YAML text; syntax errors become a `ConfigError` naming line and column."""
     try:
@@ -350,7 +470,14 @@ def load_yaml(text: str, *, source: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
         reason = exc.problem or exc.context or "syntax error"
-        problem = ConfigProblem("(file)", None, f"YAML syntax error at {where}: {reason}", "")
+        problem = ConfigProblem(
+            "(file)",
+            None,
+            f"YAML syntax error at {where}: {reason}",
+            "",
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+        )
         raise ConfigError([problem], source=source) from exc
     except yaml.YAMLError as exc:
         problem = ConfigProblem("(file)", None, f"YAML error: {exc}", "")

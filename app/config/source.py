@@ -30,6 +30,7 @@ from app.config.schema import (
     SCHEMA,
     ConfigProblem,
     load_yaml,
+    locate,
     parse_repo_config,
     show_value,
 )
@@ -78,6 +79,7 @@ async def load_repo_config(
     allow_fixer_command: bool = False,
 ) -> ConfigLoad:
     """Read, merge and validate the config that applies to ``owner/repo``."""
+    file: _File | None = None
     try:
         file = await _fetch(gh, f"{owner}/{repo}", ref)
         if file is None and repo.lower() != ORG_CONFIG_REPO:
@@ -88,9 +90,10 @@ async def load_repo_config(
         source = " extends ".join(sources)
         config = parse_repo_config(raw, source=source, allow_fixer_command=allow_fixer_command)
     except ConfigError as exc:
-        return ConfigLoad(
-            config=RepoConfig(enabled=False), source=exc.source, problems=exc.problems
-        )
+        problems = exc.problems
+        if file is not None and exc.source.startswith(file.source):
+            problems = locate(problems, file.text)  # line and column in the file people edit
+        return ConfigLoad(config=RepoConfig(enabled=False), source=exc.source, problems=problems)
     return ConfigLoad(config=config, source=source)
 
 
@@ -207,7 +210,8 @@ def render_config_problems(problems: list[ConfigProblem], source: str | None) ->
         detail = problem.message
         if problem.allowed:
             detail += f"; expected {problem.allowed}"
-        lines.append(f"- {code_span(problem.key_path)}: {_plain(detail)}")
+        where = f" ({problem.where})" if problem.where and problem.where not in detail else ""
+        lines.append(f"- {code_span(problem.key_path)}{where}: {_plain(detail)}")
     lines += [
         "",
         "Fix the file on the default branch; the next failing run reads it again."

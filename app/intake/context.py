@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.intake.ports import Comments, Installations, WorkflowRuns
+from app.intake.ports import Comments, Installations, Pushes, WorkflowRuns
 
 
 @dataclass(frozen=True)
@@ -14,3 +14,4 @@ class HandlerContext:
     workflow_runs: WorkflowRuns
     comments: Comments
     installations: Installations
+    pushes: Pushes | None = None

@@ -202,3 +202,45 @@ class Comment:
             )
         except (KeyError, TypeError, ValueError, AttributeError):
             return None
+
+
+CONFIG_FILE = ".github/ci-fix-loop.yml"
+
+
+@dataclass(frozen=True)
+class PushFacts:
+    """A ``push``: which branch moved to which commit, and whether the app's config changed."""
+
+    installation_id: int
+    repo: str
+    ref: str
+    default_branch: str
+    after: str
+    config_changed: bool
+
+    @property
+    def to_default_branch(self) -> bool:
+        return self.ref == f"refs/heads/{self.default_branch}"
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> PushFacts | None:
+        try:
+            repository = payload["repository"]
+            touched = {
+                str(path)
+                for commit in payload.get("commits") or []
+                for key in ("added", "modified", "removed")
+                for path in commit.get(key) or []
+            }
+            after = str(payload["after"])
+            return cls(
+                installation_id=_int(payload["installation"]["id"]),
+                repo=str(repository["full_name"]),
+                ref=str(payload["ref"]),
+                default_branch=str(repository["default_branch"]),
+                after=after,
+                # GitHub lists at most 2048 commits; a push with none listed may still change it.
+                config_changed=CONFIG_FILE in touched or not payload.get("commits"),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from app.intake.payloads import Comment, InstallationChange, RepositoriesChange, RunFacts
+from app.intake.payloads import (
+    Comment,
+    InstallationChange,
+    PushFacts,
+    RepositoriesChange,
+    RunFacts,
+)
 
 
 class WorkflowRuns(Protocol):
@@ -34,3 +40,9 @@ class Installations(Protocol):
     async def removed(self, change: InstallationChange) -> None: ...
 
     async def repositories_changed(self, change: RepositoriesChange) -> None: ...
+
+
+class Pushes(Protocol):
+    """Checks a repository's config when a push changes it (``app.admin.config_check``)."""
+
+    async def on_push(self, push: PushFacts) -> None: ...

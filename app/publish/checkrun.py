@@ -46,13 +46,14 @@ async def completed_check(
     conclusion: str,
     title: str,
     summary_markdown: str,
+    name: str = CHECK_NAME,
 ) -> int:
     """Create a check run that is already complete (nothing to follow); return its id."""
     _require_conclusion(conclusion)
     run = await gh.post(
         f"/repos/{repo}/check-runs",
         data={
-            "name": CHECK_NAME,
+            "name": name,
             "head_sha": head_sha,
             "status": "completed",
             "conclusion": conclusion,

@@ -207,7 +207,7 @@ def test_app_yml_asks_for_the_documented_minimum() -> None:
         "pull_requests": "write",
     }
     # GitHub delivers installation events to every App and rejects them in a manifest.
-    assert template["default_events"] == ["workflow_run", "issue_comment"]
+    assert template["default_events"] == ["workflow_run", "issue_comment", "push"]
     assert template["public"] is False
 
 

@@ -7,6 +7,7 @@ from app.intake.events import (
     installation_repositories,
     issue_comment,
     ping,
+    push,
     workflow_run,
 )
 
@@ -16,4 +17,5 @@ router = routing.Router(
     issue_comment.router,
     installation.router,
     installation_repositories.router,
+    push.router,
 )
