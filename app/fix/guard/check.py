@@ -18,7 +18,7 @@ from pathlib import PurePosixPath
 from app.config.model import GuardConfig
 from app.fix.guard import go, javascript, python, rust
 from app.fix.guard.diff import DiffLine, line_changes
-from app.fix.guard.facts import CaseFacts, FileFacts, Marker
+from app.fix.guard.facts import CaseFacts, Definition, FileFacts, Marker
 from app.fix.guard.lines import line_rules
 from app.fix.guard.manifests import check_manifest, is_manifest
 from app.fix.guard.paths import (
@@ -280,34 +280,88 @@ def _new_markers(before: FileFacts | None, after: FileFacts, added: list[DiffLin
 _FILE_WIDE = frozenset({"module-level code", "module mocks"})
 
 
-def _definitions(
-    path: str,
-    before: dict[str, tuple[int, str]],
-    after: dict[str, tuple[int, str]],
-    rule: str,
+def _guarded(
+    path: str, before: dict[str, tuple[int, str]], after: dict[str, tuple[int, str]],
     judge: _Judgement,
-    *,
-    existing: bool = False,
-) -> None:
-    """Guarded or support definitions: added, changed or removed ones are named."""
+) -> None:  # fmt: skip
+    """Definitions that decide what runs at all: any addition, change or removal is refused."""
     for key in sorted(before.keys() | after.keys()):
         old, new = before.get(key), after.get(key)
         if old is not None and new is not None and old[1] == new[1]:
             continue
-        if rule == "test-fixture" and old is None and not (existing and key in _FILE_WIDE):
-            judge.test_changes.append(f"{path}: {key} added")
-            continue
         verb = "adds" if old is None else "removes" if new is None else "changes"
         line = (new or old or (None, ""))[0]
-        done = {"adds": "added", "removes": "removed", "changes": "changed"}[verb]
-        judge.test_changes.append(f"{path}: {key} {done}")
-        if rule == "test-collection":
-            what = f"{verb} the {key}, which decides which tests are collected and run"
-            advice = "leave test collection as it is and fix the code"
-        else:
-            what = f"{verb} the {key} that existing tests rely on"
-            advice = _TEST_ADVICE
-        judge.add(violation(rule, path, line, what, advice))
+        judge.test_changes.append(f"{path}: {key} {_DONE[verb]}")
+        judge.add(
+            violation(
+                "test-collection",
+                path,
+                line,
+                f"{verb} the {key}, which decides which tests are collected and run",
+                "leave test collection as it is and fix the code",
+            )
+        )
+
+
+_DONE = {"adds": "added", "removes": "removed", "changes": "changed"}
+
+
+def _support(
+    path: str,
+    before: dict[str, Definition],
+    after: dict[str, Definition],
+    judge: _Judgement,
+    *,
+    existing: bool,
+) -> None:
+    """Fixtures, setup and test data: they may change shape, not lose what they check."""
+    for key in sorted(before.keys() | after.keys()):
+        old, new = before.get(key), after.get(key)
+        if old is None and new is not None:
+            judge.test_changes.append(f"{path}: {key} added")
+            if existing and key in _FILE_WIDE:
+                judge.add(
+                    violation(
+                        "test-fixture",
+                        path,
+                        new.line,
+                        f"adds {key} to an existing test file, which runs before every test in it",
+                        _TEST_ADVICE,
+                    )
+                )
+            continue
+        if old is None:
+            continue
+        if new is None:
+            judge.test_changes.append(f"{path}: {key} removed")
+            judge.add(
+                violation("test-fixture", path, old.line,
+                          f"removes the {key} that existing tests rely on", _TEST_ADVICE)
+            )  # fmt: skip
+            continue
+        if new == old:
+            continue
+        judge.test_changes.append(f"{path}: {key} changed")
+        lost = Counter(old.literals) - Counter(new.literals)
+        problems = (
+            [f"no longer has {_shown(Counter({f'={v}': n for v, n in lost.items()}))}"]
+            if lost
+            else []
+        )
+        if new.mocks > old.mocks:
+            problems.append("adds a mock or fake")
+        if new.checks < old.checks:
+            problems.append(f"checks less ({old.checks} check(s) before, {new.checks} after)")
+        if problems:
+            judge.add(
+                violation(
+                    "test-fixture",
+                    path,
+                    new.line,
+                    f"changes the {key} that existing tests rely on: it {'; '.join(problems)}",
+                    _TEST_ADVICE,
+                )
+            )
 
 
 def _judge_file(change: FileChange, judge: _Judgement) -> tuple[int, int]:
@@ -337,20 +391,17 @@ def _judge_file(change: FileChange, judge: _Judgement) -> tuple[int, int]:
             )
         for marker in _new_markers(facts_before, facts_after, added):
             judge.add(violation(marker.rule, path, marker.line, marker.what, marker.advice))
-    empty: dict[str, tuple[int, str]] = {}
-    _definitions(
+    _guarded(
         path,
-        facts_before.guarded if facts_before else empty,
-        facts_after.guarded if facts_after else empty,
-        "test-collection",
+        facts_before.guarded if facts_before else {},
+        facts_after.guarded if facts_after else {},
         judge,
     )
     if facts_before is not None:
-        _definitions(
+        _support(
             path,
             facts_before.support,
-            facts_after.support if facts_after else empty,
-            "test-fixture",
+            facts_after.support if facts_after else {},
             judge,
             existing=bool(facts_before.tests),
         )

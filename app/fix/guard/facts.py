@@ -44,6 +44,22 @@ class CaseFacts:
     neutral: list[int] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Definition:
+    """Something tests rely on (a fixture, a setup method, module-level test data).
+
+    It may change shape (a rename, a new argument, an annotation); it may not
+    lose a literal, lose a check or gain a mock, since each of those can make
+    every test using it pass without the code being fixed.
+    """
+
+    line: int
+    shape: str
+    literals: tuple[str, ...] = ()
+    mocks: int = 0
+    checks: int = 0
+
+
 @dataclass
 class FileFacts:
     """Everything an analyzer found in one version of a file.
@@ -51,13 +67,13 @@ class FileFacts:
     ``guarded`` are definitions that decide what runs at all (collection hooks,
     autouse fixtures, build constraints): any change is refused.  ``support``
     are fixtures, setup methods and helpers tests rely on: changing one may
-    weaken every test using it, so it counts as a test edit.  Both map a key to
-    (line, fingerprint).
+    weaken every test using it, so it counts as a test edit.  ``guarded`` maps a
+    key to (line, fingerprint).
     """
 
     tests: list[CaseFacts] = field(default_factory=list)
     markers: list[Marker] = field(default_factory=list)
     guarded: dict[str, tuple[int, str]] = field(default_factory=dict)
-    support: dict[str, tuple[int, str]] = field(default_factory=dict)
+    support: dict[str, Definition] = field(default_factory=dict)
     parsed: bool = True
     collected: bool = False

@@ -13,7 +13,7 @@ import hashlib
 import re
 from collections import Counter
 
-from app.fix.guard.facts import CaseFacts, FileFacts, Marker
+from app.fix.guard.facts import CaseFacts, Definition, FileFacts, Marker
 from app.fix.guard.tokens import (
     Scanned,
     argument_spans,
@@ -191,6 +191,17 @@ def _package_level(scanned: Scanned, facts: FileFacts, covered: list[tuple[int, 
     outside.append((cursor, len(code)))
     pieces = (normalised(scanned, s, e) for s, e in outside)
     text = "".join(piece for piece in pieces if piece != "|")
-    text = re.sub(r"_ _\s*\(.*?\)|_ \"[^\"]*\"", "", text)  # imports and package line vary freely
-    if text.strip():
-        facts.support["package-level declarations"] = (1, _digest(text))
+    if not text.strip():
+        return
+    imports = re.compile(r"\bimport\s*(\([^)]*\)|\"[^\"]*\")")
+    literals = [
+        lit
+        for s, e in outside
+        for offset, lit in scanned.literals
+        if s <= offset < e
+        and not any(m.start() <= offset < m.end() for m in imports.finditer(code))
+    ]
+    checks = sum(len(_LIBRARY_CHECK.findall(code, s, e)) for s, e in outside)
+    facts.support["package-level declarations"] = Definition(
+        1, _digest(text), tuple(sorted(literals)), 0, checks
+    )

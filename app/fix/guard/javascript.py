@@ -20,7 +20,7 @@ import tree_sitter
 import tree_sitter_javascript
 import tree_sitter_typescript
 
-from app.fix.guard.facts import CaseFacts, FileFacts, Marker
+from app.fix.guard.facts import CaseFacts, Definition, FileFacts, Marker
 
 SUFFIXES = frozenset({".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts"})
 TEST_ROOTS = frozenset({"it", "test", "specify", "bench"})
@@ -254,6 +254,23 @@ def _terms(node: Node, path: str) -> Iterator[str]:
             yield from _terms(child, f"{path}/{operator}{i}")
 
 
+def _support(nodes: list[Node]) -> Definition:
+    """A hook, module-level mock or module-level block as a ``Definition``."""
+    literals, mocks, checks = [], 0, 0
+    for node in nodes:
+        for n in _walk_values(node):
+            if n.type in LITERALS:
+                literals.append(_literal_text(n))
+            elif n.type == "call_expression":
+                chain = _chain(n.child_by_field_name("function"))
+                if chain[:1] in (["expect"], ["assert"]):
+                    checks += 1
+                elif any(MOCKS.match(c) for c in chain[1:]) or chain[:1] == ["sinon"]:
+                    mocks += 1
+    shapes = "".join(shape(n) for n in nodes)
+    return Definition(_line(nodes[0]), shapes, tuple(sorted(literals)), mocks, checks)
+
+
 def _call_args(node: Node) -> list[Node]:
     args = node.child_by_field_name("arguments")
     return [c for c in args.named_children if c.type != "comment"] if args is not None else []
@@ -348,10 +365,9 @@ class _Checks:
 class _Analyzer:
     def __init__(self, facts: FileFacts) -> None:
         self.facts = facts
-        self.module_code: list[str] = []
-        self.module_values: list[str] = []
-        self.values_line = 0
-        self.module_line = 0
+        self.module_code: list[Node] = []
+        self.module_values: list[Node] = []
+        self.module_mocks: list[Node] = []
 
     def markers(self, root: Node) -> None:
         for node in _walk(root):
@@ -470,7 +486,7 @@ class _Analyzer:
                 hook = names[-1] if names[-1] in HOOKS else root
                 key = f"{prefix}{hook}"
                 index = sum(1 for k in self.facts.support if k.startswith(key))
-                self.facts.support[f"{key} #{index + 1}"] = (_line(call), shape(call))
+                self.facts.support[f"{key} #{index + 1}"] = _support([call])
                 continue
             if (root in TEST_ROOTS | X_NAMES | F_NAMES) and callback is not None:
                 self._test(call, f"{prefix}{title}", names, callback)
@@ -482,21 +498,15 @@ class _Analyzer:
                     "unmock",
                     "stubGlobal",
                 ):
-                    entry = self.facts.support.get("module mocks", (_line(call), ""))
-                    self.facts.support["module mocks"] = (entry[0], entry[1] + shape(call))
+                    self.module_mocks.append(call)
                 else:
                     self._module_code(child)
 
     def _module_code(self, node: Node) -> None:
         if node.type in ("lexical_declaration", "variable_declaration"):
-            # Module-level values of a test file (expected tables): their literals count.
-            self.module_values.extend(
-                _literal_text(n) for n in _walk_values(node) if n.type in LITERALS
-            )
-            self.values_line = self.values_line or _line(node)
+            self.module_values.append(node)  # expected tables and shared inputs
         else:
-            self.module_code.append(shape(node))  # code that runs on import: patches, mocks
-            self.module_line = self.module_line or _line(node)
+            self.module_code.append(node)  # code that runs on import: patches, overrides
 
     def _test(self, call: Node, key: str, names: list[str], callback: Node) -> None:
         checks = _Checks()
@@ -531,12 +541,13 @@ class _Analyzer:
         )
 
     def finish(self) -> None:
-        if self.module_code:
-            code = sorted(self.module_code)
-            self.facts.support["module-level code"] = (self.module_line, _digest(code))
-        if self.module_values:
-            values = sorted(self.module_values)
-            self.facts.support["module-level values"] = (self.values_line, _digest(values))
+        for key, nodes in (
+            ("module-level code", self.module_code),
+            ("module-level values", self.module_values),
+            ("module mocks", self.module_mocks),
+        ):
+            if nodes:
+                self.facts.support[key] = _support(nodes)
 
 
 _DECLARATIONS = frozenset(

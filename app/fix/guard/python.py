@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import PurePosixPath
 from typing import Any
 
-from app.fix.guard.facts import CaseFacts, FileFacts, Marker
+from app.fix.guard.facts import CaseFacts, Definition, FileFacts, Marker
 from app.fix.guard.paths import is_test_path
 
 TESTING_ROOTS = frozenset(
@@ -446,6 +446,34 @@ class _TestWalker:
         return any(_last_name(t) in SWALLOWED for t in types)
 
 
+_FAKE = re.compile(r"(?i)^(fake|mock|stub|dummy|patch)")
+
+
+def _support(nodes: list[ast.AST], line: int) -> Definition:
+    """A fixture, setup method, helper or module-level block as a ``Definition``."""
+    docstrings = {
+        id(n.value)
+        for node in nodes
+        for n in ast.walk(node)
+        if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)
+    }
+    literals, mocks, checks = [], 0, 0
+    for node in nodes:
+        for n in ast.walk(node):
+            if isinstance(n, ast.Constant) and id(n) not in docstrings:
+                literals.append(repr(n.value))
+            elif isinstance(n, ast.Assert):
+                checks += 1
+            elif isinstance(n, ast.Call):
+                name = _last_name(n) or ""
+                if name in MOCK_NAMES or _FAKE.match(name):
+                    mocks += 1
+                elif _is_check_call(n):
+                    checks += 1
+    return Definition(line, _digest("".join(shape(n) for n in nodes)), tuple(sorted(literals)),
+                      mocks, checks)  # fmt: skip
+
+
 def _is_test_class(node: ast.ClassDef) -> bool:
     if node.name.startswith("Test"):
         return True
@@ -526,7 +554,7 @@ def analyze(path: str, text: str) -> FileFacts:
     if is_test_file or is_test_path(path):
         for node in tree.body:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in helpers:
-                facts.support[f"helper {node.name}"] = (node.lineno, shape(node))
+                facts.support[f"helper {node.name}"] = _support([node], node.lineno)
     for key, func, class_marks in _test_functions(tree.body, "", names, facts):
         marks, params = _marks(func.decorator_list, names)
         walker = _TestWalker(names, helpers)
@@ -562,20 +590,18 @@ def _test_functions(
                 yield f"{prefix}{node.name}", node, Counter()
         elif isinstance(node, ast.ClassDef) and _is_test_class(node):
             class_marks, _ = _marks(node.decorator_list, names)
-            attributes = []
+            attributes: list[ast.AST] = []
             for item in node.body:
                 if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
                     if not item.name.startswith("test"):
-                        facts.support[f"{prefix}{node.name}.{item.name}"] = (
-                            item.lineno,
-                            shape(item),
+                        facts.support[f"{prefix}{node.name}.{item.name}"] = _support(
+                            [item], item.lineno
                         )
                 elif not isinstance(item, ast.ClassDef | ast.Expr):
-                    attributes.append(shape(item))
+                    attributes.append(item)
             if attributes:
-                facts.support[f"{prefix}{node.name} class attributes"] = (
-                    node.lineno,
-                    _digest("".join(attributes)),
+                facts.support[f"{prefix}{node.name} class attributes"] = _support(
+                    attributes, node.lineno
                 )
             for key, func, marks in _test_functions(
                 node.body, f"{prefix}{node.name}::", names, facts
@@ -737,9 +763,8 @@ _COLLECTION_NAMES = frozenset(
 
 def _module_level(tree: ast.Module, names: _Names, facts: FileFacts, is_test_file: bool) -> None:
     """Collection hooks and settings (guarded); fixtures and module setup (support)."""
-    setup: list[str] = []
-    values: list[str] = []
-    setup_line = values_line = 0
+    setup: list[ast.AST] = []
+    values: list[ast.AST] = []
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             if node.name.startswith("pytest_"):
@@ -750,11 +775,12 @@ def _module_level(tree: ast.Module, names: _Names, facts: FileFacts, is_test_fil
                 autouse = isinstance(fixture, ast.Call) and any(
                     kw.arg == "autouse" and not always_false(kw.value) for kw in fixture.keywords
                 )
-                kind = "autouse fixture" if autouse else "fixture"
-                target = facts.guarded if autouse else facts.support
-                target[f"{kind} {node.name}"] = (node.lineno, shape(node))
+                if autouse:
+                    facts.guarded[f"autouse fixture {node.name}"] = (node.lineno, shape(node))
+                else:
+                    facts.support[f"fixture {node.name}"] = _support([node], node.lineno)
             elif is_test_file and node.name in ("setup_module", "teardown_module", "setUpModule"):
-                facts.support[f"setup {node.name}"] = (node.lineno, shape(node))
+                facts.support[f"setup {node.name}"] = _support([node], node.lineno)
             continue
         touched = {
             n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in _COLLECTION_NAMES
@@ -773,12 +799,10 @@ def _module_level(tree: ast.Module, names: _Names, facts: FileFacts, is_test_fil
             for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
         ):
             # Module-level values of a test file (expected tables): their literals count.
-            values.extend(repr(n.value) for n in ast.walk(node) if isinstance(n, ast.Constant))
-            values_line = values_line or node.lineno
+            values.append(node)
         else:
-            setup.append(shape(node))  # code that runs on import: patches, registrations
-            setup_line = setup_line or node.lineno
+            setup.append(node)  # code that runs on import: patches, registrations
     if setup:
-        facts.support["module-level code"] = (setup_line, _digest("|".join(sorted(setup))))
+        facts.support["module-level code"] = _support(setup, getattr(setup[0], "lineno", 1))
     if values:
-        facts.support["module-level values"] = (values_line, _digest("|".join(sorted(values))))
+        facts.support["module-level values"] = _support(values, getattr(values[0], "lineno", 1))
