@@ -174,7 +174,7 @@ class FixAttempter:
                     problem=f"The {fixer.name} fixer failed: {result.error}\n"
                     f"{result.transcript_tail[-2000:]}",
                 )
-            if not (await workspace.diff()).strip():
+            if not await _has_changes(workspace):
                 continue
             if fixer.name == "autofix" and config.verify:
                 # Deterministic fixes first; the agent only runs if they were not enough.
@@ -183,17 +183,19 @@ class FixAttempter:
                 continue
             break
         spent = AttemptResult(cost_usd=cost, fixer="+".join(used), model=model, tokens=tokens)
-        # What is published is exactly what the guard judged: the changed files are
-        # read before and after the diff is taken (a process the fixer left running
-        # must not slip changes past the guard), and the verify command, which runs
-        # the repository's own code, cannot add to them afterwards.
-        guarded = await workspace.changed_files()
-        if not guarded:
+        # What is published is exactly what the guard judged: the change is read from
+        # the checkout once (the app's own reads, never git's filters), judged as those
+        # bytes, and the verify command, which runs the repository's own code, cannot
+        # add to them afterwards.
+        try:
+            change = await workspace.snapshot()
+        except WorkspaceError as exc:
+            return replace(spent, problem=f"The change cannot be published: {exc}")
+        if not change:
             return replace(spent, problem="The fixers made no change to the code.")
-        modes = await workspace.file_modes()
-        originals = await workspace.originals(guarded)
+        originals = await workspace.originals(change.files)
         verdict = check_change(
-            published_changes(guarded, modes, originals),
+            published_changes(change.files, change.modes, originals),
             config.guard,
             context=DirView(workspace.path),
             category=diagnosis.category.value,
@@ -201,12 +203,6 @@ class FixAttempter:
         if verdict.test_changes:
             # Listed in the pull request so the reviewer sees every test the fix touched.
             verify = {**(verify or {}), "test_changes": list(verdict.test_changes)}
-        if await workspace.changed_files() != guarded:
-            return replace(
-                spent,
-                problem="Files kept changing while the diff was checked (is a process the "
-                "fixer started still running?); nothing was published.",
-            )
         judged = replace(
             spent,
             summary="\n\n".join(summaries) or None,
@@ -221,7 +217,7 @@ class FixAttempter:
             return replace(judged, problem=_rejection(verdict))
         leaking = sorted(
             path
-            for path, content in guarded.items()
+            for path, content in change.files.items()
             if content is not None and self._redact.contains_secret(content)
         )
         if leaking:
@@ -245,16 +241,28 @@ class FixAttempter:
             base_sha=loop.head_sha,
             parent_sha=parent,
             branch=loop.publish_branch,
-            changes=guarded,
-            modes={path: mode for path, mode in modes.items() if path in guarded},
+            changes=change.files,
+            modes=change.modes,
             message=_commit_message(request),
         )
         return replace(judged, published_sha=sha, verify=verify)
 
     async def _verify(self, command: str, workspace: Workspace, timeout_s: float) -> VerifyResult:
-        return await workspace.preserving_changes(
-            lambda: run_verify(command, workspace.path, timeout_s, self._sandbox)
-        )
+        try:
+            return await workspace.preserving_changes(
+                lambda: run_verify(command, workspace.path, timeout_s, self._sandbox)
+            )
+        except WorkspaceError as exc:
+            return VerifyResult(ok=False, exit_code=None, timed_out=False, output_tail=str(exc))
+
+
+async def _has_changes(workspace: Workspace) -> bool:
+    """Whether the checkout differs from the baseline; an unreadable one counts as changed
+    (the snapshot taken next says why it cannot be published)."""
+    try:
+        return bool(await workspace.changes())
+    except WorkspaceError:
+        return True
 
 
 def diffstat(

@@ -1,21 +1,29 @@
-"""A private checkout of the failing commit, built from GitHub's tarball, and its diff.
+"""A private checkout of the failing commit, built from GitHub's tarball, and its change.
 
 The tarball is downloaded from the API (which redirects to a storage host), then
 extracted by hand rather than with ``tarfile.extractall``: every member is checked
 before anything is written, because the archive is built from a repository whose
-content whoever pushed controls.  A local git repository with one baseline commit
-is created on top so the fixer's change can be diffed, renamed files recognised
-and the changed contents read back for publishing.
+content whoever pushed controls.
 
-Git runs with hooks disabled, no global or system configuration and the stripped
-environment, because an agent that ran in the workspace may have written to
-``.git/config``.
+The checkout is the one directory untrusted code may write, so nothing the app
+relies on lives in it.  Git's directory is a private sibling the sandbox never
+mounts (``GIT_DIR`` elsewhere, the checkout only its work tree); a ``.git`` an
+agent creates in the checkout is never read.  Every git command runs without
+system, global or repository-supplied configuration, hooks or attributes, and
+git never reads a file of the checkout to make a blob: the app reads each file
+once itself (never through a symlink) and compares it with the baseline's blob
+ids.  So a ``.gitattributes`` with ``-diff`` or a filter, or an agent's
+``.git/config``, changes nothing: the guard judges exactly the bytes that are
+published (``ChangeSet``), against the baseline's own blobs.  ``diff`` shows the
+same bytes through ``git hash-object --no-filters`` and ``diff-tree --text``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import hashlib
 import io
 import os
 import shutil
@@ -23,14 +31,14 @@ import stat
 import tarfile
 import tempfile
 import zlib
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import IO, TypeVar
 
 from app.core.errors import DownloadError, UnsafeArchive, WorkspaceError
-from app.fix.sandbox import clean_env, remove_tree
+from app.fix.sandbox import remove_tree
 from app.github.client import AppGitHubAPI
 
 T = TypeVar("T")
@@ -40,24 +48,34 @@ DEFAULT_MAX_FILES = 50_000
 DEFAULT_MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024
 CHUNK = 1024 * 1024
 GIT_TIMEOUT_S = 300.0
+# More changed paths than any guard allows (100 files at most): refuse before hashing them all.
+MAX_CHANGED_PATHS = 2_000
 
-# Command-line -c beats anything an agent wrote into .git/config.
+# Command-line -c beats any configuration file; with GIT_CONFIG_GLOBAL=/dev/null and
+# GIT_CONFIG_NOSYSTEM=1 the only other one is the app's own private repository config.
 GIT_OPTIONS = (
-    "-c", "user.name=ci-fix-loop",
-    "-c", "user.email=ci-fix-loop@users.noreply.github.com",
     "-c", "core.hooksPath=/dev/null",
+    "-c", "core.attributesFile=/dev/null",
+    "-c", "core.excludesFile=/dev/null",
     "-c", "core.fsmonitor=false",
     "-c", "core.autocrlf=false",
+    "-c", "core.safecrlf=false",
     "-c", "core.symlinks=true",
-    "-c", "commit.gpgsign=false",
     "-c", "core.quotePath=false",
+    "-c", "diff.external=",
+    "-c", "diff.noprefix=false",
+    "-c", "diff.mnemonicPrefix=false",
+    "-c", "diff.relative=false",
 )  # fmt: skip
 
-# Caches tools write into a checkout; never part of a fix, excluded from the diff.
+# Caches tools write into a checkout; never part of a fix (the private info/exclude).
 EXCLUDED = ("__pycache__/", "*.pyc", ".pytest_cache/", ".ruff_cache/", ".mypy_cache/")
 
 GITLINK_MODE = "160000"
 SYMLINK_MODE = "120000"
+FILE_MODE = "100644"
+EXECUTABLE_MODE = "100755"
+ZERO_OID = "0" * 40
 
 
 async def download_source(
@@ -115,12 +133,51 @@ class Change:
     mode: str | None
 
 
-class Workspace:
-    """A private directory holding the repository at the failing commit, under git."""
+@dataclass(frozen=True)
+class Entry:
+    """A file as git stores it: mode and content (a symlink's content is its target)."""
 
-    def __init__(self, path: Path, baseline: str) -> None:
+    mode: str
+    content: bytes
+
+    @property
+    def oid(self) -> str:
+        return blob_oid(self.content)
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    """The fix, as read once from the checkout: what the guard judges is what is published.
+
+    ``files`` maps each changed path to its new bytes (None: deleted); ``modes``
+    gives the git mode of every path not deleted.
+    """
+
+    files: dict[str, bytes | None] = field(default_factory=dict)
+    modes: dict[str, str] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.files)
+
+
+def blob_oid(content: bytes) -> str:
+    """The object id git gives these bytes as a blob (``git hash-object --no-filters``)."""
+    header = f"blob {len(content)}\0".encode()
+    return hashlib.sha1(header + content, usedforsecurity=False).hexdigest()
+
+
+class Workspace:
+    """A private directory holding the repository at the failing commit.
+
+    ``path`` is the checkout fixers and verify commands work in; ``git_dir`` is a
+    separate private directory holding the baseline, never handed to them.
+    """
+
+    def __init__(self, path: Path, git_dir: Path, baseline: dict[str, tuple[str, str]]) -> None:
         self.path = path
-        self.baseline = baseline
+        self.git_dir = git_dir
+        self._baseline = baseline  # path -> (mode, blob id), kept in memory
+        self._git = _Git(git_dir, path)
 
     @classmethod
     async def from_tarball(
@@ -132,113 +189,123 @@ class Workspace:
     ) -> Workspace:
         """Extract ``source`` (a file or its bytes) safely and record the baseline.
 
-        Raises ``UnsafeArchive`` for anything hostile; the directory is removed then.
+        Raises ``UnsafeArchive`` for anything hostile; the directories are removed then.
         """
         root = Path(tempfile.mkdtemp(prefix="ci-fix-ws-"))  # mode 0700
+        git_dir = Path(tempfile.mkdtemp(prefix="ci-fix-git-"))
         try:
             await asyncio.to_thread(_extract, source, root, max_bytes, max_files)
-            baseline = await _init_baseline(root)
+            baseline = await _init_baseline(_Git(git_dir, root))
         except BaseException:
             remove_tree(root)
+            remove_tree(git_dir)
             raise
-        return cls(root, baseline)
+        return cls(root, git_dir, baseline)
+
+    async def snapshot(self) -> ChangeSet:
+        """Read the change once: the changed files' bytes and modes, as they will be published.
+
+        A rename is a delete plus an add.
+        """
+        current = await self._changed_entries()
+        return ChangeSet(
+            files={path: entry.content if entry else None for path, entry in current.items()},
+            modes={path: entry.mode for path, entry in current.items() if entry is not None},
+        )
 
     async def diff(self) -> str:
-        """The change since the baseline, untracked files included, renames detected."""
-        out = await _staged_diff(self.path, self.baseline, "--find-renames")
-        return out.decode("utf-8", errors="replace")
+        """git's diff of the change (renames detected), built from the bytes the app read."""
+        current = await self._changed_entries()
+        return await self._diff(current) if current else ""
+
+    async def changes(self) -> list[Change]:
+        """Every path that differs from the baseline (a rename is a delete plus an add)."""
+        return [
+            Change(path, entry.mode if entry else None)
+            for path, entry in (await self._changed_entries()).items()
+        ]
+
+    async def changed_files(self) -> dict[str, bytes | None]:
+        """Path -> new content (a symlink's target for links), None for deleted paths."""
+        return {p: e.content if e else None for p, e in (await self._changed_entries()).items()}
+
+    async def file_modes(self) -> dict[str, str]:
+        """Git modes of the changed, non-deleted paths: 100644, 100755 or 120000."""
+        return {p: e.mode for p, e in (await self._changed_entries()).items() if e is not None}
+
+    async def originals(self, paths: Iterable[str]) -> dict[str, tuple[str, bytes]]:
+        """Git mode and content of ``paths`` at the baseline; paths it lacks are left out.
+
+        The guard judges each changed file before and after the fix, so it needs
+        the baseline's blobs: one ``cat-file --batch`` for all of them.
+        """
+        entries = {path: self._baseline[path] for path in paths if path in self._baseline}
+        oids = list(dict.fromkeys(oid for _, oid in entries.values()))
+        blobs = await self._git.blobs(oids)
+        return {path: (mode, blobs[oid]) for path, (mode, oid) in entries.items()}
 
     async def reset(self) -> None:
         """Put every tracked and untracked file back as the baseline had it.
 
         Ignored files (installed dependencies, build caches) stay: they never
-        reach a diff, and keeping them spares the fixer a reinstall.
+        reach a change, and keeping them spares the fixer a reinstall.
         """
-        await _git(self.path, "reset", "-q", "--hard", self.baseline)
-        await _git(self.path, "clean", "-q", "-f", "-d")
+        await self.restore(ChangeSet())
+
+    async def restore(self, change: ChangeSet) -> None:
+        """Make the checkout hold exactly the baseline with ``change`` applied.
+
+        Files are written by the app without following any link the checkout
+        holds, so a directory swapped for a symlink cannot redirect a write.  A
+        second pass catches files a changed ``.gitignore`` hid from the first.
+        """
+        wanted: dict[str, Entry | None] = {
+            path: None if content is None else Entry(change.modes[path], content)
+            for path, content in change.files.items()
+        }
+        for _ in range(3):
+            if not await self._restore_pass(wanted):
+                return
+
+    async def _restore_pass(self, wanted: Mapping[str, Entry | None]) -> bool:
+        """One pass of ``restore``; True if anything had to be put back."""
+        touched = False
+        for path in await self._untracked(nested_repositories=True):
+            await asyncio.to_thread(_remove, self.path, path)
+            touched = True
+        for path in sorted({*await self._candidates(), *wanted}):
+            have = await asyncio.to_thread(_read_entry, self.path, path)
+            if path in wanted:
+                want = wanted[path]
+            else:
+                base = self._baseline.get(path)
+                if base is None:
+                    want = None
+                elif have is not None and (have.mode, have.oid) == base:
+                    continue
+                else:
+                    want = await self._baseline_entry(path, base)
+            if have != want:
+                await asyncio.to_thread(_place, self.path, path, want)
+                touched = True
+        return touched
 
     async def preserving_changes(self, action: Callable[[], Awaitable[T]]) -> T:
         """Run ``action`` (the repository's verify command) and undo what it wrote.
 
         The verify command is the repository's own code: whatever it writes
         (reports, generated files, anything) must not become part of the fix,
-        so afterwards the tree is put back to exactly the fixer's change.
+        so afterwards the checkout is put back to exactly the fixer's change.
         """
-        files = await self.changed_files()
-        modes = await self.file_modes()
+        before = await self.snapshot()
         try:
             return await action()
         finally:
-            await self.reset()
-            for path, content in files.items():
-                target = self.path / path
-                if content is None:
-                    target.unlink(missing_ok=True)
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                if modes.get(path) == SYMLINK_MODE:
-                    target.unlink(missing_ok=True)
-                    target.symlink_to(os.fsdecode(content))
-                else:
-                    target.write_bytes(content)
-                    target.chmod(0o755 if modes.get(path) == "100755" else 0o644)
-
-    async def changes(self) -> list[Change]:
-        """Every path that differs from the baseline (a rename is a delete plus an add)."""
-        return _parse_raw(
-            await _staged_diff(self.path, self.baseline, "--raw", "-z", "--no-renames")
-        )
-
-    async def changed_files(self) -> dict[str, bytes | None]:
-        """Path -> new content (a symlink's target for links), None for deleted paths."""
-        files: dict[str, bytes | None] = {}
-        for change in await self.changes():
-            if change.mode is None:
-                files[change.path] = None
-            elif change.mode == GITLINK_MODE:
-                raise WorkspaceError(
-                    f"{change.path} is a nested git repository; a fix cannot publish it. "
-                    "Remove it from the workspace."
-                )
-            elif change.mode == SYMLINK_MODE:
-                files[change.path] = os.fsencode(os.readlink(self.path / change.path))
-            else:
-                files[change.path] = (self.path / change.path).read_bytes()
-        return files
-
-    async def originals(self, paths: Iterable[str]) -> dict[str, tuple[str, bytes]]:
-        """Git mode and content of ``paths`` at the baseline; paths it lacks are left out.
-
-        The guard judges each changed file before and after the fix, so it needs
-        the baseline's blobs: one ``ls-tree`` and one ``cat-file --batch`` for all.
-        """
-        wanted = set(paths)
-        listing = await _git(self.path, "ls-tree", "-r", "-z", "--full-tree", self.baseline)
-        entries: dict[str, tuple[str, str]] = {}
-        for record in listing.decode("utf-8", errors="surrogateescape").split("\0"):
-            meta, _, path = record.partition("\t")
-            if path in wanted:
-                mode, kind, sha = meta.split(" ")
-                entries[path] = (mode, sha if kind == "blob" else "")
-        blobs: dict[str, bytes] = {"": b""}  # a submodule has no blob to read
-        shas = "".join(f"{sha}\n" for _, sha in entries.values() if sha).encode()
-        if not shas:
-            return {path: (mode, b"") for path, (mode, _) in entries.items()}
-        out = await _git(self.path, "cat-file", "--batch", stdin=shas)
-        at = 0
-        for sha in (sha for _, sha in entries.values() if sha):
-            header_end = out.index(b"\n", at)
-            size = int(out[at:header_end].split(b" ")[2])
-            blobs[sha] = out[header_end + 1 : header_end + 1 + size]
-            at = header_end + 1 + size + 1
-        return {path: (mode, blobs[sha]) for path, (mode, sha) in entries.items()}
-
-    async def file_modes(self) -> dict[str, str]:
-        """Git modes of the changed, non-deleted paths: 100644, 100755 or 120000."""
-        return {c.path: c.mode for c in await self.changes() if c.mode is not None}
+            await self.restore(before)
 
     def cleanup(self) -> None:
         remove_tree(self.path)
+        remove_tree(self.git_dir)
 
     def __enter__(self) -> Workspace:
         return self
@@ -263,70 +330,318 @@ class Workspace:
         # Off the event loop: a checkout may hold tens of thousands of files.
         await asyncio.to_thread(self.cleanup)
 
+    # -- reading the checkout -----------------------------------------------------------
 
-async def changed_paths(root: Path) -> tuple[str, ...]:
-    """Paths changed since the baseline in the workspace at ``root`` (for fixer reports)."""
-    out = await _staged_diff(root, "baseline", "--name-only", "-z")
-    return tuple(p for p in out.decode("utf-8", errors="replace").split("\0") if p)
+    async def _untracked(self, *, nested_repositories: bool = False) -> list[str]:
+        """Untracked, not ignored paths; or, with ``nested_repositories``, nested repos.
+
+        ``git ls-files`` only lists names (it reads ``.gitignore`` files, which
+        merely decide what counts as part of the change); a nested repository
+        shows as ``dir/``, and a ``.git`` entry is never listed.
+        """
+        out = await self._git.run("ls-files", "-z", "--others", "--exclude-standard")
+        paths = [os.fsdecode(p) for p in out.split(b"\0") if p]
+        if nested_repositories:
+            return [p.rstrip("/") for p in paths if p.endswith("/")]
+        return [p for p in paths if not p.endswith("/")]
+
+    async def _candidates(self) -> list[str]:
+        untracked = await self._untracked()
+        return sorted({*self._baseline, *untracked})
+
+    async def _changed_entries(self) -> dict[str, Entry | None]:
+        nested = await self._untracked(nested_repositories=True)
+        if nested:
+            raise WorkspaceError(
+                f"{nested[0]} is a nested git repository; a fix cannot publish it. "
+                "Remove it from the workspace."
+            )
+        candidates = await self._candidates()
+        return await asyncio.to_thread(self._compare, candidates)
+
+    def _compare(self, candidates: Iterable[str]) -> dict[str, Entry | None]:
+        changed: dict[str, Entry | None] = {}
+        for path in candidates:
+            entry = _read_entry(self.path, path)
+            base = self._baseline.get(path)
+            if entry is None:
+                if base is not None:
+                    changed[path] = None
+            elif base is None or (entry.mode, entry.oid) != base:
+                changed[path] = entry
+            if len(changed) > MAX_CHANGED_PATHS:
+                raise WorkspaceError(
+                    f"more than {MAX_CHANGED_PATHS} files changed; no guard allows a fix that "
+                    "large. Change only what the failure needs."
+                )
+        return changed
+
+    async def _baseline_entry(self, path: str, base: tuple[str, str]) -> Entry:
+        mode, oid = base
+        return Entry(mode, (await self._git.blobs([oid]))[oid])
+
+    async def _diff(self, changed: Mapping[str, Entry | None]) -> str:
+        """git's diff from the baseline tree to a tree of exactly ``changed``'s bytes.
+
+        ``--text`` shows every byte as lines to judge (a NUL byte cannot make a file
+        "binary" and unread), and attributes are read from nowhere: the work tree
+        given to this git is an empty private directory and the index a new one.
+        """
+        index = self.git_dir / "index.fix"
+        index.unlink(missing_ok=True)
+        fix = self._git.with_index(index)
+        await fix.run("read-tree", "baseline")
+        lines = []
+        for path, entry in sorted(changed.items(), key=lambda item: item[1] is not None):
+            if entry is None:
+                lines.append(f"0 {ZERO_OID}\t{path}")
+            else:
+                oid = (await fix.run("hash-object", "-w", "--no-filters", "--stdin",
+                                     stdin=entry.content)).decode().strip()  # fmt: skip
+                if oid != entry.oid:
+                    raise WorkspaceError(f"git hashed {path} differently from the app ({oid})")
+                lines.append(f"{entry.mode} {oid}\t{path}")
+        data = b"".join(os.fsencode(line) + b"\0" for line in lines)
+        await fix.run("update-index", "-z", "--index-info", stdin=data)
+        tree = (await fix.run("write-tree")).decode().strip()
+        blind = self._git.detached()
+        out = await blind.run(
+            "diff-tree", "-p", "-r", "--text", "--find-renames", "--no-textconv",
+            "--no-ext-diff", "--no-color", "--src-prefix=a/", "--dst-prefix=b/",
+            "baseline", tree,
+        )  # fmt: skip
+        return out.decode("utf-8", errors="replace")
 
 
-async def _staged_diff(root: Path, baseline: str, *options: str) -> bytes:
-    """Stage everything (new files too, ignored ones not) and diff it against the baseline."""
-    await _git(root, "add", "-A", "--", ".")
-    return await _git(
-        root, "diff", "--no-ext-diff", "--no-textconv", "--cached", *options, baseline, "--"
-    )
+async def _init_baseline(git: _Git) -> dict[str, tuple[str, str]]:
+    """Record every extracted file as the baseline tree (``refs/tags/baseline``).
 
-
-def _parse_raw(raw: bytes) -> list[Change]:
-    """Parse ``git diff --raw -z``: ``:old new sha sha status\\0path\\0`` per entry."""
-    fields = raw.decode("utf-8", errors="surrogateescape").split("\0")
-    changes = []
-    for header, path in zip(fields[0::2], fields[1::2], strict=False):
-        if not header.startswith(":"):
-            continue
-        _old_mode, new_mode, _old_sha, _new_sha, status = header[1:].split(" ")
-        changes.append(Change(path, None if status.startswith("D") else new_mode))
-    return changes
-
-
-async def _init_baseline(root: Path) -> str:
-    await _git(root, "init", "-q", "-b", "ci-fix-baseline")
-    exclude = root / ".git" / "info" / "exclude"
+    Blobs are made with ``--no-filters`` from the files the app itself just
+    extracted; nothing else has run in the checkout yet.
+    """
+    await git.run("init", "-q")
+    exclude = git.git_dir / "info" / "exclude"
     exclude.parent.mkdir(parents=True, exist_ok=True)
     exclude.write_text("\n".join(EXCLUDED) + "\n")
-    # -f: every extracted file was tracked upstream, even ones matching .gitignore.
-    await _git(root, "add", "-A", "-f", "--", ".")
-    await _git(root, "commit", "-q", "--no-verify", "--allow-empty", "-m", "baseline")
-    await _git(root, "tag", "baseline")
-    return (await _git(root, "rev-parse", "HEAD")).decode().strip()
-
-
-async def _git(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
-    env = clean_env()
-    env.update({"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", "GIT_PAGER": "cat"})
-    proc = await asyncio.create_subprocess_exec(
-        "git",
-        *GIT_OPTIONS,
-        *args,
-        cwd=root,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(stdin), GIT_TIMEOUT_S)
-    except BaseException:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        raise
-    if proc.returncode != 0:
-        raise WorkspaceError(
-            f"git {args[0]} failed in the workspace ({proc.returncode}): "
-            f"{err.decode(errors='replace').strip()[-500:]}"
+    (git.git_dir / "hooks").mkdir(exist_ok=True)
+    # Every extracted file was tracked upstream, even ones matching .gitignore.
+    listed = await git.run("ls-files", "-z", "--others")
+    paths = [os.fsdecode(p) for p in listed.split(b"\0") if p and not p.endswith(b"/")]
+    entries = await asyncio.to_thread(lambda: {p: _read_entry(git.work_tree, p) for p in paths})
+    # One git for all plain files (a name with a newline cannot travel on --stdin-paths).
+    batch = [
+        p for p, e in entries.items() if e is not None and e.mode != SYMLINK_MODE and "\n" not in p
+    ]
+    oids: dict[str, str] = {}
+    if batch:
+        out = await git.run(
+            "hash-object", "-w", "--no-filters", "--stdin-paths",
+            stdin=b"".join(os.fsencode(git.work_tree / p) + b"\n" for p in batch),
+        )  # fmt: skip
+        oids.update(zip(batch, out.decode().split(), strict=True))
+    baseline: dict[str, tuple[str, str]] = {}
+    for path, entry in entries.items():
+        if entry is None:
+            continue
+        oid = (
+            oids.get(path)
+            or (await git.run("hash-object", "-w", "--no-filters", "--stdin", stdin=entry.content))
+            .decode()
+            .strip()
         )
-    return out
+        if oid != entry.oid:
+            raise WorkspaceError(f"git hashed {path} differently from the app ({oid})")
+        baseline[path] = (entry.mode, oid)
+    data = b"".join(
+        os.fsencode(f"{mode} {oid}\t{path}") + b"\0" for path, (mode, oid) in baseline.items()
+    )
+    await git.run("update-index", "-z", "--index-info", stdin=data)
+    tree = (await git.run("write-tree")).decode().strip()
+    await git.run("tag", "baseline", tree)
+    return baseline
+
+
+class _Git:
+    """Runs git on the private repository with a chosen work tree and index, nothing else.
+
+    The environment holds no variable of the app's and no HOME: only what git
+    needs, and the switches that keep every configuration file but the private
+    one away.
+    """
+
+    def __init__(self, git_dir: Path, work_tree: Path, index: Path | None = None) -> None:
+        self.git_dir = git_dir
+        self.work_tree = work_tree
+        self.index = index
+
+    def with_index(self, index: Path) -> _Git:
+        return _Git(self.git_dir, self.work_tree, index)
+
+    def detached(self) -> _Git:
+        """A git that sees no checkout at all: an empty work tree and an empty index."""
+        empty = self.git_dir / "empty-tree"
+        empty.mkdir(exist_ok=True)
+        return _Git(self.git_dir, empty, self.git_dir / "index.none")
+
+    def env(self) -> dict[str, str]:
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LC_ALL": "C",
+            "GIT_DIR": str(self.git_dir),
+            "GIT_WORK_TREE": str(self.work_tree),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": "/dev/null",
+            "GIT_ATTR_NOSYSTEM": "1",
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_OPTIONAL_LOCKS": "0",
+            "GIT_PAGER": "cat",
+            "HOME": str(self.git_dir),  # nothing there: git looks for ~/.gitconfig only
+        }
+        if self.index is not None:
+            env["GIT_INDEX_FILE"] = str(self.index)
+        return env
+
+    async def blobs(self, oids: list[str]) -> dict[str, bytes]:
+        """The raw content of each blob (``cat-file --batch``: no filter, no textconv)."""
+        if not oids:
+            return {}
+        out = await self.run("cat-file", "--batch", stdin="".join(f"{o}\n" for o in oids).encode())
+        blobs: dict[str, bytes] = {}
+        at = 0
+        for oid in oids:
+            header_end = out.index(b"\n", at)
+            name, kind, size = out[at:header_end].decode().split(" ")
+            if name != oid or kind != "blob":
+                raise WorkspaceError(f"the baseline lacks the blob {oid}")
+            start = header_end + 1
+            blobs[oid] = out[start : start + int(size)]
+            at = start + int(size) + 1
+        return blobs
+
+    async def run(self, *args: str, stdin: bytes | None = None) -> bytes:
+        proc = await asyncio.create_subprocess_exec(
+            "git",
+            *GIT_OPTIONS,
+            *args,
+            cwd=self.git_dir,
+            env=self.env(),
+            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(stdin), GIT_TIMEOUT_S)
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            raise
+        if proc.returncode != 0:
+            raise WorkspaceError(
+                f"git {args[0]} failed in the workspace ({proc.returncode}): "
+                f"{err.decode(errors='replace').strip()[-500:]}"
+            )
+        return out
+
+
+# -- files, read and written without following links ---------------------------------------
+
+
+def _open_parent(root: Path, path: str) -> tuple[int, str] | None:
+    """A descriptor of ``path``'s directory reached through real directories only."""
+    parts = PurePosixPath(path).parts
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            try:
+                child = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            except (FileNotFoundError, NotADirectoryError):
+                os.close(fd)
+                return None
+            except OSError as exc:  # ELOOP: a symlink where a directory was
+                if exc.errno == errno.ELOOP:
+                    os.close(fd)
+                    return None
+                raise
+            os.close(fd)
+            fd = child
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        raise
+    return fd, parts[-1]
+
+
+def _read_entry(root: Path, path: str) -> Entry | None:
+    """The file at ``path`` as git would store it, or None if there is no file there."""
+    opened = _open_parent(root, path)
+    if opened is None:
+        return None
+    dir_fd, name = opened
+    try:
+        try:
+            info = os.lstat(name, dir_fd=dir_fd)
+        except FileNotFoundError:
+            return None
+        if stat.S_ISLNK(info.st_mode):
+            return Entry(SYMLINK_MODE, os.fsencode(os.readlink(name, dir_fd=dir_fd)))
+        if stat.S_ISDIR(info.st_mode):
+            return None  # a directory where a file was: the file is gone
+        if not stat.S_ISREG(info.st_mode):
+            raise WorkspaceError(f"{path} is not a regular file or link; a fix cannot publish it")
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dir_fd)
+        with os.fdopen(fd, "rb") as handle:
+            content = handle.read()
+        mode = EXECUTABLE_MODE if info.st_mode & stat.S_IXUSR else FILE_MODE
+        return Entry(mode, content)
+    finally:
+        os.close(dir_fd)
+
+
+def _remove(root: Path, path: str) -> None:
+    opened = _open_parent(root, path)
+    if opened is None:
+        return
+    dir_fd, name = opened
+    try:
+        try:
+            info = os.lstat(name, dir_fd=dir_fd)
+        except FileNotFoundError:
+            return
+        if stat.S_ISDIR(info.st_mode):
+            shutil.rmtree(name, dir_fd=dir_fd)
+        else:
+            os.unlink(name, dir_fd=dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _place(root: Path, path: str, entry: Entry | None) -> None:
+    """Write ``entry`` at ``path`` (None removes it), replacing links and files in the way."""
+    if entry is None:
+        _remove(root, path)
+        return
+    parts = PurePosixPath(path).parts
+    current = root
+    for part in parts[:-1]:
+        current = current / part
+        try:
+            info = os.lstat(current)
+        except FileNotFoundError:
+            current.mkdir(mode=0o755)
+            continue
+        if not stat.S_ISDIR(info.st_mode):
+            current.unlink()
+            current.mkdir(mode=0o755)
+    _remove(root, path)
+    target = root / path
+    if entry.mode == SYMLINK_MODE:
+        os.symlink(os.fsdecode(entry.content), target)
+        return
+    mode = 0o755 if entry.mode == EXECUTABLE_MODE else 0o644
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    os.fchmod(fd, mode)  # the umask may have narrowed it
+    with os.fdopen(fd, "wb") as out:
+        out.write(entry.content)
 
 
 # -- safe extraction ---------------------------------------------------------------------

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from app.core.errors import DownloadError, UnsafeArchive
+from app.core.errors import DownloadError, UnsafeArchive, WorkspaceError
 from app.fix.workspace import Workspace, download_source
 from app.github.client import AppGitHubAPI
 from tests.support import TOP, tar_info, tarball_of
@@ -187,7 +187,8 @@ async def test_diff_and_changed_files_cover_every_kind_of_change(private_tmp: Pa
         assert "-a = 1\n+a = 2" in diff
         assert "rename from old_name.py\nrename to new_name.py" in diff
         assert "deleted file mode" in diff and "gone.txt" in diff
-        assert "Binary files /dev/null and b/image.png differ" in diff
+        # Shown as text, never "Binary files differ": every published byte is judged.
+        assert "+++ b/image.png\n@@ -0,0 +1,3 @@\n+\ufffdPNG" in diff
         assert "new file mode 100644" in diff and "+new" in diff
 
         assert await ws.changed_files() == {
@@ -220,24 +221,74 @@ async def test_tool_caches_are_not_part_of_the_change(private_tmp: Path) -> None
         assert await ws.changed_files() == {}
 
 
-async def test_diff_survives_an_agent_commit_and_its_git_config(private_tmp: Path) -> None:
-    """An agent may commit, and may write .git/config; our git must run none of it."""
+async def test_a_git_repository_the_agent_makes_in_the_checkout_is_never_read(
+    private_tmp: Path,
+) -> None:
+    """An agent may `git init`, commit, and write config, attributes, hooks and filters:
+    the app's git lives elsewhere and runs none of it, and the change is the real bytes."""
     async with await Workspace.from_tarball(tarball_of({"m.py": "x = 1\n"})) as ws:
+        assert not (ws.path / ".git").exists()
+        assert not ws.git_dir.is_relative_to(ws.path)
         marker = private_tmp / "agent-code-ran"
-        script = private_tmp / "fsmonitor.sh"
-        script.write_text(f"#!/bin/sh\ntouch {marker}\n")
+        script = private_tmp / "hook.sh"
+        script.write_text(f"#!/bin/sh\ntouch {marker}\ncat\n")
         script.chmod(0o755)
-        (ws.path / "m.py").write_text("x = 2\n")
         agent_git = ["git", "-c", "user.name=agent", "-c", "user.email=agent@example.com"]
-        commit = await asyncio.create_subprocess_exec(
-            *agent_git, "commit", "-qam", "agent commit", cwd=ws.path
-        )
-        assert await commit.wait() == 0
-        with (ws.path / ".git" / "config").open("a") as config:
-            config.write(f"[core]\n\tfsmonitor = {script}\n")
-        assert await ws.changed_files() == {"m.py": b"x = 2\n"}
-        assert "+x = 2" in await ws.diff()
+        init = await asyncio.create_subprocess_exec(*agent_git, "init", "-q", cwd=ws.path)
+        assert await init.wait() == 0
+        git_dir = ws.path / ".git"
+        with (git_dir / "config").open("a") as config:
+            config.write(
+                f"[core]\n\tfsmonitor = {script}\n\thooksPath = {private_tmp}\n"
+                f'[filter "hide"]\n\tclean = {script}\n\tsmudge = {script}\n'
+                f'[diff "hide"]\n\ttextconv = {script}\n\tcommand = {script}\n'
+            )
+        (git_dir / "info").mkdir(exist_ok=True)
+        (git_dir / "info" / "attributes").write_text("* -diff\n")
+        (ws.path / ".gitattributes").write_text("* filter=hide diff=hide -text\n")
+        (ws.path / "m.py").write_text("import pytest\n\n@pytest.mark.skip\ndef test_x(): pass\n")
+
+        change = await ws.snapshot()
+        assert change.files == {
+            "m.py": b"import pytest\n\n@pytest.mark.skip\ndef test_x(): pass\n",
+            ".gitattributes": b"* filter=hide diff=hide -text\n",
+        }
+        diff = await ws.diff()
+        assert "+@pytest.mark.skip" in diff
+        assert "Binary files" not in diff
         assert not marker.exists()
+
+
+async def test_verify_cannot_leave_a_repository_or_links_behind(private_tmp: Path) -> None:
+    async with await Workspace.from_tarball(tarball_of({"src/m.py": "x = 1\n"})) as ws:
+        (ws.path / "src" / "m.py").write_text("x = 2\n")
+        outside = private_tmp / "outside"
+        outside.mkdir()
+
+        async def hostile_verify() -> None:
+            (ws.path / "nested").mkdir()
+            init = await asyncio.create_subprocess_exec("git", "init", "-q", cwd=ws.path / "nested")
+            assert await init.wait() == 0
+            (ws.path / "src" / "m.py").unlink()
+            (ws.path / "src").rmdir()
+            (ws.path / "src").symlink_to(outside)  # a restore must not write through it
+
+        await ws.preserving_changes(hostile_verify)
+        assert (ws.path / "src" / "m.py").read_text() == "x = 2\n"
+        assert not (ws.path / "src").is_symlink()
+        assert list(outside.iterdir()) == []
+        assert not (ws.path / "nested").exists()
+        assert await ws.changed_files() == {"src/m.py": b"x = 2\n"}
+
+
+async def test_a_nested_repository_is_refused(private_tmp: Path) -> None:
+    async with await Workspace.from_tarball(tarball_of({"m.py": "x = 1\n"})) as ws:
+        (ws.path / "vendored").mkdir()
+        init = await asyncio.create_subprocess_exec("git", "init", "-q", cwd=ws.path / "vendored")
+        assert await init.wait() == 0
+        (ws.path / "vendored" / "x.py").write_text("y = 1\n")
+        with pytest.raises(WorkspaceError, match="vendored is a nested git repository"):
+            await ws.snapshot()
 
 
 async def test_cleanup_removes_the_directory(private_tmp: Path) -> None:

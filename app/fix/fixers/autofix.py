@@ -13,7 +13,6 @@ from collections.abc import Sequence
 
 from app.fix.fixers.base import TRANSCRIPT_TAIL, FixRequest, FixResult
 from app.fix.sandbox import Network, Sandbox, tail_text
-from app.fix.workspace import changed_paths
 
 
 class AutofixFixer:
@@ -54,7 +53,6 @@ class AutofixFixer:
             if error:
                 break
         return FixResult(
-            changed_files=await changed_paths(request.workspace),
             cost_usd=0.0,
             transcript_tail="\n".join(transcript)[-TRANSCRIPT_TAIL:],
             error=error,

@@ -3,7 +3,9 @@
 A fixer edits files in a workspace (a private checkout of the failing commit)
 and says what it did and what it cost.  The loop engine never trusts a fixer's
 word about *what changed*: the workspace diff is computed afterwards and
-checked by the guard.  ``changed_files`` here is informational.
+checked by the guard.  ``changed_files`` here is informational: fixers that
+run untrusted programs leave it empty, since only the app's own reading of the
+checkout (``app.fix.workspace``) says what changed.
 """
 
 from __future__ import annotations

@@ -24,7 +24,6 @@ from typing import Any
 
 from app.fix.fixers.base import TRANSCRIPT_TAIL, FixRequest, FixResult
 from app.fix.sandbox import Network, Sandbox, SandboxUnavailable, tail_text
-from app.fix.workspace import changed_paths
 from app.settings import DEFAULT_UNREPORTED_COST_USD
 
 STDOUT_KEPT = 1024 * 1024  # enough for a JSON result object; the rest is transcript
@@ -94,7 +93,6 @@ class CommandFixer:
         else:
             error = None
         return FixResult(
-            changed_files=await changed_paths(request.workspace),
             cost_usd=cost,
             tokens=_reported_tokens(report),
             transcript_tail=transcript,
