@@ -1003,3 +1003,93 @@ async def test_redelivery_resends_to_the_registered_url(
             assert response.status == 404
     finally:
         await runner.cleanup()
+
+
+# -- GraphQL -------------------------------------------------------------------------------
+
+READY = """
+mutation($id: ID!) {
+  markPullRequestReadyForReview(input: {pullRequestId: $id}) {
+    pullRequest { id number isDraft headRefName author { login } }
+  }
+}"""
+TO_DRAFT = """
+mutation($id: ID!) {
+  convertPullRequestToDraft(input: {pullRequestId: $id, clientMutationId: "c1"}) {
+    clientMutationId pullRequest { isDraft }
+  }
+}"""
+
+
+async def draft_pull(fake: FakeGitHub, gh: GitHubAPI) -> dict[str, Any]:
+    fake.commit(REPO, "ci-fix/1", {"fix.txt": "fixed\n"})
+    return await gh.post(
+        f"/repos/{REPO}/pulls",
+        data={"title": "Fix", "head": "ci-fix/1", "base": "main", "draft": True},
+    )
+
+
+async def test_graphql_marks_a_draft_ready_and_back(seeded: FakeGitHub, gh: GitHubAPI) -> None:
+    pull = await draft_pull(seeded, gh)
+    assert pull["draft"] is True
+    endpoint = f"{seeded.url}/graphql"
+    ready = await gh.graphql(READY, endpoint=endpoint, id=pull["node_id"])
+    shown = ready["markPullRequestReadyForReview"]["pullRequest"]
+    assert shown == {
+        "id": pull["node_id"],
+        "number": pull["number"],
+        "isDraft": False,
+        "headRefName": "ci-fix/1",
+        "author": {"login": seeded.app_slug},
+    }
+    assert seeded.pull(REPO, pull["number"]).pr.draft is False
+    assert (await gh.getitem(f"/repos/{REPO}/pulls/{pull['number']}"))["draft"] is False
+    back = await gh.graphql(TO_DRAFT, endpoint=endpoint, id=pull["node_id"])
+    assert back["convertPullRequestToDraft"] == {
+        "clientMutationId": "c1",
+        "pullRequest": {"isDraft": True},
+    }
+    assert seeded.pull(REPO, pull["number"]).pr.draft is True
+    found = await gh.graphql(
+        "query($o: String!, $n: String!, $num: Int!) {"
+        " repository(owner: $o, name: $n) { pullRequest(number: $num) { id isDraft } } }",
+        endpoint=endpoint,
+        o="octo-org",
+        n="demo",
+        num=pull["number"],
+    )
+    assert found["repository"]["pullRequest"] == {"id": pull["node_id"], "isDraft": True}
+
+
+async def test_graphql_invalid_documents_are_refused_and_recorded(
+    seeded: FakeGitHub, gh: GitHubAPI
+) -> None:
+    pull = await draft_pull(seeded, gh)
+    endpoint = f"{seeded.url}/graphql"
+    wrong_input = (
+        "mutation { markPullRequestReadyForReview(input: {pullRequest: 1}) { clientMutationId } }"
+    )
+    with pytest.raises(gidgethub.GraphQLException) as refused:
+        await gh.graphql(wrong_input, endpoint=endpoint)
+    assert "data" not in refused.value.response
+    assert "pullRequestId" in refused.value.response["errors"][0]["message"]
+    with pytest.raises(gidgethub.GraphQLException):
+        await gh.graphql("query { viewer { noSuchField } }", endpoint=endpoint)
+    with pytest.raises(gidgethub.GraphQLException):
+        await gh.graphql("mutation { markPullRequestReadyForReview(", endpoint=endpoint)
+    assert [v.kind for v in seeded.violations] == ["graphql"] * 4  # 2 errors, then 1, then 1
+    assert seeded.pull(REPO, pull["number"]).pr.draft is True
+    seeded.violations.clear()
+    with pytest.raises(gidgethub.GraphQLException) as unknown:
+        await gh.graphql(READY, endpoint=endpoint, id="PR_404")
+    assert unknown.value.response["errors"][0]["type"] == "NOT_FOUND"
+    assert unknown.value.response["data"] == {"markPullRequestReadyForReview": None}
+    assert seeded.violations == []  # a node that does not exist is an answer, not a mistake
+
+
+async def test_graphql_needs_an_installation_token(
+    seeded: FakeGitHub, session: aiohttp.ClientSession
+) -> None:
+    async with session.post(f"{seeded.url}/graphql", json={"query": "{ viewer { login } }"}) as r:
+        assert r.status == 401
+    assert seeded.violations == []

@@ -20,6 +20,7 @@ from datetime import datetime
 from http import HTTPStatus
 from typing import Any
 
+import graphql
 from aiohttp import web
 
 from . import (
@@ -35,6 +36,7 @@ from . import (
 from .auth import credentials, generate_private_key_pem, public_key_pem, verify_app_jwt
 from .blobhost import BlobHost
 from .faults import Fault, FaultPlan
+from .graphql_api import GraphQLEndpoint, default_schema
 from .http import ApiError, Reply, error_body
 from .models import Leak, RecordedRequest, Violation
 from .openapi import MISSING, OpenAPI
@@ -82,7 +84,8 @@ class FakeGitHub(GitHubState):
 
     ``app_id``/``private_key_pem`` identify the app whose JWTs are accepted (a key pair is
     generated when no key is given). ``self_check`` validates every JSON answer against the
-    documented response schema and records mismatches as violations.
+    documented response schema and records mismatches as violations. ``POST /graphql`` is
+    validated against ``graphql_schema`` (GitHub's, from the shared directory, by default).
     """
 
     def __init__(
@@ -95,6 +98,7 @@ class FakeGitHub(GitHubState):
         spec: OpenAPI | None = None,
         clock: Callable[[], datetime] | None = None,
         self_check: bool = True,
+        graphql_schema: graphql.GraphQLSchema | None = None,
     ) -> None:
         spec = spec or load_spec()
         super().__init__(
@@ -107,6 +111,7 @@ class FakeGitHub(GitHubState):
         )
         self.public_key_pem = public_key_pem(self.private_key_pem)
         self.self_check = self_check
+        self.graphql_schema = graphql_schema  # GitHub's schema, loaded at the first query
         self.requests: list[RecordedRequest] = []
         self.violations: list[Violation] = []
         self.leaks: list[Leak] = []
@@ -216,11 +221,27 @@ class FakeGitHub(GitHubState):
         fault = self.faults.take(request.method, request.path)
         if fault is not None:
             return await self._fault(request, headers, fault)
-        if bad_json:
+        if request.path == "/graphql" and request.method == "POST":
+            reply = self._graphql(request, headers, None if bad_json else body)
+        elif bad_json:
             reply = self._refuse(request, 400, "Problems parsing JSON", "body is not JSON")
         else:
             reply = self._answer(request, headers, query, body)
         return self._respond(request, headers, reply)
+
+    def _graphql(self, request: web.Request, headers: dict[str, str], body: Any) -> Reply:
+        """GitHub's GraphQL endpoint: installation tokens only; see :mod:`.graphql_api`."""
+        value = credentials(headers.get("authorization"))
+        token = self.live_token(value) if value else None
+        if token is None:
+            return Reply(401, error_body("This endpoint requires you to be authenticated."))
+        self.rate_used[token.value] += 1
+        if self.graphql_schema is None:
+            self.graphql_schema = default_schema()
+        answer = GraphQLEndpoint(self, self.graphql_schema).answer(body, token)
+        for problem in answer.problems:
+            self._violation("graphql", request, problem)
+        return Reply(answer.status, answer.body)
 
     def _violation(self, kind: str, request: web.Request, detail: str) -> None:
         self.violations.append(Violation(kind, request.method, request.path_qs, detail))
