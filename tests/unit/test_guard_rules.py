@@ -364,3 +364,32 @@ def test_a_broad_allow_pattern_still_never_covers_workflows():
     config = GuardConfig(allow_paths=("**", "*"))
     v = judge({".github/workflows/ci.yml": "a\n"}, {".github/workflows/ci.yml": "b\n"}, config)
     assert rules(v) == {"forbidden-path"}
+
+
+def test_code_nested_too_deeply_to_judge_is_refused():
+    deep = "it('x', () => {\n  expect(f(" + "[" * 3000 + "]" * 3000 + ")).toBe(1);\n});\n"
+    v = judge({"src/a.test.js": "x = 1;\n"}, {"src/a.test.js": deep})
+    assert rules(v) == {"unparseable"}
+
+
+def test_typescript_any_is_found_by_the_parser_not_in_comments():
+    before = "export function f(a: number): number {\n  return a;\n}\n"
+    comment = judge({"src/a.ts": before}, {"src/a.ts": "// Note: any caller\n" + before})
+    assert comment.ok, comment.reasons
+    cast = judge(
+        {"src/a.ts": before}, {"src/a.ts": before.replace("return a;", "return a as any;")}
+    )
+    assert rules(cast) == {"suppression"}
+
+
+@pytest.mark.parametrize(
+    ("path", "before", "after"),
+    [
+        ("Cargo.toml", "[package]\nname = 'a'\n",
+         "[package]\nname = 'a'\n\n[target.'cfg(unix)'.dependencies]\nlibc = '0.2'\n"),
+        ("Pipfile", "[packages]\nflask = '*'\n", "[packages]\nflask = '*'\nrequests = '*'\n"),
+    ],
+)  # fmt: skip
+def test_new_dependency_tables_are_allowed(path, before, after):
+    v = judge({path: before}, {path: after})
+    assert v.ok, v.reasons

@@ -374,8 +374,21 @@ def _judge_file(change: FileChange, judge: _Judgement) -> tuple[int, int]:
     analyze = _analyzer(path)
     if analyze is None:
         return len(added), len(removed)
-    facts_before = analyze(path, before) if before is not None else None
-    facts_after = analyze(path, after) if after is not None else None
+    try:
+        facts_before = analyze(path, before) if before is not None else None
+        facts_after = analyze(path, after) if after is not None else None
+    except RecursionError:
+        # Nesting no honest code has; what cannot be judged is not published.
+        judge.add(
+            violation(
+                "unparseable",
+                path,
+                None,
+                "is nested too deeply to be judged",
+                "write the change without thousands of nested levels",
+            )
+        )
+        return len(added), len(removed)
     if facts_after is not None:
         newly_broken = not facts_after.parsed and (facts_before is None or facts_before.parsed)
         judged = facts_after.collected or is_test_path(path) or path.endswith((".py", ".pyi"))

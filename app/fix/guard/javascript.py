@@ -389,6 +389,14 @@ class _Analyzer:
                         node,
                         f"adds `{name}`, a focused test that skips all others",
                     )
+            elif kind == "predefined_type" and _text(node) == "any":
+                self._mark(
+                    "suppression",
+                    "ts:any",
+                    node,
+                    "adds an `any` type, which silences the type checker",
+                    "give the value its real type instead",
+                )
             elif kind in ("property_identifier", "string_fragment") and _text(node) in CI_VARIABLES:
                 context = _text(node.parent.parent if node.parent and node.parent.parent else node)
                 if "env" in context:

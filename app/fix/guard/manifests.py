@@ -76,11 +76,16 @@ def _differences(before: Any, after: Any, prefix: str, allowed: tuple[str, ...])
         out: list[str] = []
         for key in sorted(before.keys() | after.keys(), key=str):
             child = f"{prefix}.{key}" if prefix else str(key)
-            if key not in before or key not in after:
+            old, new = before.get(key), after.get(key)
+            if (key not in before or key not in after) and not isinstance(old or new, dict):
                 if not any(fnmatch.fnmatchcase(child, pattern) for pattern in allowed):
                     out.append(child)
             else:
-                out.extend(_differences(before[key], after[key], child, allowed))
+                # A new or removed table is compared with an empty one, so a dependency
+                # table inside it (``[target."cfg(unix)".dependencies]``) stays allowed.
+                old = old if key in before else {}
+                new = new if key in after else {}
+                out.extend(_differences(old, new, child, allowed))
         return out
     return [] if before == after else [prefix or "(whole file)"]
 
@@ -147,6 +152,7 @@ _FORMATS: dict[str, tuple[_Loader, tuple[str, ...]]] = {
     "package.json": (_load_json, _PACKAGE_JSON_ALLOWED),
     "setup.cfg": (_load_setup_cfg, _SETUP_CFG_ALLOWED),
     "go.mod": (_load_go_mod, ("require",)),
+    "Pipfile": (_load_toml, ("packages", "dev-packages")),
 }
 
 

@@ -186,7 +186,7 @@ _KINDS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
             r"|(next|nuxt|svelte|astro|remix|gatsby|quasar)\.config\.[\w.]+|Gemfile|Rakefile"
             r"|Procfile|go\.work|\.bazelrc|BUILD(\.bazel)?|WORKSPACE(\.bazel)?|MODULE\.bazel"
             r"|build\.gradle(\.kts)?|settings\.gradle(\.kts)?|pom\.xml|Earthfile|Vagrantfile"
-            r"|devbox\.json|flake\.nix|shell\.nix|default\.nix|\.envrc|Pipfile|\.dockerignore"
+            r"|devbox\.json|flake\.nix|shell\.nix|default\.nix|\.envrc|\.dockerignore"
             r"|\.npmignore)$",
         ),
         (
@@ -204,9 +204,6 @@ LOCKFILES = re.compile(
     r"|poetry\.lock|uv\.lock|pdm\.lock|Pipfile\.lock|Cargo\.lock|go\.sum|Gemfile\.lock"
     r"|composer\.lock|requirements[\w.-]*\.(txt|in)|constraints[\w.-]*\.txt)$"
 )
-
-# Manifests mix dependencies (a fix may add one) with tool configuration (it may not).
-MANIFESTS = re.compile(r"(^|/)(pyproject\.toml|setup\.cfg|package\.json|Cargo\.toml|go\.mod)$")
 
 
 def kind_of(path: str) -> tuple[str, str] | None:

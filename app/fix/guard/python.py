@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import re
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import PurePosixPath
@@ -534,7 +535,9 @@ def analyze(path: str, text: str) -> FileFacts:
     """Facts about one version of a Python file; ``parsed`` is False on a syntax error."""
     facts = FileFacts(collected=_collected(path))
     try:
-        tree = ast.parse(text)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarnings are the file's business
+            tree = ast.parse(text.removeprefix("\ufeff"))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         facts.parsed = False
         return facts
