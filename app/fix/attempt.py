@@ -206,7 +206,7 @@ class FixAttempter:
         judged = replace(
             spent,
             summary="\n\n".join(summaries) or None,
-            diffstat=diffstat({path: blob for path, (_, blob) in originals.items()}, guarded),
+            diffstat=diffstat({path: blob for path, (_, blob) in originals.items()}, change.files),
             files_changed=verdict.files_changed,
             lines_changed=verdict.lines_added + verdict.lines_removed,
             guard_ok=verdict.ok,
