@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
+from app.admin import dashboard
 from app.admin.ci_hook import CiHookDeps, make_ci_hook_handler
 from app.admin.command_handler import CommandHandler
 from app.admin.config_check import ConfigChecker
@@ -102,7 +103,9 @@ def build_app(
             workflow_runs=engine,
             comments=commands,
             installations=installations,
-            pushes=ConfigChecker(settings=settings, clients=clients),
+            pushes=ConfigChecker(
+                settings=settings, clients=clients, store=store, clock=options.clock
+            ),
         )
         context = Services(
             settings=settings,
@@ -155,6 +158,7 @@ def build_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/status", status)
     app.router.add_get("/metrics", metrics_endpoint)
+    dashboard.add_routes(app, lambda request: request.app[CONTEXT])
     return app
 
 

@@ -71,6 +71,10 @@ async def build_status(store: Store, settings: Settings, now: float) -> dict[str
             "installations": installations,
         },
         "breakers": breakers,
+        "paused_by_config": [
+            {"repo": p.repo, "source": p.source, "problems": list(p.problems), "since": p.at}
+            for p in await store.config_pauses()
+        ],
         "loops_by_state": await store.count_loops(),
     }
     if settings.database_url:

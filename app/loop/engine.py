@@ -59,7 +59,15 @@ from app.loop.ports import (
 )
 from app.settings import Settings
 from app.store.base import Store
-from app.store.records import ACTIVE_STATES, Iteration, Loop, LoopEvent, LoopRun, LoopState
+from app.store.records import (
+    ACTIVE_STATES,
+    ConfigPause,
+    Iteration,
+    Loop,
+    LoopEvent,
+    LoopRun,
+    LoopState,
+)
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +176,12 @@ class Engine:
     async def _on_failure(self, gh: AppGitHubAPI, facts: RunFacts) -> None:
         load = await self._configs.load(gh, facts.repo, facts.head_sha)
         if not load.ok:
+            await self.store.put_config_pause(
+                ConfigPause(facts.repo, tuple(map(str, load.problems)), load.source, self._clock())
+            )
             await self._reporter.config_invalid(gh, facts, load)
             return
+        await self.store.clear_config_pause(facts.repo)
         config = load.config
         if not config.watches(facts.head_branch, facts.default_branch):
             log.info("branch %s is not watched: run %s ignored", facts.head_branch, facts.run_id)

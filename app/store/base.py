@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from app.store.records import (
     BranchRun,
     BreakerState,
+    ConfigPause,
     Iteration,
     Loop,
     LoopEvent,
@@ -149,6 +150,13 @@ class Store(Protocol):
     async def add_event(self, event: LoopEvent) -> None: ...
 
     async def events(self, loop_id: int) -> list[LoopEvent]: ...
+
+    # repositories paused by an invalid config
+    async def put_config_pause(self, pause: ConfigPause) -> None: ...
+
+    async def clear_config_pause(self, repo: str) -> None: ...
+
+    async def config_pauses(self) -> list[ConfigPause]: ...
 
     # installations
     async def put_installation(

@@ -151,4 +151,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             last_error TEXT NOT NULL
         )""",
     ),
+    (
+        # Repositories paused because their config is invalid, for /status and the dashboard.
+        """CREATE TABLE config_pauses (
+            repo TEXT PRIMARY KEY,
+            problems TEXT NOT NULL,
+            source TEXT,
+            at {real} NOT NULL
+        )""",
+    ),
 )

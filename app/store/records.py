@@ -216,3 +216,13 @@ class BranchRun:
     run_attempt: int
     created_at: float
     conclusion: str
+
+
+@dataclass(frozen=True)
+class ConfigPause:
+    """A repository the app does nothing in, because its config is invalid (and why)."""
+
+    repo: str
+    problems: tuple[str, ...]
+    source: str | None
+    at: float

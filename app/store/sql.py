@@ -17,6 +17,7 @@ from app.store.records import (
     ACTIVE_STATES,
     BranchRun,
     BreakerState,
+    ConfigPause,
     Iteration,
     Loop,
     LoopEvent,
@@ -475,6 +476,26 @@ class SqlStore:
         rows = await self._conn.fetchall("SELECT * FROM breakers ORDER BY repo")
         return [
             BreakerState(r["repo"], int(r["consecutive_failures"]), r["open_until"]) for r in rows
+        ]
+
+    # repositories paused by an invalid config
+
+    async def put_config_pause(self, pause: ConfigPause) -> None:
+        await self._conn.execute(
+            "INSERT INTO config_pauses (repo, problems, source, at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (repo) DO UPDATE SET problems = excluded.problems, "
+            "source = excluded.source, at = excluded.at",
+            (pause.repo, json.dumps(list(pause.problems)), pause.source, pause.at),
+        )
+
+    async def clear_config_pause(self, repo: str) -> None:
+        await self._conn.execute("DELETE FROM config_pauses WHERE repo = ?", (repo,))
+
+    async def config_pauses(self) -> list[ConfigPause]:
+        rows = await self._conn.fetchall("SELECT * FROM config_pauses ORDER BY repo")
+        return [
+            ConfigPause(r["repo"], tuple(json.loads(r["problems"])), r["source"], float(r["at"]))
+            for r in rows
         ]
 
     # history

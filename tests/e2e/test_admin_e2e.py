@@ -189,9 +189,18 @@ async def test_invalid_config_opens_no_loop_and_fails_a_check_naming_key_value_a
     [check] = harness.fake.check_runs(REPO)
     assert (check.name, check.head_sha, check.conclusion) == ("CI Fix Loop", head, "failure")
     summary = check.output["summary"]
-    assert '`max_iterations`: "lots" is not valid; expected an integer from 1 to 20' in summary
-    assert "`frobnicate`: unknown key; expected one of _extends, enabled, branches" in summary
+    assert (
+        '`max_iterations` (line 1, column 1): "lots" is not valid; expected an integer from 1 to 20'
+        in summary
+    )
+    assert (
+        "`frobnicate` (line 2, column 1): unknown key; expected one of _extends, enabled, branches"
+        in summary
+    )
     assert "2 problem" in check.output["title"]
+    # The repository is listed as paused until the file is fixed.
+    [pause] = await harness.ctx.store.config_pauses()
+    assert pause.repo == REPO and len(pause.problems) == 2
 
 
 async def test_org_wide_config_applies_when_the_repo_has_none(
