@@ -73,7 +73,7 @@ _TIMEOUTS: tuple[tuple[str, re.Pattern[str], float | None], ...] = (
     (
         "pytest.mark.timeout",
         re.compile(r"\bmark\.timeout\s*\(\s*(?:timeout\s*=\s*)?" + _NUMBER),
-        None,
+        60.0,
     ),
     (
         "test timeout",

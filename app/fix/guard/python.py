@@ -269,7 +269,17 @@ def _terms(node: ast.AST, path: str) -> Iterator[str]:
     or ``== 5`` all lose it.  Inputs (the ``2``s) are not keyed here: they count
     among the test's literals wherever they sit, so extracting a variable is no change.
     """
-    if isinstance(node, ast.Constant) or _literal(node)[0]:
+    if isinstance(node, ast.Compare) and isinstance(node.left, ast.Compare | ast.BoolOp):
+        # ``(a > 1) == True`` is ``a > 1``; ``(a > 1) is False`` is ``not a > 1``.
+        truth = _singleton_comparison(node)
+        if truth in ("truthy", "falsy"):
+            inner = node.left if truth == "truthy" else ast.UnaryOp(ast.Not(), node.left)
+            yield from _terms(inner, path)
+            return
+    singleton = _singleton_comparison(node)
+    if singleton is not None:
+        yield f"{path}/{singleton}"
+    elif isinstance(node, ast.Constant) or _literal(node)[0]:
         yield f"{path}={ast.unparse(node)}"
     elif isinstance(node, ast.Compare):
         yield from _terms(node.left, f"{path}/cmp.left")
@@ -279,16 +289,64 @@ def _terms(node: ast.AST, path: str) -> Iterator[str]:
         for i, value in enumerate(node.values):
             yield from _terms(value, f"{path}/{type(node.op).__name__}{i}")
     elif isinstance(node, ast.UnaryOp):
-        yield from _terms(node.operand, f"{path}/{type(node.op).__name__}")
+        operand = node.operand
+        if isinstance(node.op, ast.Not) and not isinstance(
+            operand, ast.Compare | ast.BoolOp | ast.UnaryOp | ast.Constant
+        ):
+            yield f"{path}/falsy"
+        else:
+            yield from _terms(operand, f"{path}/{type(node.op).__name__}")
     elif isinstance(node, ast.NamedExpr | ast.Await):
         yield from _terms(node.value, path)
     elif isinstance(node, ast.Call) and _is_check_call(node):
         name = _last_name(node) or ""
+        name = _ALIASES.get(name, name)
         for i, arg in enumerate(node.args):
             yield from _terms(arg, f"{path}/{name}.{i}")
         for kw in node.keywords:
             if kw.arg != "msg":  # a message is not an expectation
                 yield from _terms(kw.value, f"{path}/{name}.{kw.arg}")
+
+
+# unittest's deprecated spellings, which a lint fix replaces: the same check.
+_ALIASES = {
+    "assertEquals": "assertEqual",
+    "failUnlessEqual": "assertEqual",
+    "assertNotEquals": "assertNotEqual",
+    "failIfEqual": "assertNotEqual",
+    "assertAlmostEquals": "assertAlmostEqual",
+    "failUnlessAlmostEqual": "assertAlmostEqual",
+    "assertNotAlmostEquals": "assertNotAlmostEqual",
+    "assert_": "assertTrue",
+    "failUnless": "assertTrue",
+    "failIf": "assertFalse",
+    "failUnlessRaises": "assertRaises",
+    "assertRaisesRegexp": "assertRaisesRegex",
+    "assertRegexpMatches": "assertRegex",
+    "assertNotRegexpMatches": "assertNotRegex",
+    "assertItemsEqual": "assertCountEqual",
+}
+
+
+def _singleton_comparison(node: ast.AST) -> str | None:
+    """``x == None`` and ``x is None`` mean one thing, as do ``x == True``, ``x is True``, ``x``.
+
+    A linter asks for the second spelling (E711, E712); the guard must not read
+    that as a changed expectation.
+    """
+    if not (isinstance(node, ast.Compare) and len(node.ops) == 1):
+        return None
+    right, op = node.comparators[0], node.ops[0]
+    if not (isinstance(right, ast.Constant) and right.value in (None, True, False)):
+        return None
+    if type(right.value) is int:  # 0 and 1 compare equal to False and True
+        return None
+    if not isinstance(op, ast.Eq | ast.Is | ast.NotEq | ast.IsNot):
+        return None
+    positive = isinstance(op, ast.Eq | ast.Is)
+    if right.value is None:
+        return "is-None" if positive else "is-not-None"
+    return "truthy" if bool(right.value) == positive else "falsy"
 
 
 def _literals(func: ast.FunctionDef | ast.AsyncFunctionDef) -> Counter[str]:
@@ -306,7 +364,9 @@ def _literals(func: ast.FunctionDef | ast.AsyncFunctionDef) -> Counter[str]:
         f"lit={node.value!r}"
         for stmt in body
         for node in ast.walk(stmt)
-        if isinstance(node, ast.Constant) and id(node) not in words
+        if isinstance(node, ast.Constant)
+        and id(node) not in words
+        and node.value not in (None, True, False, Ellipsis)  # spelling, see above
     )
 
 
@@ -370,7 +430,11 @@ class _TestWalker:
 
     def stmt(self, stmt: ast.stmt, counted: bool) -> None:
         if isinstance(stmt, ast.Assert):
-            self.terms.update(_terms(stmt.test, "assert"))
+            test = stmt.test
+            if isinstance(test, ast.Compare | ast.BoolOp | ast.UnaryOp | ast.Constant):
+                self.terms.update(_terms(test, "assert"))
+            else:
+                self.terms["assert/truthy"] += 1  # ``assert x``, as ``assert x is True``
             if always_true(stmt.test):
                 self.neutral.append(stmt.lineno)
             elif counted:
