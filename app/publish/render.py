@@ -408,6 +408,18 @@ COMMANDS = [
 ]
 
 
+def _limits_lowered(s: LoopSummary) -> list[str]:
+    """The repository asked for more than the operator allows; say what applied instead."""
+    if not s.limits_lowered:
+        return []
+    return [
+        "**Limits lowered to the operator's maximums** (`.github/ci-fix-loop.yml` asked for more):",
+        "",
+        fence("\n".join(s.limits_lowered)),
+        "",
+    ]
+
+
 def pr_body(s: LoopSummary) -> str:
     """The fix PR: status, what changed and why, the failure, the checks; commands at the bottom."""
     d = s.diagnosis
@@ -427,6 +439,7 @@ def pr_body(s: LoopSummary) -> str:
         *_test_changes(s),
         *_failure_history(s),
         *_checks(s),
+        *_limits_lowered(s),
         *_iterations_table(s.iterations),
         *_guard_rejections(s.iterations),
     ]
@@ -563,11 +576,5 @@ def check_summary(s: LoopSummary) -> str:
     if s.reason:
         lines += ["", fence(redact_secrets(s.reason))]
     if s.limits_lowered:
-        lines += [
-            "",
-            "**Limits lowered to the operator's maximums** (`.github/ci-fix-loop.yml` asked "
-            "for more):",
-            "",
-            fence("\n".join(s.limits_lowered)),
-        ]
+        lines += ["", *_limits_lowered(s)]
     return _assemble(lines)

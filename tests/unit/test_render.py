@@ -309,3 +309,14 @@ def test_no_text_can_close_its_fence(text):
     inner = block.split("\n")[1:-1]
     assert not any(line.strip().startswith(ticks) for line in inner)
     assert block.endswith("\n" + ticks)
+
+
+def test_limits_the_operator_lowered_are_shown_on_the_pr_and_the_check_run() -> None:
+    note = (
+        "budget.per_loop_usd: 1000 is above the operator's maximum (MAX_LOOP_BUDGET_USD=5); "
+        "5 applies."
+    )
+    s = summary(limits_lowered=(note,))
+    assert note in pr_body(s)
+    assert note in check_summary(s)
+    assert "Limits lowered" not in pr_body(summary())

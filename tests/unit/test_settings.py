@@ -196,3 +196,29 @@ def test_fixer_kind_is_explicit_or_follows_what_is_configured(environ, kind) -> 
 def test_inconsistent_fixer_settings_are_refused(environ, expected) -> None:
     (found,) = problems(valid(**environ))
     assert found.startswith(expected)
+
+
+def test_spend_ceilings_and_the_unreported_cost_have_documented_defaults() -> None:
+    settings = load_settings(valid(), env_file=None)
+    assert (settings.max_loop_budget_usd, settings.max_daily_budget_usd) == (5.0, 25.0)
+    assert (settings.max_iterations, settings.max_fixer_minutes) == (10, 30.0)
+    assert settings.unreported_cost_usd == 0.5
+
+
+def test_spend_ceilings_and_the_unreported_cost_are_read_and_checked() -> None:
+    settings = load_settings(
+        valid(
+            MAX_LOOP_BUDGET_USD="1.5",
+            MAX_DAILY_BUDGET_USD="4",
+            MAX_ITERATIONS="3",
+            MAX_FIXER_MINUTES="12",
+            UNREPORTED_COST_USD="0.25",
+        ),
+        env_file=None,
+    )
+    assert (settings.max_loop_budget_usd, settings.max_daily_budget_usd) == (1.5, 4.0)
+    assert (settings.max_iterations, settings.max_fixer_minutes) == (3, 12.0)
+    assert settings.unreported_cost_usd == 0.25
+    found = problems(valid(UNREPORTED_COST_USD="0", MAX_ITERATIONS="50"))
+    assert "UNREPORTED_COST_USD=0 must be greater than zero." in found
+    assert "MAX_ITERATIONS=50 is out of range: use a number from 1 to 20." in found
