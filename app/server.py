@@ -37,7 +37,8 @@ from app.loop.ports import Attempter, Diagnoser
 from app.loop.runner import LocalRunner, hand_out
 from app.settings import Settings
 from app.store.base import Store
-from app.store.open import open_store
+from app.store.housekeeping import Housekeeper
+from app.store.open import open_store, retention_policy
 
 
 @dataclass(frozen=True)
@@ -141,10 +142,20 @@ def build_app(
             worker = asyncio.create_task(runner.run(engine), name="loop-runner")
         else:
             worker = asyncio.create_task(hand_out(engine, machinery.scheduler), name="hand-out")
+        # Real time, not options.sleeper: retention paces itself, whatever a test's clock does.
+        housekeeper = Housekeeper(
+            store=store,
+            policy=retention_policy(settings),
+            clock=options.clock,
+            interval_s=settings.retention_interval_s,
+        )
+        housekeeping = asyncio.create_task(housekeeper.run(), name="housekeeping")
         await context.dispatcher.replay_unfinished()
         try:
             yield
         finally:
+            housekeeping.cancel()
+            await asyncio.gather(housekeeping, return_exceptions=True)
             await context.dispatcher.drain()
             if runner is not None:
                 await runner.shutdown()
@@ -189,4 +200,5 @@ async def status(request: web.Request) -> web.Response:
 
 async def metrics_endpoint(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
+    context.metrics.observe_store(await context.store.storage())
     return web.Response(body=context.metrics.render(), content_type="text/plain", charset="utf-8")

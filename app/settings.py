@@ -80,6 +80,10 @@ class Settings:
     sandbox_max_processes: int = 512
     sandbox_max_file_mb: int = 1024
     sandbox_cpu_seconds: int = 3600
+    delivery_retention_s: float = 7 * 86400.0
+    history_retention_s: float = 90 * 86400.0
+    retention_interval_s: float = 300.0
+    sqlite_wal_max_bytes: int = 64 * 1024 * 1024
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret value, so redaction and environment scrubbing can find them.
@@ -196,6 +200,12 @@ def load_settings(
         or 512,
         sandbox_max_file_mb=reader.integer("SANDBOX_MAX_FILE_MB", default=1024, minimum=1) or 1024,
         sandbox_cpu_seconds=reader.integer("SANDBOX_CPU_SECONDS", default=3600, minimum=1) or 3600,
+        delivery_retention_s=86400.0 * (reader.number("DELIVERY_RETENTION_DAYS") or 7.0),
+        history_retention_s=86400.0 * (reader.number("HISTORY_RETENTION_DAYS") or 90.0),
+        retention_interval_s=reader.number("RETENTION_INTERVAL_SECONDS") or 300.0,
+        sqlite_wal_max_bytes=1024
+        * 1024
+        * (reader.integer("SQLITE_WAL_MAX_MB", default=64, minimum=4) or 64),
     )
     if settings.sandbox == "none" and not settings.insecure_no_sandbox:
         reader.problems.append(

@@ -76,6 +76,8 @@ async def build_status(store: Store, settings: Settings, now: float) -> dict[str
             for p in await store.config_pauses()
         ],
         "loops_by_state": await store.count_loops(),
+        # Sizes on disk and the oldest row of each kind: is retention keeping up?
+        "store": await store.storage(),
     }
     if settings.database_url:
         # Scale-out mode: the job queue the workers read is part of the picture.

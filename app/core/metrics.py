@@ -8,6 +8,7 @@ iterations, spend, GitHub API calls and the rate limit left, fixer durations.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -53,6 +54,19 @@ class Metrics:
             "cifix_fixer_duration_seconds", "Wall time of one fixer run", ["fixer"],
             buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1200), registry=r,
         )  # fmt: skip
+        self.store_bytes = Gauge(
+            "cifix_store_bytes", "Size of the database (SQLite: the file without its WAL)",
+            registry=r,
+        )  # fmt: skip
+        self.store_wal_bytes = Gauge(
+            "cifix_store_wal_bytes", "Size of the write-ahead log (when the store can tell)",
+            registry=r,
+        )  # fmt: skip
+        self.store_oldest = Gauge(
+            "cifix_store_oldest_row_timestamp_seconds",
+            "When the oldest row of each kind kept was written (retention at work)",
+            ["kind"], registry=r,
+        )  # fmt: skip
         self._ended: dict[str, int] = {}
 
     def github_response(self, method: str, status: int, headers: Mapping[str, str]) -> None:
@@ -73,6 +87,15 @@ class Metrics:
         if green:
             self.time_to_green.observe(seconds)
             self.cost_per_fix.observe(cost_usd)
+
+    def observe_store(self, storage: Mapping[str, Any]) -> None:
+        """Set the store gauges from ``Store.storage()``'s report."""
+        self.store_bytes.set(storage.get("database_bytes") or 0)
+        if storage.get("wal_bytes") is not None:
+            self.store_wal_bytes.set(storage["wal_bytes"])
+        for kind, at in (storage.get("oldest") or {}).items():
+            if at is not None:
+                self.store_oldest.labels(kind).set(at)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

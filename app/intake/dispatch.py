@@ -6,9 +6,10 @@ replayed.  So a delivery is processed at most once per id, and none that was
 acknowledged is lost.
 
 A delivery no handler consumes (most of them: a workflow run alone sends
-``requested`` and ``in_progress`` before ``completed``) is recorded without its
-body and finished at once: there is nothing to replay, and a 20 KB body written
-only to be erased is most of what intake would otherwise cost.
+``requested`` and ``in_progress`` before ``completed``) is recorded finished in
+one small write, without its body: there is nothing to replay.  A handled
+delivery's body is kept in a table of its own until it is processed and then
+deleted, so nothing of it remains in the file.
 """
 
 from __future__ import annotations
@@ -60,11 +61,11 @@ class Dispatcher:
         return True
 
     async def _ignore(self, event: sansio.Event) -> bool:
-        # The empty body is what replay_unfinished recognises should a crash
-        # fall between these two statements.
-        if not await self._store.add_delivery(event.delivery_id, event.event, b"", self._clock()):
+        # One small write: recorded finished, the body never stored.
+        if not await self._store.add_delivery(
+            event.delivery_id, event.event, None, self._clock(), outcome=IGNORED
+        ):
             return False
-        await self._store.finish_delivery(event.delivery_id, IGNORED)
         self._metrics.deliveries.labels(event.event, IGNORED).inc()
         with log_context(delivery_id=event.delivery_id, event=event.event):
             log.info("delivery %s.%s %s", event.event, event.data.get("action"), IGNORED)
@@ -96,9 +97,6 @@ class Dispatcher:
         """Process deliveries accepted before a crash but never finished."""
         pending = await self._store.unfinished_deliveries()
         for delivery_id, event_name, body in pending:
-            if not body:
-                await self._store.finish_delivery(delivery_id, IGNORED)
-                continue
             try:
                 data = json.loads(body)
             except ValueError:

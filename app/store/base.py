@@ -23,6 +23,7 @@ from app.store.records import (
     LoopState,
     NewLoop,
 )
+from app.store.retention import PruneReport, RetentionPolicy
 
 
 class Store(Protocol):
@@ -30,11 +31,23 @@ class Store(Protocol):
 
     # deliveries: the durable inbox of webhook deliveries
     async def add_delivery(
-        self, delivery_id: str, event: str, body: bytes, received_at: float
+        self,
+        delivery_id: str,
+        event: str,
+        body: bytes | None,
+        received_at: float,
+        *,
+        outcome: str | None = None,
     ) -> bool:
-        """Record a delivery; False when this delivery id was seen before."""
+        """Record a delivery; False when this delivery id was seen before.
 
-    async def finish_delivery(self, delivery_id: str, outcome: str) -> None: ...
+        Without ``outcome`` the body is kept (apart from the compact id row) until
+        :meth:`finish_delivery`; with it, the delivery is recorded finished in one
+        small write and the body is not stored at all.
+        """
+
+    async def finish_delivery(self, delivery_id: str, outcome: str) -> None:
+        """Record the outcome and delete the body; the id stays for deduplication."""
 
     async def delivery_outcome(self, delivery_id: str) -> str | None:
         """How a delivery ended (``processed``, ``ignored``, ``error: ...``); None if unknown."""
@@ -172,3 +185,13 @@ class Store(Protocol):
     async def installation_repos(self, installation_id: int) -> list[str]: ...
 
     async def installations(self) -> list[tuple[int, str, bool]]: ...
+
+    # retention and size
+    async def prune(self, policy: RetentionPolicy, now: float) -> PruneReport:
+        """Delete what ``policy`` no longer keeps; never a loop that has not ended."""
+
+    async def reclaim(self) -> int:
+        """Give freed space back to the file system; bytes returned."""
+
+    async def storage(self) -> dict[str, Any]:
+        """Sizes on disk (database, WAL) and the oldest row kept of each kind."""

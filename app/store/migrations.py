@@ -160,4 +160,34 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             at {real} NOT NULL
         )""",
     ),
+    # No residue per delivery (issue 20), and what retention needs.  A delivery is a
+    # compact row kept for deduplication; its body lives in delivery_bodies only
+    # until it is processed, and that row is deleted, not updated.  (SQLite >= 3.35
+    # and PostgreSQL both drop a column; the SQLite store then VACUUMs once.)
+    (
+        """CREATE TABLE delivery_bodies (
+            delivery_id TEXT PRIMARY KEY,
+            event TEXT NOT NULL,
+            body {blob} NOT NULL,
+            received_at {real} NOT NULL
+        )""",
+        "INSERT INTO delivery_bodies (delivery_id, event, body, received_at) "
+        "SELECT delivery_id, event, body, received_at FROM deliveries "
+        "WHERE outcome IS NULL AND body IS NOT NULL AND length(body) > 0",
+        # An empty body was an ignored delivery whose finishing a crash cut off.
+        "UPDATE deliveries SET outcome = 'ignored' WHERE outcome IS NULL "
+        "AND (body IS NULL OR length(body) = 0)",
+        "DROP INDEX deliveries_unfinished",
+        "ALTER TABLE deliveries DROP COLUMN body",
+        "CREATE INDEX deliveries_received ON deliveries (received_at)",
+        "CREATE INDEX loops_ended ON loops (ended_at)",
+        "CREATE INDEX loop_events_at ON loop_events (at)",
+        """CREATE TABLE ledger_daily (
+            day {real} NOT NULL,
+            installation_id {int} NOT NULL,
+            repo TEXT NOT NULL,
+            amount_usd {real} NOT NULL,
+            PRIMARY KEY (day, installation_id, repo)
+        )""",
+    ),
 )

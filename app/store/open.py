@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.settings import Settings
 from app.store.base import Store
+from app.store.retention import RetentionPolicy
 from app.store.sqlite import open_sqlite_store
 
 
@@ -12,4 +13,10 @@ async def open_store(settings: Settings) -> Store:
         from app.store.postgres import open_postgres_store
 
         return await open_postgres_store(settings.database_url)
-    return await open_sqlite_store(settings.store_path)
+    return await open_sqlite_store(settings.store_path, wal_max_bytes=settings.sqlite_wal_max_bytes)
+
+
+def retention_policy(settings: Settings) -> RetentionPolicy:
+    return RetentionPolicy(
+        deliveries_s=settings.delivery_retention_s, history_s=settings.history_retention_s
+    )

@@ -107,6 +107,33 @@ class PostgresConnection:
             finally:
                 self._current.reset(token)
 
+    @asynccontextmanager
+    async def atomic(self) -> AsyncIterator[None]:
+        """Statements inside commit together: on PostgreSQL, simply a transaction."""
+        async with self.transaction():
+            yield
+
+    async def reclaim(self, max_pages: int = 0) -> int:
+        """Nothing to do here: autovacuum makes deleted rows' space reusable on its own."""
+        return 0
+
+    async def storage(self) -> dict[str, Any]:
+        """The database's size, and the WAL's when this role may list it (``pg_monitor``)."""
+        row = await self.fetchone("SELECT pg_database_size(current_database()) AS size")
+        wal: int | None
+        try:
+            wal_row = await self.fetchone(
+                "SELECT COALESCE(SUM(size), 0) AS size FROM pg_ls_waldir()"
+            )
+            wal = int(wal_row["size"]) if wal_row else None
+        except psycopg.errors.InsufficientPrivilege:
+            wal = None
+        return {
+            "backend": "postgresql",
+            "database_bytes": int(row["size"]) if row else 0,
+            "wal_bytes": wal,
+        }
+
     async def close(self) -> None:
         await self._pool.close()
 

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from app.store.migrations import MIGRATIONS
 from app.store.records import (
     ACTIVE_STATES,
+    TERMINAL_STATES,
     BranchRun,
     BreakerState,
     ConfigPause,
@@ -26,6 +27,7 @@ from app.store.records import (
     LoopState,
     NewLoop,
 )
+from app.store.retention import PruneReport, RetentionPolicy, utc_day
 
 Row = Mapping[str, Any]
 
@@ -51,6 +53,18 @@ class Connection(Protocol):
     async def fetchall(self, sql: str, params: tuple[Any, ...] = ()) -> list[Row]: ...
 
     def transaction(self) -> AbstractAsyncContextManager[None]: ...
+
+    def atomic(self) -> AbstractAsyncContextManager[None]:
+        """A few statements that commit together (cheaper than a transaction on SQLite)."""
+        ...
+
+    async def reclaim(self, max_pages: int = ...) -> int:
+        """Give freed space back to the file system; bytes returned (0 where autovacuum does)."""
+        ...
+
+    async def storage(self) -> dict[str, Any]:
+        """Sizes on disk: ``backend``, ``database_bytes``, ``wal_bytes`` (None if unknown)."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -86,22 +100,46 @@ class SqlStore:
     # deliveries
 
     async def add_delivery(
-        self, delivery_id: str, event: str, body: bytes, received_at: float
+        self,
+        delivery_id: str,
+        event: str,
+        body: bytes | None,
+        received_at: float,
+        *,
+        outcome: str | None = None,
     ) -> bool:
-        inserted = await self._conn.execute(
-            "INSERT INTO deliveries (delivery_id, event, body, received_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (delivery_id) DO NOTHING",
-            (delivery_id, event, body, received_at),
-        )
+        if outcome is not None:
+            # Finished on arrival (no handler wants it): one small row, no body.
+            inserted = await self._conn.execute(
+                "INSERT INTO deliveries (delivery_id, event, received_at, outcome) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (delivery_id) DO NOTHING",
+                (delivery_id, event, received_at, outcome),
+            )
+            return inserted == 1
+        async with self._conn.atomic():
+            inserted = await self._conn.execute(
+                "INSERT INTO deliveries (delivery_id, event, received_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (delivery_id) DO NOTHING",
+                (delivery_id, event, received_at),
+            )
+            if inserted == 1:
+                await self._conn.execute(
+                    "INSERT INTO delivery_bodies (delivery_id, event, body, received_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (delivery_id, event, body or b"", received_at),
+                )
         return inserted == 1
 
     async def finish_delivery(self, delivery_id: str, outcome: str) -> None:
-        # The body is only kept until the delivery is processed: it is what a
-        # restart replays, and nothing else needs it.
-        await self._conn.execute(
-            "UPDATE deliveries SET outcome = ?, body = NULL WHERE delivery_id = ?",
-            (outcome, delivery_id),
-        )
+        # The body was only kept for a restart to replay; its row goes entirely,
+        # so nothing of it stays behind in the file.
+        async with self._conn.atomic():
+            await self._conn.execute(
+                "UPDATE deliveries SET outcome = ? WHERE delivery_id = ?", (outcome, delivery_id)
+            )
+            await self._conn.execute(
+                "DELETE FROM delivery_bodies WHERE delivery_id = ?", (delivery_id,)
+            )
 
     async def delivery_outcome(self, delivery_id: str) -> str | None:
         row = await self._conn.fetchone(
@@ -111,10 +149,9 @@ class SqlStore:
 
     async def unfinished_deliveries(self) -> list[tuple[str, str, bytes]]:
         rows = await self._conn.fetchall(
-            "SELECT delivery_id, event, body FROM deliveries WHERE outcome IS NULL "
-            "ORDER BY received_at"
+            "SELECT delivery_id, event, body FROM delivery_bodies ORDER BY received_at"
         )
-        return [(r["delivery_id"], r["event"], bytes(r["body"] or b"")) for r in rows]
+        return [(r["delivery_id"], r["event"], bytes(r["body"])) for r in rows]
 
     # loops
 
@@ -434,16 +471,15 @@ class SqlStore:
             )
 
     async def spend_since(self, since: float, *, installation_id: int | None = None) -> float:
-        if installation_id is None:
-            row = await self._conn.fetchone(
-                "SELECT COALESCE(SUM(amount_usd), 0) AS s FROM ledger WHERE at >= ?", (since,)
-            )
-        else:
-            row = await self._conn.fetchone(
-                "SELECT COALESCE(SUM(amount_usd), 0) AS s FROM ledger "
-                "WHERE at >= ? AND installation_id = ?",
-                (since, installation_id),
-            )
+        # Detail older than the history retention survives as daily sums
+        # (counted whole when their day starts at or after ``since``).
+        where = "" if installation_id is None else " AND installation_id = ?"
+        params: tuple[Any, ...] = () if installation_id is None else (installation_id,)
+        row = await self._conn.fetchone(
+            f"SELECT (SELECT COALESCE(SUM(amount_usd), 0) FROM ledger WHERE at >= ?{where}) + "
+            f"(SELECT COALESCE(SUM(amount_usd), 0) FROM ledger_daily WHERE day >= ?{where}) AS s",
+            (since, *params, since, *params),
+        )
         return float(row["s"]) if row else 0.0
 
     async def loop_spend(self, loop_id: int) -> float:
@@ -562,6 +598,106 @@ class SqlStore:
             "SELECT installation_id, account, suspended FROM installations ORDER BY installation_id"
         )
         return [(int(r["installation_id"]), r["account"], bool(r["suspended"])) for r in rows]
+
+    # retention and size
+
+    async def prune(self, policy: RetentionPolicy, now: float) -> PruneReport:
+        """Delete what ``policy`` no longer keeps, in short batches; never an active loop's rows.
+
+        Each batch is its own statement or transaction, so intake and the loop
+        engine wait at most one batch.  Spend detail of removed loops is first
+        added to ``ledger_daily``, so budgets over old periods stay answerable.
+        """
+        deliveries = 0
+        while True:
+            n = await self._conn.execute(
+                "DELETE FROM deliveries WHERE delivery_id IN (SELECT delivery_id FROM deliveries "
+                "WHERE received_at < ? AND outcome IS NOT NULL LIMIT ?)",
+                (policy.delivery_cutoff(now), policy.batch),
+            )
+            deliveries += n
+            if n < policy.batch:
+                break
+        terminal = sorted(s.value for s in TERMINAL_STATES)
+        marks = ", ".join("?" * len(terminal))
+        counts = {"loops": 0, "iterations": 0, "events": 0, "ledger": 0}
+        while True:
+            rows = await self._conn.fetchall(
+                f"SELECT id FROM loops WHERE ended_at < ? AND state IN ({marks}) "
+                "ORDER BY ended_at LIMIT ?",
+                (policy.history_cutoff(now), *terminal, policy.batch),
+            )
+            ids = tuple(int(r["id"]) for r in rows)
+            if not ids:
+                break
+            for kind, n in (await self._remove_loops(ids)).items():
+                counts[kind] += n
+            if len(ids) < policy.batch:
+                break
+        # History written for no loop that exists (or no longer does).
+        while True:
+            n = await self._conn.execute(
+                "DELETE FROM loop_events WHERE id IN (SELECT id FROM loop_events e WHERE at < ? "
+                "AND NOT EXISTS (SELECT 1 FROM loops l WHERE l.id = e.loop_id) LIMIT ?)",
+                (policy.history_cutoff(now), policy.batch),
+            )
+            counts["events"] += n
+            if n < policy.batch:
+                break
+        return PruneReport(deliveries=deliveries, **counts)
+
+    async def _remove_loops(self, ids: tuple[int, ...]) -> dict[str, int]:
+        marks = ", ".join("?" * len(ids))
+        async with self._conn.transaction():
+            spent = await self._conn.fetchall(
+                "SELECT installation_id, repo, amount_usd, at FROM ledger "
+                f"WHERE loop_id IN ({marks})",
+                ids,
+            )
+            daily: dict[tuple[float, int, str], float] = {}
+            for r in spent:
+                key = (utc_day(float(r["at"])), int(r["installation_id"]), str(r["repo"]))
+                daily[key] = daily.get(key, 0.0) + float(r["amount_usd"])
+            for (day, installation_id, repo), amount in sorted(daily.items()):
+                await self._conn.execute(
+                    "INSERT INTO ledger_daily (day, installation_id, repo, amount_usd) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (day, installation_id, repo) DO UPDATE "
+                    "SET amount_usd = ledger_daily.amount_usd + excluded.amount_usd",
+                    (day, installation_id, repo, amount),
+                )
+            removed = {
+                "ledger": await self._conn.execute(
+                    f"DELETE FROM ledger WHERE loop_id IN ({marks})", ids
+                ),
+                "iterations": await self._conn.execute(
+                    f"DELETE FROM iterations WHERE loop_id IN ({marks})", ids
+                ),
+                "events": await self._conn.execute(
+                    f"DELETE FROM loop_events WHERE loop_id IN ({marks})", ids
+                ),
+                "loops": await self._conn.execute(f"DELETE FROM loops WHERE id IN ({marks})", ids),
+            }
+        return removed
+
+    async def reclaim(self) -> int:
+        """Give space freed by :meth:`prune` back to the file system (SQLite); bytes."""
+        return await self._conn.reclaim()
+
+    async def storage(self) -> dict[str, Any]:
+        """Sizes on disk and the oldest row kept of each kind (epoch seconds, None if empty)."""
+        report = await self._conn.storage()
+        oldest: dict[str, float | None] = {}
+        for kind, sql in (
+            ("delivery", "SELECT MIN(received_at) AS t FROM deliveries"),
+            ("loop", "SELECT created_at AS t FROM loops ORDER BY id LIMIT 1"),
+            ("loop_event", "SELECT MIN(at) AS t FROM loop_events"),
+            ("ledger", "SELECT MIN(at) AS t FROM ledger"),
+            ("ledger_daily", "SELECT MIN(day) AS t FROM ledger_daily"),
+        ):
+            row = await self._conn.fetchone(sql)
+            oldest[kind] = float(row["t"]) if row and row["t"] is not None else None
+        report["oldest"] = oldest
+        return report
 
 
 def _to_column(name: str, value: Any, json_fields: set[str]) -> Any:

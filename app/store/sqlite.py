@@ -13,17 +13,31 @@ gets its result only after that COMMIT, so "recorded" still means committed (a
 webhook's 202 is never sent for a delivery a crash could lose), but under load
 many deliveries share one commit instead of paying for one each.
 
-The WAL is checkpointed from a worker thread on a second connection (PASSIVE:
-it never blocks the writer) every ``CHECKPOINT_EVERY`` commits, instead of
-SQLite's automatic checkpoint, which would run inside a COMMIT on the event
-loop and stall every request waiting behind it.
+The write-ahead log has a ceiling.  Checkpoints are never left to SQLite (its
+automatic one runs inside a COMMIT, on the event loop).  After each commit the
+WAL's size is looked at: past ``wal_soft_bytes`` a PASSIVE checkpoint runs in a
+worker thread on a second connection (it never blocks the writer, and copies
+most pages while the load goes on); past ``wal_max_bytes`` the writer stops:
+intake waits on the store's lock while a TRUNCATE checkpoint on the writer's
+own connection, in a thread, folds what is left into the database and cuts the
+WAL to zero bytes (back-pressure instead of unbounded growth).  A timer
+truncates the WAL once the load stops, and ``journal_size_limit`` trims it
+after any reset, so a burst leaves no large file behind.  PASSIVE alone cannot
+do this: under continuous writes it never catches up with the end of the log,
+and the WAL only restarts from its beginning when it does.
+
+The file uses ``auto_vacuum=INCREMENTAL`` (set on a new file; an existing file
+is converted by one VACUUM at start-up), so the pages retention frees can be
+given back to the file system with ``incremental_vacuum`` (:meth:`reclaim`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,7 +46,12 @@ from typing import Any, ClassVar, TypeVar
 from app.store.sql import Row, SqlStore
 
 T = TypeVar("T")
-CHECKPOINT_EVERY = 200  # commits between background checkpoints
+log = logging.getLogger(__name__)
+
+WAL_MAX_BYTES = 64 * 1024 * 1024  # the default ceiling of the write-ahead log
+IDLE_CHECK_S = 1.0  # how often the WAL is looked at when nothing commits
+RECLAIM_PAGES = 4096  # pages one incremental vacuum gives back at most (16 MB of 4 KB pages)
+TRUNCATE_BUSY_MS = 1000  # how long a truncating checkpoint waits for another reader
 
 
 class SqliteConnection:
@@ -43,35 +62,50 @@ class SqliteConnection:
         "blob": "BLOB",
     }
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, wal_max_bytes: int = WAL_MAX_BYTES) -> None:
         if path.parent and not path.parent.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
+        # Only a file without tables takes this; an older file is converted in convert_vacuum.
+        self._db.execute("PRAGMA auto_vacuum=INCREMENTAL")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA wal_autocheckpoint=0")
+        self._wal_max = wal_max_bytes
+        self._wal_soft = max(wal_max_bytes // 4, 1024 * 1024)
+        self._db.execute(f"PRAGMA journal_size_limit={self._wal_soft}")
         self._path = path
+        self._wal = Path(f"{path}-wal")
         self._closed = False
         self._commits = 0
-        self._checkpointing: asyncio.Future[None] | None = None
+        self._passive: asyncio.Future[None] | None = None
+        self._truncating: asyncio.Future[None] | None = None
+        self._truncate_failed_at = 0.0
+        self._watch: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None
         self._group: asyncio.Future[None] | None = None
+        self.wal_peak_bytes = 0
+        self.checkpoints = {"passive": 0, "truncate": 0, "busy": 0}
 
     def _mine(self) -> bool:
         return self._owner is not None and self._owner is asyncio.current_task()
 
+    def _open_group(self) -> asyncio.Future[None]:
+        """This tick's group transaction, begun if there is none; call with the lock held."""
+        if self._group is None:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._group = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_soon(self._commit_group, self._group)
+        return self._group
+
     async def _grouped(self, run: Callable[[], T]) -> T:
         """Run one statement in this tick's group transaction; return once it is committed."""
         async with self._lock:
-            if self._group is None:
-                self._db.execute("BEGIN IMMEDIATE")
-                group = self._group = asyncio.get_running_loop().create_future()
-                asyncio.get_running_loop().call_soon(self._commit_group, group)
-            group = self._group
+            group = self._open_group()
             # A failing statement is undone alone (SQLite's statement journal);
             # the group's other statements stay and commit.
             result = run()
@@ -81,6 +115,10 @@ class SqliteConnection:
     def _commit_group(self, group: asyncio.Future[None]) -> None:
         if self._group is not group:
             return  # an explicit transaction committed it already
+        if self._owner is not None:
+            # An atomic block is open inside the group: commit after it ends.
+            asyncio.get_running_loop().call_soon(self._commit_group, group)
+            return
         self._group = None
         try:
             self._db.execute("COMMIT")
@@ -92,12 +130,89 @@ class SqliteConnection:
             group.set_result(None)
             self._committed()
 
+    # ---------------------------------------------------------------- the WAL's ceiling
+
+    def wal_bytes(self) -> int:
+        try:
+            return self._wal.stat().st_size
+        except FileNotFoundError:
+            return 0
+
     def _committed(self) -> None:
         self._commits += 1
-        if self._commits % CHECKPOINT_EVERY == 0 and (
-            self._checkpointing is None or self._checkpointing.done()
-        ):
-            self._checkpointing = asyncio.ensure_future(asyncio.to_thread(_checkpoint, self._path))
+        size = self.wal_bytes()
+        self.wal_peak_bytes = max(self.wal_peak_bytes, size)
+        if size >= self._wal_max:
+            self._start_truncate()
+        elif size >= self._wal_soft:
+            self._start_passive()
+
+    def _start_passive(self) -> None:
+        if self._passive is None or self._passive.done():
+            self._passive = asyncio.ensure_future(self._passive_checkpoint())
+
+    async def _passive_checkpoint(self) -> None:
+        try:
+            await asyncio.to_thread(_checkpoint, self._path)
+            self.checkpoints["passive"] += 1
+        except sqlite3.Error as exc:
+            log.warning("passive WAL checkpoint failed: %s", exc)
+
+    def _start_truncate(self) -> None:
+        if self._truncating is not None and not self._truncating.done():
+            return
+        if time.monotonic() - self._truncate_failed_at < IDLE_CHECK_S:
+            return  # a reader held it up a moment ago; do not stall the writer again at once
+        self._truncating = asyncio.ensure_future(self.truncate_wal())
+
+    async def truncate_wal(self) -> bool:
+        """Fold the whole WAL into the database and cut it to zero; writers wait meanwhile.
+
+        False when another connection's reader kept it from finishing.
+        """
+        async with self._lock:
+            if self._closed:
+                return False
+            if self._group is not None:
+                self._commit_group(self._group)
+            if self._passive is not None:
+                await self._passive
+            busy = await asyncio.to_thread(self._checkpoint_here, "TRUNCATE")
+        if busy:
+            self.checkpoints["busy"] += 1
+            self._truncate_failed_at = time.monotonic()
+            log.warning("WAL checkpoint could not finish: a reader holds an old snapshot")
+            return False
+        self.checkpoints["truncate"] += 1
+        return True
+
+    def _checkpoint_here(self, mode: str) -> bool:
+        """Checkpoint on the writer's connection (lock held, so nobody else uses it); busy?"""
+        self._db.execute(f"PRAGMA busy_timeout={TRUNCATE_BUSY_MS}")
+        try:
+            row = self._db.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+        finally:
+            self._db.execute("PRAGMA busy_timeout=5000")
+        return bool(row[0])
+
+    async def _watch_idle(self) -> None:
+        """Once commits stop, cut the WAL back to zero; while they go on, keep it checkpointed."""
+        seen = self._commits
+        while True:
+            await asyncio.sleep(IDLE_CHECK_S)
+            size = self.wal_bytes()
+            if self._commits == seen and size > 0:
+                self._start_truncate()
+            elif size >= self._wal_soft:
+                self._start_passive()
+            seen = self._commits
+
+    def start(self) -> None:
+        """Start the idle WAL watcher (on the running event loop)."""
+        if self._watch is None:
+            self._watch = asyncio.create_task(self._watch_idle(), name="sqlite-wal")
+
+    # ---------------------------------------------------------------- statements
 
     async def execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         if self._mine():
@@ -125,6 +240,33 @@ class SqliteConnection:
         return [dict(r) for r in self._db.execute(sql, params).fetchall()]
 
     @asynccontextmanager
+    async def atomic(self) -> AsyncIterator[None]:
+        """Statements inside commit together, in this tick's group commit; exit after the COMMIT.
+
+        A savepoint inside the group: a failure undoes this block's statements
+        only.  For a few statements that belong together (a delivery and its
+        body), where :meth:`transaction`'s own COMMIT would cost more than they do.
+        """
+        if self._mine():
+            yield
+            return
+        async with self._lock:
+            group = self._open_group()
+            self._owner = asyncio.current_task()
+            self._db.execute("SAVEPOINT atomic")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK TO atomic")
+                self._db.execute("RELEASE atomic")
+                raise
+            else:
+                self._db.execute("RELEASE atomic")
+            finally:
+                self._owner = None
+        await asyncio.shield(group)
+
+    @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
         if self._mine():
             yield
@@ -147,17 +289,73 @@ class SqliteConnection:
             finally:
                 self._owner = None
 
+    # ---------------------------------------------------------------- size
+
+    def convert_vacuum(self) -> bool:
+        """Switch a file made before ``auto_vacuum=INCREMENTAL`` over (one VACUUM); True if so.
+
+        Run once at start-up, before anything else uses the connection: VACUUM
+        rewrites the whole file, so on a large old store this takes a while, once.
+        """
+        if self._db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+            return False
+        log.info("converting %s to auto_vacuum=INCREMENTAL (one VACUUM)", self._path)
+        self._db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        self._db.execute("VACUUM")
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return True
+
+    async def reclaim(self, max_pages: int = RECLAIM_PAGES) -> int:
+        """Give free pages back to the file system (``incremental_vacuum``); bytes returned."""
+        async with self._lock:
+            if self._group is not None:
+                self._commit_group(self._group)
+            page_size = int(self._db.execute("PRAGMA page_size").fetchone()[0])
+            before = int(self._db.execute("PRAGMA freelist_count").fetchone()[0])
+            if before == 0:
+                return 0
+            await asyncio.to_thread(self._vacuum_pages, max_pages)
+            after = int(self._db.execute("PRAGMA freelist_count").fetchone()[0])
+        return (before - after) * page_size
+
+    def _vacuum_pages(self, pages: int) -> None:
+        # Not execute(): the sqlite3 module steps a statement without result
+        # columns once, and each step of incremental_vacuum frees one page.
+        self._db.executescript(f"PRAGMA incremental_vacuum({int(pages)});")
+
+    async def storage(self) -> dict[str, Any]:
+        """Sizes on disk: the database file, its WAL, pages free inside it, the WAL's ceiling."""
+        row = await self.fetchone("PRAGMA freelist_count")
+        free_pages = int(next(iter(row.values()))) if row else 0
+        page = await self.fetchone("PRAGMA page_size")
+        page_size = int(next(iter(page.values()))) if page else 4096
+        return {
+            "backend": "sqlite",
+            "database_bytes": self._path.stat().st_size,
+            "wal_bytes": self.wal_bytes(),
+            "free_bytes": free_pages * page_size,
+            "wal_ceiling_bytes": self._wal_max,
+            "wal_peak_bytes": self.wal_peak_bytes,
+            "checkpoints": dict(self.checkpoints),
+        }
+
     async def close(self) -> None:
         """Commit what is pending, fold the WAL into the file, close; a second call is a no-op."""
         if self._closed:
             return
-        self._closed = True
-        if self._group is not None:
-            self._commit_group(self._group)
-        if self._checkpointing is not None:
-            await self._checkpointing
-        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        self._db.close()
+        if self._watch is not None:
+            self._watch.cancel()
+            await asyncio.gather(self._watch, return_exceptions=True)
+        if self._truncating is not None:
+            await asyncio.gather(self._truncating, return_exceptions=True)
+        async with self._lock:
+            self._closed = True
+            if self._group is not None:
+                self._commit_group(self._group)
+            if self._passive is not None:
+                await self._passive
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._db.close()
 
 
 def _checkpoint(path: Path) -> None:
@@ -166,8 +364,11 @@ def _checkpoint(path: Path) -> None:
         db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
-async def open_sqlite_store(path: Path) -> SqlStore:
+async def open_sqlite_store(path: Path, *, wal_max_bytes: int = WAL_MAX_BYTES) -> SqlStore:
     """Open (creating if needed) the SQLite store at ``path`` and bring its schema up to date."""
-    store = SqlStore(SqliteConnection(path))
+    conn = SqliteConnection(path, wal_max_bytes=wal_max_bytes)
+    store = SqlStore(conn)
     await store.migrate()
+    conn.convert_vacuum()
+    conn.start()
     return store

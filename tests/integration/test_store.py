@@ -23,6 +23,7 @@ from app.store.records import (
     LoopState,
     NewLoop,
 )
+from app.store.retention import RetentionPolicy
 from app.store.sql import SqlStore
 
 BACKENDS = ["sqlite", "postgres"]
@@ -432,17 +433,25 @@ async def test_unfinished_deliveries_are_replayed_oldest_first(store: SqlStore) 
     assert await store.unfinished_deliveries() == [("early", "ping", b"1"), ("late", "push", b"2")]
 
 
-async def test_finishing_a_delivery_drops_its_body(store: SqlStore) -> None:
+async def test_finishing_a_delivery_deletes_its_body_and_keeps_its_id(store: SqlStore) -> None:
     await store.add_delivery("d-1", "workflow_run", b"secret-ish payload", T0)
     await store.finish_delivery("d-1", "processed")
     assert await store.unfinished_deliveries() == []
-    # Looked at through the backend's connection: the stored row keeps no body.
+    # Looked at through the backend's connection: the body's row is gone, not emptied.
     row = await store._conn.fetchone(
-        "SELECT body, outcome FROM deliveries WHERE delivery_id = ?", ("d-1",)
+        "SELECT COUNT(*) AS n FROM delivery_bodies WHERE delivery_id = ?", ("d-1",)
     )
-    assert row is not None
-    assert (row["body"], row["outcome"]) == (None, "processed")
+    assert row is not None and row["n"] == 0
+    assert await store.delivery_outcome("d-1") == "processed"
     assert not await store.add_delivery("d-1", "workflow_run", b"again", T0 + 1)
+    assert await store.unfinished_deliveries() == []
+
+
+async def test_a_delivery_finished_on_arrival_stores_no_body(store: SqlStore) -> None:
+    assert await store.add_delivery("d-1", "workflow_run", None, T0, outcome="ignored")
+    assert not await store.add_delivery("d-1", "workflow_run", b"{}", T0 + 1)
+    assert await store.delivery_outcome("d-1") == "ignored"
+    assert await store.unfinished_deliveries() == []
 
 
 # --- persistence -------------------------------------------------------------------------
@@ -485,3 +494,107 @@ async def test_a_new_store_on_the_same_database_sees_everything(open_store: Open
         assert not created
     finally:
         await second.close()
+
+
+# --- retention ---------------------------------------------------------------------------
+
+DAY = 86400.0
+POLICY = RetentionPolicy(deliveries_s=7 * DAY, history_s=90 * DAY, batch=2)
+
+
+async def ended_loop(store: SqlStore, n: int, *, at: float, spend: float = 0.0) -> int:
+    """A loop opened at ``at`` that ended (exhausted) an hour later, with a full history."""
+    loop, _ = await store.open_loop(new_loop(n), state=LoopState.QUEUED, now=at)
+    await store.add_iteration(Iteration(loop_id=loop.id, n=1, started_at=at))
+    await store.add_event(LoopEvent(loop.id, at, "opened", {}))
+    if spend:
+        await store.add_spend(installation_id=1, repo="octo/app", loop_id=loop.id,
+                              amount_usd=spend, at=at)  # fmt: skip
+    ended = await store.update_loop(loop.id, now=at + 3600, state=LoopState.EXHAUSTED)
+    assert ended is not None
+    return loop.id
+
+
+async def test_retention_forgets_processed_delivery_ids_after_the_dedupe_window(
+    store: SqlStore,
+) -> None:
+    now = T0 + 30 * DAY
+    for n in range(5):  # more than one batch
+        await store.add_delivery(f"old-{n}", "workflow_run", None, now - 8 * DAY, outcome="ignored")
+    await store.add_delivery("old-unfinished", "workflow_run", b"{}", now - 8 * DAY)
+    await store.add_delivery("recent", "workflow_run", None, now - 6 * DAY, outcome="ignored")
+
+    report = await store.prune(POLICY, now)
+
+    assert report.deliveries == 5
+    assert [await store.delivery_outcome(f"old-{n}") for n in range(5)] == [None] * 5
+    # Still needed: the one a restart must replay, and everything inside the window.
+    assert await store.unfinished_deliveries() == [("old-unfinished", "workflow_run", b"{}")]
+    assert await store.delivery_outcome("recent") == "ignored"
+
+
+async def test_a_redelivery_inside_the_dedupe_window_is_still_a_duplicate(
+    store: SqlStore,
+) -> None:
+    assert await store.add_delivery("d-1", "workflow_run", b"{}", T0)
+    await store.finish_delivery("d-1", "processed")
+    await store.prune(POLICY, T0 + 7 * DAY - 1)
+    assert not await store.add_delivery("d-1", "workflow_run", b"{}", T0 + 7 * DAY - 1)
+    # Past the window the id is forgotten: GitHub does not redeliver that late.
+    await store.prune(POLICY, T0 + 7 * DAY + 1)
+    assert await store.delivery_outcome("d-1") is None
+
+
+async def test_retention_removes_ended_loops_with_their_history_and_keeps_their_spend(
+    store: SqlStore,
+) -> None:
+    now = T0 + 200 * DAY
+    old = [await ended_loop(store, n, at=T0 + n, spend=0.25) for n in range(1, 4)]
+    recent = await ended_loop(store, 10, at=now - 10 * DAY, spend=1.0)
+
+    report = await store.prune(POLICY, now)
+
+    assert (report.loops, report.iterations, report.events, report.ledger) == (3, 3, 3, 3)
+    for loop_id in old:
+        assert await store.get_loop(loop_id) is None
+        assert await store.iterations(loop_id) == []
+        assert await store.events(loop_id) == []
+        assert await store.loop_spend(loop_id) == 0
+    # The spend detail became one row for its day: budgets over that day still see it.
+    assert await store.spend_since(T0 - T0 % DAY) == pytest.approx(0.75 + 1.0)
+    assert await store.spend_since(T0 - T0 % DAY, installation_id=1) == pytest.approx(1.75)
+    kept = await store.get_loop(recent)
+    assert kept is not None and await store.iterations(recent) != []
+    assert await store.loop_spend(recent) == pytest.approx(1.0)
+
+
+async def test_retention_never_touches_a_loop_that_has_not_ended(store: SqlStore) -> None:
+    now = T0 + 365 * DAY
+    loop, _ = await store.open_loop(new_loop(1), state=LoopState.QUEUED, now=T0)
+    await store.update_loop(loop.id, now=T0 + 1, state=LoopState.AWAITING_CI, iteration=1)
+    await store.add_iteration(Iteration(loop_id=loop.id, n=1, started_at=T0))
+    await store.add_event(LoopEvent(loop.id, T0, "opened", {}))
+    await store.add_spend(installation_id=1, repo="octo/app", loop_id=loop.id, amount_usd=0.5,
+                          at=T0)  # fmt: skip
+
+    report = await store.prune(POLICY, now)
+
+    assert report.total == 0
+    still = await store.get_loop(loop.id)
+    assert still is not None and still.state is LoopState.AWAITING_CI
+    assert len(await store.iterations(loop.id)) == 1
+    assert len(await store.events(loop.id)) == 1
+    assert await store.loop_spend(loop.id) == pytest.approx(0.5)
+
+
+async def test_storage_reports_sizes_and_the_oldest_row_kept(store: SqlStore) -> None:
+    await store.add_delivery("d-1", "workflow_run", None, T0 + 5, outcome="ignored")
+    await ended_loop(store, 1, at=T0 + 7, spend=0.1)
+
+    report = await store.storage()
+
+    assert report["database_bytes"] > 0
+    assert report["oldest"]["delivery"] == T0 + 5
+    assert report["oldest"]["loop"] == T0 + 7
+    assert report["oldest"]["loop_event"] == T0 + 7
+    assert report["oldest"]["ledger_daily"] is None
