@@ -19,6 +19,9 @@ FAMILIES = {
     "cifix_github_api_calls": "counter",
     "cifix_github_rate_limit_remaining": "gauge",
     "cifix_fixer_duration_seconds": "histogram",
+    "cifix_store_bytes": "gauge",
+    "cifix_store_wal_bytes": "gauge",
+    "cifix_store_oldest_row_timestamp_seconds": "gauge",
 }
 
 
@@ -87,3 +90,16 @@ def test_two_metrics_objects_do_not_share_values() -> None:
     first, second = Metrics(), Metrics()
     first.loops_opened.inc()
     assert value(samples(second), "cifix_loops_opened", "cifix_loops_opened_total") == 0
+
+
+def test_store_gauges_show_sizes_and_the_oldest_row_of_each_kind() -> None:
+    metrics = Metrics()
+    metrics.observe_store(
+        {"database_bytes": 4096, "wal_bytes": 512, "oldest": {"delivery": 1.5e9, "loop": None}}
+    )
+    found = samples(metrics)
+    assert value(found, "cifix_store_bytes", "cifix_store_bytes") == 4096
+    assert value(found, "cifix_store_wal_bytes", "cifix_store_wal_bytes") == 512
+    oldest = "cifix_store_oldest_row_timestamp_seconds"
+    assert value(found, oldest, oldest, kind="delivery") == 1.5e9
+    assert [s for s in found[oldest] if s.labels.get("kind") == "loop"] == []
