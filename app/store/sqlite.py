@@ -15,9 +15,10 @@ many deliveries share one commit instead of paying for one each.
 
 The write-ahead log has a ceiling.  Checkpoints are never left to SQLite (its
 automatic one runs inside a COMMIT, on the event loop).  After each commit the
-WAL's size is looked at: past ``wal_soft_bytes`` a PASSIVE checkpoint runs in a
-worker thread on a second connection (it never blocks the writer, and copies
-most pages while the load goes on); past ``wal_max_bytes`` the writer stops:
+WAL's size is looked at: each time it grows by another ``wal_soft_bytes`` (a
+quarter of the ceiling) a PASSIVE checkpoint runs in a worker thread on a second
+connection (it never blocks the writer, and copies most pages while the load
+goes on); past ``wal_max_bytes`` the writer stops:
 intake waits on the store's lock while a TRUNCATE checkpoint on the writer's
 own connection, in a thread, folds what is left into the database and cuts the
 WAL to zero bytes (back-pressure instead of unbounded growth).  A timer
@@ -84,6 +85,7 @@ class SqliteConnection:
         self._passive: asyncio.Future[None] | None = None
         self._truncating: asyncio.Future[None] | None = None
         self._truncate_failed_at = 0.0
+        self._passive_mark = 0
         self._watch: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None
@@ -144,7 +146,10 @@ class SqliteConnection:
         self.wal_peak_bytes = max(self.wal_peak_bytes, size)
         if size >= self._wal_max:
             self._start_truncate()
-        elif size >= self._wal_soft:
+        elif size // self._wal_soft > self._passive_mark:
+            # One passive checkpoint per ``wal_soft_bytes`` of growth: each copies
+            # what the last one left, and none of them can shrink the file.
+            self._passive_mark = size // self._wal_soft
             self._start_passive()
 
     def _start_passive(self) -> None:
@@ -184,6 +189,7 @@ class SqliteConnection:
             log.warning("WAL checkpoint could not finish: a reader holds an old snapshot")
             return False
         self.checkpoints["truncate"] += 1
+        self._passive_mark = 0
         return True
 
     def _checkpoint_here(self, mode: str) -> bool:
@@ -196,15 +202,13 @@ class SqliteConnection:
         return bool(row[0])
 
     async def _watch_idle(self) -> None:
-        """Once commits stop, cut the WAL back to zero; while they go on, keep it checkpointed."""
+        """Once commits stop for a second, cut the WAL back to zero bytes."""
         seen = self._commits
         while True:
             await asyncio.sleep(IDLE_CHECK_S)
             size = self.wal_bytes()
             if self._commits == seen and size > 0:
                 self._start_truncate()
-            elif size >= self._wal_soft:
-                self._start_passive()
             seen = self._commits
 
     def start(self) -> None:
