@@ -15,11 +15,11 @@ deleted, so nothing of it remains in the file.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from gidgethub import routing, sansio
 
 from app.core.logctx import log_context
@@ -98,8 +98,8 @@ class Dispatcher:
         pending = await self._store.unfinished_deliveries()
         for delivery_id, event_name, body in pending:
             try:
-                data = json.loads(body)
-            except ValueError:
+                data = orjson.loads(body)
+            except orjson.JSONDecodeError:
                 await self._store.finish_delivery(delivery_id, "error: unreadable body")
                 continue
             log.info("replaying delivery %s (%s) interrupted by a restart", delivery_id, event_name)
