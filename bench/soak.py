@@ -11,8 +11,8 @@ after the load, ``--tail`` more seconds show the WAL cut back.
 
     python bench/soak.py [--minutes 10] [--retention 60] [--out bench/results]
 
-Writes ``soak.md`` (the table) and ``soak.png`` (the chart, drawn as SVG and
-converted with ImageMagick's ``convert``) into ``--out`` and prints the table.
+Writes ``soak.md`` (the table), ``soak.json`` (the samples) and the chart,
+``soak.svg`` and ``soak.png`` (rendered by headless Chromium), into ``--out``.
 """
 
 from __future__ import annotations
@@ -207,18 +207,19 @@ def svg_chart(samples: list[Sample], ceiling_mb: float) -> str:
         f'<text x="{width - right + 6}" y="{y(ceiling_mb) + 4:.1f}" fill="#c00">'
         f"WAL ceiling {ceiling_mb:.0f} MB</text>"
     )
-    for name, colour, values in (
-        ("database", "#1f77b4", [s.db_mb for s in samples]),
-        ("WAL", "#d62728", [s.wal_mb for s in samples]),
-        ("RSS", "#2ca02c", [s.rss_mb for s in samples]),
+    for n, (name, colour, values) in enumerate(
+        (
+            ("database file", "#1f77b4", [s.db_mb for s in samples]),
+            ("WAL file", "#d62728", [s.wal_mb for s in samples]),
+            ("server RSS", "#2ca02c", [s.rss_mb for s in samples]),
+        )
     ):
         points = " ".join(f"{x(s.t):.1f},{y(v):.1f}" for s, v in zip(samples, values, strict=True))
         parts.append(
             f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"/>'
         )
         parts.append(
-            f'<text x="{width - right + 6}" y="{y(values[-1]) + 4:.1f}" fill="{colour}">'
-            f"{name}</text>"
+            f'<text x="{width - right + 6}" y="{top + 40 + 18 * n}" fill="{colour}">{name}</text>'
         )
     parts.append(
         f'<text x="{(left + width - right) / 2}" y="{height - 12}" text-anchor="middle">'
@@ -226,6 +227,19 @@ def svg_chart(samples: list[Sample], ceiling_mb: float) -> str:
     )
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def to_png(svg: Path, png: Path) -> None:
+    """Render the SVG with headless Chromium (Debian's ``chromium``), if it is installed."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        print(f"no chromium: the chart stays {svg}", file=sys.stderr)
+        return
+    subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+         "--window-size=900,420", f"--screenshot={png}", svg.resolve().as_uri()],
+        check=True, capture_output=True,
+    )  # fmt: skip
 
 
 def main() -> int:
@@ -254,9 +268,7 @@ def main() -> int:
     )
     svg = args.out / "soak.svg"
     svg.write_text(svg_chart(samples, WAL_CEILING_MB))
-    if shutil.which("convert"):
-        subprocess.run(["convert", str(svg), str(args.out / "soak.png")], check=True)
-        svg.unlink()
+    to_png(svg, args.out / "soak.png")
     print(text)
     return 0
 
