@@ -18,10 +18,12 @@ automatic one runs inside a COMMIT, on the event loop).  After each commit the
 WAL's size is looked at: each time it grows by another ``wal_soft_bytes`` (a
 quarter of the ceiling) a PASSIVE checkpoint runs in a worker thread on a second
 connection (it never blocks the writer, and copies most pages while the load
-goes on); past ``wal_max_bytes`` the writer stops:
-intake waits on the store's lock while a TRUNCATE checkpoint on the writer's
-own connection, in a thread, folds what is left into the database and cuts the
-WAL to zero bytes (back-pressure instead of unbounded growth).  A timer
+goes on).  From three quarters of ``wal_max_bytes`` on, one more passive
+checkpoint catches up while writers go on, and then writers stop for the short
+TRUNCATE checkpoint (on the writer's own connection, in a thread) that folds the
+few pages left into the database and cuts the WAL to zero bytes.  Should the
+WAL reach ``wal_max_bytes`` before that, new statements wait until it is cut
+back (back-pressure instead of unbounded growth).  A timer
 truncates the WAL once the load stops, and ``journal_size_limit`` trims it
 after any reset, so a burst leaves no large file behind.  PASSIVE alone cannot
 do this: under continuous writes it never catches up with the end of the log,
@@ -86,6 +88,7 @@ class SqliteConnection:
         self._truncating: asyncio.Future[None] | None = None
         self._truncate_failed_at = 0.0
         self._passive_mark = 0
+        self._full = False
         self._watch: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None
@@ -106,6 +109,7 @@ class SqliteConnection:
 
     async def _grouped(self, run: Callable[[], T]) -> T:
         """Run one statement in this tick's group transaction; return once it is committed."""
+        await self._room()
         async with self._lock:
             group = self._open_group()
             # A failing statement is undone alone (SQLite's statement journal);
@@ -145,7 +149,10 @@ class SqliteConnection:
         size = self.wal_bytes()
         self.wal_peak_bytes = max(self.wal_peak_bytes, size)
         if size >= self._wal_max:
+            self._full = True  # writers wait until the WAL is cut back (back-pressure)
             self._start_truncate()
+        elif size >= self._wal_max - self._wal_soft:
+            self._start_truncate()  # catch up while writers go on; stop them only briefly
         elif size // self._wal_soft > self._passive_mark:
             # One passive checkpoint per ``wal_soft_bytes`` of growth: each copies
             # what the last one left, and none of them can shrink the file.
@@ -168,7 +175,19 @@ class SqliteConnection:
             return
         if time.monotonic() - self._truncate_failed_at < IDLE_CHECK_S:
             return  # a reader held it up a moment ago; do not stall the writer again at once
-        self._truncating = asyncio.ensure_future(self.truncate_wal())
+        self._truncating = asyncio.ensure_future(self._catch_up_and_truncate())
+
+    async def _catch_up_and_truncate(self) -> None:
+        """A passive checkpoint while writers go on, then the short stop that truncates."""
+        if self._passive is not None:
+            await self._passive
+        await self._passive_checkpoint()
+        await self.truncate_wal()
+
+    async def _room(self) -> None:
+        """Back-pressure: while the WAL is at its ceiling, wait for it to be cut back."""
+        while self._full and self._truncating is not None and not self._truncating.done():
+            await asyncio.wait([self._truncating])
 
     async def truncate_wal(self) -> bool:
         """Fold the whole WAL into the database and cut it to zero; writers wait meanwhile.
@@ -183,6 +202,7 @@ class SqliteConnection:
             if self._passive is not None:
                 await self._passive
             busy = await asyncio.to_thread(self._checkpoint_here, "TRUNCATE")
+            self._full = False  # if still full, the next commit says so again
         if busy:
             self.checkpoints["busy"] += 1
             self._truncate_failed_at = time.monotonic()
@@ -254,6 +274,7 @@ class SqliteConnection:
         if self._mine():
             yield
             return
+        await self._room()
         async with self._lock:
             group = self._open_group()
             self._owner = asyncio.current_task()
@@ -275,6 +296,7 @@ class SqliteConnection:
         if self._mine():
             yield
             return
+        await self._room()
         async with self._lock:
             if self._group is not None:
                 # Commit this tick's group now rather than nest in it: a rollback
