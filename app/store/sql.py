@@ -618,6 +618,16 @@ class SqlStore:
             deliveries += n
             if n < policy.batch:
                 break
+        while True:
+            # Failure counts of deliveries no longer kept.
+            n = await self._conn.execute(
+                "DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT a.delivery_id "
+                "FROM delivery_attempts a WHERE NOT EXISTS (SELECT 1 FROM deliveries d "
+                "WHERE d.delivery_id = a.delivery_id) LIMIT ?)",
+                (policy.batch,),
+            )
+            if n < policy.batch:
+                break
         terminal = sorted(s.value for s in TERMINAL_STATES)
         marks = ", ".join("?" * len(terminal))
         counts = {"loops": 0, "iterations": 0, "events": 0, "ledger": 0}

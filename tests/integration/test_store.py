@@ -523,10 +523,14 @@ async def test_retention_forgets_processed_delivery_ids_after_the_dedupe_window(
         await store.add_delivery(f"old-{n}", "workflow_run", None, now - 8 * DAY, outcome="ignored")
     await store.add_delivery("old-unfinished", "workflow_run", b"{}", now - 8 * DAY)
     await store.add_delivery("recent", "workflow_run", None, now - 6 * DAY, outcome="ignored")
+    await store.count_delivery_failure("old-0", "boom")
+    await store.count_delivery_failure("recent", "boom")
 
     report = await store.prune(POLICY, now)
 
     assert report.deliveries == 5
+    attempts = await store._conn.fetchall("SELECT delivery_id FROM delivery_attempts")
+    assert [r["delivery_id"] for r in attempts] == ["recent"]
     assert [await store.delivery_outcome(f"old-{n}") for n in range(5)] == [None] * 5
     # Still needed: the one a restart must replay, and everything inside the window.
     assert await store.unfinished_deliveries() == [("old-unfinished", "workflow_run", b"{}")]
