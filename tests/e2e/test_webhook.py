@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+from app.store.retention import RetentionPolicy
 from tests.harness import WEBHOOK_SECRET, HarnessFactory
 from tests.webhooks import load_payload, sign, webhook_headers
 
@@ -212,3 +213,37 @@ async def test_status_requires_the_bearer_token(app_harness: HarnessFactory) -> 
     assert right.status == 200
     report = await right.json()
     assert set(report) >= {"active", "history", "budget", "breakers"}
+
+
+async def test_a_redelivery_after_a_retention_pass_inside_the_window_is_a_duplicate(
+    app_harness: HarnessFactory,
+) -> None:
+    harness = await app_harness()
+    first = await harness.post("ping", PING, delivery_id="kept-1")
+    assert first.status == 202
+    await harness.settle()
+    six_days_later = harness.ctx.clock() + 6 * 86400
+    await harness.ctx.store.prune(RetentionPolicy(deliveries_s=7 * 86400), six_days_later)
+
+    again = await harness.post("ping", PING, delivery_id="kept-1")
+
+    assert again.status == 200
+    assert (await again.json()) == {"duplicate": True, "delivery": "kept-1"}
+
+
+async def test_status_and_metrics_show_the_store_size_and_oldest_row(
+    app_harness: HarnessFactory,
+) -> None:
+    harness = await app_harness()
+    await harness.post("ping", PING, delivery_id="sized-1")
+    await harness.settle()
+    status = await harness.client.get(
+        "/status", headers={"Authorization": f"Bearer {harness.settings.status_token}"}
+    )
+    store = (await status.json())["store"]
+    assert store["database_bytes"] > 0
+    assert store["wal_bytes"] is not None
+    assert store["oldest"]["delivery"] is not None
+    metrics = await (await harness.client.get("/metrics")).text()
+    assert "cifix_store_bytes " in metrics
+    assert 'cifix_store_oldest_row_timestamp_seconds{kind="delivery"}' in metrics
