@@ -189,8 +189,8 @@ def svg_chart(samples: list[Sample], ceiling_mb: float) -> str:
             'stroke="#ddd"/>'
         )
         parts.append(f'<text x="{left - 8}" y="{y(v) + 4:.1f}" text-anchor="end">{v:.0f}</text>')
-    for i in range(6):
-        t = t_max * i / 5
+    step = 120 if t_max > 300 else 10
+    for t in range(0, int(t_max) + 1, step):
         parts.append(
             f'<text x="{x(t):.1f}" y="{height - bottom + 18}" text-anchor="middle">{t:.0f}</text>'
         )
@@ -219,7 +219,8 @@ def svg_chart(samples: list[Sample], ceiling_mb: float) -> str:
             f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"/>'
         )
         parts.append(
-            f'<text x="{width - right + 6}" y="{top + 40 + 18 * n}" fill="{colour}">{name}</text>'
+            f'<text x="{width - right + 6}" y="{height - bottom - 50 + 18 * n}" '
+            f'fill="{colour}">{name}</text>'
         )
     parts.append(
         f'<text x="{(left + width - right) / 2}" y="{height - 12}" text-anchor="middle">'
@@ -248,7 +249,14 @@ def main() -> int:
     parser.add_argument("--retention", type=float, default=60.0, help="delivery ids kept, s")
     parser.add_argument("--tail", type=float, default=30.0, help="seconds sampled after the load")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
+    parser.add_argument("--replot", action="store_true", help="redraw the chart from soak.json")
     args = parser.parse_args()
+    if args.replot:
+        saved = json.loads((args.out / "soak.json").read_text())
+        svg = args.out / "soak.svg"
+        svg.write_text(svg_chart([Sample(**s) for s in saved["samples"]], WAL_CEILING_MB))
+        to_png(svg, args.out / "soak.png")
+        return 0
     samples, summaries = soak(args.minutes, args.retention, args.tail)
     args.out.mkdir(parents=True, exist_ok=True)
     loaded = [s for s in samples if s.load]
