@@ -181,7 +181,9 @@ class SqliteConnection:
         """A passive checkpoint while writers go on, then the short stop that truncates."""
         if self._passive is not None:
             await self._passive
-        await self._passive_checkpoint()
+        # Kept in _passive so that truncate_wal, from anywhere, waits for it.
+        self._passive = asyncio.ensure_future(self._passive_checkpoint())
+        await self._passive
         await self.truncate_wal()
 
     async def _room(self) -> None:
@@ -199,8 +201,8 @@ class SqliteConnection:
                 return False
             if self._group is not None:
                 self._commit_group(self._group)
-            if self._passive is not None:
-                await self._passive
+            while self._passive is not None and not self._passive.done():
+                await self._passive  # two checkpointers at once: the second gets SQLITE_BUSY
             busy = await asyncio.to_thread(self._checkpoint_here, "TRUNCATE")
             self._full = False  # if still full, the next commit says so again
         if busy:
