@@ -132,6 +132,7 @@ def start_app(
         STORE_PATH=str(workdir / "store.sqlite3"),
         HOST="127.0.0.1",
         PORT=str(port),
+        FIXER="none",  # intake only: no loop is ever fixed here
     )
     env.update(env_extra or {})
     log = workdir / "server.log"
