@@ -220,38 +220,133 @@ def _is_literal(node: Node | None) -> bool:
     return False
 
 
-def _terms(node: Node, path: str) -> Iterator[str]:
-    """Expected values in an assertion, keyed by the matcher chain leading to them.
+_MATCHER_FAMILIES = {
+    **dict.fromkeys(
+        ("toBe", "toEqual", "toStrictEqual", "toHaveLength", "toMatchObject", "equal", "equals",
+         "eql", "eq", "deepEqual", "strictEqual", "deepStrictEqual", "is", "deep", "same"),
+        "eq",
+    ),
+    **dict.fromkeys(("toContain", "toContainEqual", "include", "includes", "contain"), "in"),
+    **dict.fromkeys(("toBeGreaterThan", "above", "greaterThan", "gt"), "gt"),
+    **dict.fromkeys(("toBeGreaterThanOrEqual", "least", "gte"), "ge"),
+    **dict.fromkeys(("toBeLessThan", "below", "lessThan", "lt"), "lt"),
+    **dict.fromkeys(("toBeLessThanOrEqual", "most", "lte"), "le"),
+    **dict.fromkeys(("toThrow", "toThrowError", "throws", "throw", "rejects"), "throws"),
+    **dict.fromkeys(("toMatch", "match", "regex"), "match"),
+    **dict.fromkeys(("toBeTruthy", "ok", "truthy", "true", "assert"), "truthy"),
+}  # fmt: skip
+_IMPLIED = {  # matchers that carry their expected value in their name
+    "toBeFalsy": ("truthy", None, True),
+    "falsy": ("truthy", None, True),
+    "false": ("truthy", None, True),
+    "toBeNull": ("eq", "null", False),
+    "toBeUndefined": ("eq", "undefined", False),
+    "toBeDefined": ("eq", "undefined", True),
+    "toBeNaN": ("eq", "NaN", False),
+}
+_COMPARISONS = {"===": "eq", "==": "eq", "!==": "eq", "!=": "eq", "<": "lt", "<=": "le",
+                ">": "gt", ">=": "ge"}  # fmt: skip
+_MIRRORED = {"lt": "gt", "gt": "lt", "le": "ge", "ge": "le"}
 
-    ``expect(f(2)).not.toBe(4)`` gives ``expect.not.toBe.0=4``; the input ``2`` is
-    counted among the test's literals instead, wherever it sits.
-    """
-    if _is_literal(node):
-        text = _literal_text(node) if node.type == "string" else " ".join(_text(node).split())
-        yield f"{path}={text}"
-        return
-    if node.type == "call_expression":
-        callee = node.child_by_field_name("function")
-        kept = [c for c in _chain(callee) if MATCHER.match(c)]
-        if not kept:
-            return  # a call under test: its arguments are inputs
-        tag = ".".join(kept)
-        if callee is not None:
-            yield from _terms(callee, path)
-        for i, arg in enumerate(_call_args(node)):
-            yield from _terms(arg, f"{path}/{tag}.{i}")
-        return
-    if node.type in ("member_expression", "await_expression", "parenthesized_expression"):
-        inner = node.child_by_field_name("object") or (
-            node.named_children[0] if node.named_children else None
-        )
+
+def _key(negated: bool, family: str, value: str | None = None) -> str:
+    return ("not " if negated else "") + family + ("" if value is None else f"={value}")
+
+
+def _value(node: Node) -> str:
+    return _literal_text(node) if node.type == "string" else " ".join(_text(node).split())
+
+
+def _condition_terms(node: Node, negated: bool) -> Iterator[str]:
+    """A boolean expression checked by ``assert(…)`` or ``expect(…).toBe(true)``."""
+    if node.type == "parenthesized_expression" and node.named_children:
+        yield from _condition_terms(node.named_children[0], negated)
+    elif node.type == "unary_expression" and _text(node.child_by_field_name("operator")) == "!":
+        inner = node.child_by_field_name("argument")
         if inner is not None:
-            yield from _terms(inner, path)
-        return
-    if node.type in ("binary_expression", "unary_expression"):
+            yield from _condition_terms(inner, not negated)
+    elif node.type == "binary_expression":
         operator = _text(node.child_by_field_name("operator"))
-        for i, child in enumerate(node.named_children):
-            yield from _terms(child, f"{path}/{operator}{i}")
+        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+        if operator in ("&&", "||"):
+            for side in (left, right):
+                if side is not None:
+                    yield from _condition_terms(side, negated)
+        elif operator in _COMPARISONS:
+            family = _COMPARISONS[operator]
+            flip = operator.startswith("!")
+            for index, side in enumerate((left, right)):
+                if side is not None and _is_literal(side):
+                    name = _MIRRORED.get(family, family) if index == 0 else family
+                    yield _key(negated != flip, name, _value(side))
+        else:
+            yield _key(negated, "truthy")
+    elif _is_literal(node):
+        yield _key(negated, "truthy", _value(node))
+    else:
+        yield _key(negated, "truthy")
+
+
+def _expect_subject(node: Node) -> Node | None:
+    """The argument of the ``expect(…)`` at the root of a matcher chain."""
+    current: Node | None = node
+    while current is not None:
+        if current.type == "call_expression":
+            function = current.child_by_field_name("function")
+            if function is not None and _text(function) == "expect":
+                args = _call_args(current)
+                return args[0] if args else None
+            current = function
+        elif current.type in ("member_expression", "await_expression"):
+            current = current.child_by_field_name("object") or (
+                current.named_children[0] if current.named_children else None
+            )
+        else:
+            return None
+    return None
+
+
+def _terms(top: Node) -> Iterator[str]:
+    """Expected values of one check: (negated?, relation, literal), however spelled.
+
+    ``expect(f(2)).toBe(4)``, ``expect(f(2) === 4).toBe(true)`` and
+    ``assert.strictEqual(f(2), 4)`` all give ``eq=4``; ``.not.toBe(4)``,
+    ``toBeGreaterThan(0)`` or ``toBe(5)`` lose it.  Inputs (the ``2``) count
+    among the test's literals instead, wherever they sit.
+    """
+    chain = [c for c in _chain(top.child_by_field_name("function")) if c != "()"]
+    args = _call_args(top)
+    if chain[:1] == ["expect"] and len(chain) > 1:
+        negated = chain.count("not") % 2 == 1
+        matcher = chain[-1]
+        subject = _expect_subject(top)
+        if matcher in _IMPLIED:
+            family, value, flip = _IMPLIED[matcher]
+            if family == "truthy" and subject is not None:
+                yield from _condition_terms(subject, negated != flip)
+            else:
+                yield _key(negated != flip, family, value)
+            return
+        family = _MATCHER_FAMILIES.get(matcher, matcher)
+        boolean = len(args) == 1 and _text(args[0]) in ("true", "false")
+        if subject is not None and (family == "truthy" or (family == "eq" and boolean)):
+            flip = boolean and _text(args[0]) == "false"
+            yield from _condition_terms(subject, negated != flip)
+            return
+        for arg in args:
+            if _is_literal(arg):
+                yield _key(negated, family, _value(arg))
+        return
+    method = chain[-1] if len(chain) > 1 else "assert"
+    negated = method.startswith("not") and method != "notThrows"
+    family = _MATCHER_FAMILIES.get(method[3:4].lower() + method[4:] if negated else method, method)
+    if family == "truthy":
+        for arg in args[:1]:
+            yield from _condition_terms(arg, negated)
+        return
+    for arg in args[:2]:
+        if _is_literal(arg):
+            yield _key(negated, family, _value(arg))
 
 
 def _support(nodes: list[Node]) -> Definition:
@@ -353,7 +448,7 @@ class _Checks:
                 )
             ):
                 top = top.parent
-            self.terms.update(_terms(top, "check"))
+            self.terms.update(_terms(top))
             if constant:
                 self.neutral.append(_line(node))
             elif live:
@@ -522,7 +617,9 @@ class _Analyzer:
         if body is not None:
             checks.visit(body, True)
             checks.terms.update(
-                f"lit={_literal_text(n)}" for n in _walk_values(body) if n.type in LITERALS
+                f"lit={_literal_text(n)}"
+                for n in _walk_values(body)
+                if n.type in LITERALS and n.type not in ("true", "false", "null", "undefined")
             )
         cases: Counter[str] | None = None
         if "each" in names:

@@ -212,6 +212,8 @@ def always_true(node: ast.AST) -> bool:
     if isinstance(node, ast.JoinedStr):
         return any(isinstance(v, ast.Constant) and v.value for v in node.values)
     if isinstance(node, ast.BoolOp):
+        if isinstance(node.op, ast.Or) and _excluded_middle(node.values):
+            return True  # ``x == 2 or x != 2``
         results = [always_true(v) for v in node.values]
         return any(results) if isinstance(node.op, ast.Or) else all(results)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
@@ -224,6 +226,35 @@ def always_true(node: ast.AST) -> bool:
         same = ast.dump(node.left) == ast.dump(node.comparators[0])
         return same and isinstance(node.ops[0], ast.Eq | ast.Is | ast.GtE | ast.LtE)
     return False
+
+
+_INVERSE: dict[type[ast.cmpop], type[ast.cmpop]] = {
+    ast.NotEq: ast.Eq,
+    ast.IsNot: ast.Is,
+    ast.NotIn: ast.In,
+    ast.GtE: ast.Lt,
+    ast.LtE: ast.Gt,
+}
+
+
+def _polarity(node: ast.AST) -> tuple[str, bool]:
+    """(the condition, negated?) so that ``x != 2`` and ``not x == 2`` read as one."""
+    negated = False
+    while isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        node, negated = node.operand, not negated
+    if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _INVERSE:
+        canonical = ast.Compare(node.left, [_INVERSE[type(node.ops[0])]()], node.comparators)
+        return ast.dump(canonical), not negated
+    return ast.dump(node), negated
+
+
+def _excluded_middle(values: list[ast.expr]) -> bool:
+    """True when some value is the negation of another: the whole ``or`` cannot be false."""
+    seen: dict[str, set[bool]] = {}
+    for value in values:
+        condition, negated = _polarity(value)
+        seen.setdefault(condition, set()).add(negated)
+    return any(len(polarities) == 2 for polarities in seen.values())
 
 
 def always_false(node: ast.AST) -> bool:
@@ -262,50 +293,103 @@ def _tautological_call(call: ast.Call) -> bool:
     return False
 
 
-def _terms(node: ast.AST, path: str) -> Iterator[str]:
-    """Expected values in an assertion, each keyed by the operators leading to it.
+_OPERATORS: dict[type[ast.cmpop], tuple[str, bool]] = {
+    ast.Eq: ("eq", False),
+    ast.Is: ("eq", False),
+    ast.NotEq: ("eq", True),
+    ast.IsNot: ("eq", True),
+    ast.In: ("in", False),
+    ast.NotIn: ("in", True),
+    ast.Lt: ("lt", False),
+    ast.LtE: ("le", False),
+    ast.Gt: ("gt", False),
+    ast.GtE: ("ge", False),
+}
+_MIRRORED = {"lt": "gt", "gt": "lt", "le": "ge", "ge": "le"}
+_CHECK_CALLS: dict[str, tuple[str, bool]] = {
+    **dict.fromkeys(
+        ("assertEqual", "assertIs", "assertListEqual", "assertDictEqual", "assertTupleEqual",
+         "assertSetEqual", "assertSequenceEqual", "assertMultiLineEqual", "assertCountEqual"),
+        ("eq", False),
+    ),
+    "assertNotEqual": ("eq", True),
+    "assertIsNot": ("eq", True),
+    "assertIn": ("in", False),
+    "assertNotIn": ("in", True),
+    "assertTrue": ("truthy", False),
+    "assertFalse": ("truthy", True),
+    "assertLess": ("lt", False),
+    "assertLessEqual": ("le", False),
+    "assertGreater": ("gt", False),
+    "assertGreaterEqual": ("ge", False),
+}  # fmt: skip
 
-    ``assert add(2, 2) == 4`` gives ``assert/cmp.Eq0=4``: ``!= 4``, ``not … == 4``
-    or ``== 5`` all lose it.  Inputs (the ``2``s) are not keyed here: they count
-    among the test's literals wherever they sit, so extracting a variable is no change.
+
+def _key(negated: bool, family: str, value: str | None = None) -> str:
+    return ("not " if negated else "") + family + ("" if value is None else f"={value}")
+
+
+def _terms(node: ast.AST, negated: bool = False) -> Iterator[str]:
+    """Expected values in an assertion: (negated?, relation, literal), however spelled.
+
+    ``assert f(2) == 4``, ``assert 4 == f(2)`` and ``self.assertEqual(f(2), 4)``
+    all give ``eq=4``; ``!= 4``, ``not … == 4``, ``>= 4`` or ``== 5`` lose it.
+    Inputs (the ``2``) are not keyed here: they count among the test's literals
+    wherever they sit, so extracting a variable is no change either.
     """
-    if isinstance(node, ast.Compare) and isinstance(node.left, ast.Compare | ast.BoolOp):
-        # ``(a > 1) == True`` is ``a > 1``; ``(a > 1) is False`` is ``not a > 1``.
-        truth = _singleton_comparison(node)
-        if truth in ("truthy", "falsy"):
-            inner = node.left if truth == "truthy" else ast.UnaryOp(ast.Not(), node.left)
-            yield from _terms(inner, path)
+    if isinstance(node, ast.Compare) and len(node.ops) == 1:
+        right, op = node.comparators[0], node.ops[0]
+        if type(right) is ast.Constant and type(right.value) is bool and type(op) in (
+            ast.Eq, ast.Is, ast.NotEq, ast.IsNot
+        ):  # fmt: skip
+            # ``x == True`` is ``x``; ``(a > 1) is False`` is ``not a > 1`` (E712).
+            flip = (right.value is False) != isinstance(op, ast.NotEq | ast.IsNot)
+            if isinstance(node.left, ast.Compare | ast.BoolOp | ast.UnaryOp):
+                yield from _terms(node.left, negated != flip)
+            else:
+                yield _key(negated != flip, "truthy")
             return
-    singleton = _singleton_comparison(node)
-    if singleton is not None:
-        yield f"{path}/{singleton}"
-    elif isinstance(node, ast.Constant) or _literal(node)[0]:
-        yield f"{path}={ast.unparse(node)}"
+    if isinstance(node, ast.Constant) or _literal(node)[0]:
+        yield _key(negated, "truthy", ast.unparse(node))
     elif isinstance(node, ast.Compare):
-        yield from _terms(node.left, f"{path}/cmp.left")
-        for i, (op, right) in enumerate(zip(node.ops, node.comparators, strict=True)):
-            yield from _terms(right, f"{path}/cmp.{type(op).__name__}{i}")
+        operands = [node.left, *node.comparators]
+        for i, op in enumerate(node.ops):
+            family, flip = _OPERATORS.get(type(op), (type(op).__name__, False))
+            for side, operand in enumerate(operands[i : i + 2]):
+                if isinstance(operand, ast.Constant) or _literal(operand)[0]:
+                    name = _MIRRORED.get(family, family) if side == 0 else family
+                    yield _key(negated != flip, name, ast.unparse(operand))
     elif isinstance(node, ast.BoolOp):
-        for i, value in enumerate(node.values):
-            yield from _terms(value, f"{path}/{type(node.op).__name__}{i}")
-    elif isinstance(node, ast.UnaryOp):
-        operand = node.operand
-        if isinstance(node.op, ast.Not) and not isinstance(
-            operand, ast.Compare | ast.BoolOp | ast.UnaryOp | ast.Constant
-        ):
-            yield f"{path}/falsy"
+        for value in node.values:
+            yield from _terms(value, negated)
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        if isinstance(node.operand, ast.Compare | ast.BoolOp | ast.UnaryOp):
+            yield from _terms(node.operand, not negated)
         else:
-            yield from _terms(operand, f"{path}/{type(node.op).__name__}")
+            yield _key(not negated, "truthy")
     elif isinstance(node, ast.NamedExpr | ast.Await):
-        yield from _terms(node.value, path)
+        yield from _terms(node.value, negated)
     elif isinstance(node, ast.Call) and _is_check_call(node):
-        name = _last_name(node) or ""
-        name = _ALIASES.get(name, name)
-        for i, arg in enumerate(node.args):
-            yield from _terms(arg, f"{path}/{name}.{i}")
-        for kw in node.keywords:
-            if kw.arg != "msg":  # a message is not an expectation
-                yield from _terms(kw.value, f"{path}/{name}.{kw.arg}")
+        yield from _call_terms(node, negated)
+    elif not isinstance(node, ast.UnaryOp):
+        yield _key(negated, "truthy")  # ``assert x``
+
+
+def _call_terms(node: ast.Call, negated: bool) -> Iterator[str]:
+    name = _last_name(node) or ""
+    name = _ALIASES.get(name, name)
+    if name in ("assertIsNone", "assertIsNotNone"):
+        yield _key(negated != (name == "assertIsNotNone"), "eq", "None")
+        return
+    family, flip = _CHECK_CALLS.get(name, (name, False))
+    for arg in node.args:
+        if isinstance(arg, ast.Constant) or _literal(arg)[0]:
+            yield _key(negated != flip, family, ast.unparse(arg))
+        elif family == "truthy":
+            yield from _terms(arg, negated != flip)
+    for kw in node.keywords:
+        if kw.arg != "msg" and (isinstance(kw.value, ast.Constant) or _literal(kw.value)[0]):
+            yield _key(negated, f"{family}.{kw.arg}", ast.unparse(kw.value))
 
 
 # unittest's deprecated spellings, which a lint fix replaces: the same check.
@@ -326,27 +410,6 @@ _ALIASES = {
     "assertNotRegexpMatches": "assertNotRegex",
     "assertItemsEqual": "assertCountEqual",
 }
-
-
-def _singleton_comparison(node: ast.AST) -> str | None:
-    """``x == None`` and ``x is None`` mean one thing, as do ``x == True``, ``x is True``, ``x``.
-
-    A linter asks for the second spelling (E711, E712); the guard must not read
-    that as a changed expectation.
-    """
-    if not (isinstance(node, ast.Compare) and len(node.ops) == 1):
-        return None
-    right, op = node.comparators[0], node.ops[0]
-    if not (isinstance(right, ast.Constant) and right.value in (None, True, False)):
-        return None
-    if type(right.value) is int:  # 0 and 1 compare equal to False and True
-        return None
-    if not isinstance(op, ast.Eq | ast.Is | ast.NotEq | ast.IsNot):
-        return None
-    positive = isinstance(op, ast.Eq | ast.Is)
-    if right.value is None:
-        return "is-None" if positive else "is-not-None"
-    return "truthy" if bool(right.value) == positive else "falsy"
 
 
 def _literals(func: ast.FunctionDef | ast.AsyncFunctionDef) -> Counter[str]:
@@ -417,7 +480,7 @@ class _TestWalker:
             if isinstance(current, ast.Call):
                 name = _last_name(current) or ""
                 if _is_check_call(current):
-                    self.terms.update(_terms(current, "call"))
+                    self.terms.update(_terms(current))
                     if _tautological_call(current):
                         self.neutral.append(current.lineno)
                     elif counted:
@@ -430,11 +493,7 @@ class _TestWalker:
 
     def stmt(self, stmt: ast.stmt, counted: bool) -> None:
         if isinstance(stmt, ast.Assert):
-            test = stmt.test
-            if isinstance(test, ast.Compare | ast.BoolOp | ast.UnaryOp | ast.Constant):
-                self.terms.update(_terms(test, "assert"))
-            else:
-                self.terms["assert/truthy"] += 1  # ``assert x``, as ``assert x is True``
+            self.terms.update(_terms(stmt.test))
             if always_true(stmt.test):
                 self.neutral.append(stmt.lineno)
             elif counted:
@@ -476,7 +535,7 @@ class _TestWalker:
             if stmt.value is not None and any(
                 isinstance(t, ast.Name) and EXPECTED_NAME.match(t.id) for t in targets
             ):
-                self.terms.update(_terms(stmt.value, "expected"))
+                self.terms.update(f"expected {t}" for t in _terms(stmt.value))
             self._expression(stmt.value, counted)
         else:
             for child in ast.iter_child_nodes(stmt):
@@ -492,7 +551,7 @@ class _TestWalker:
                 swallow = True
                 continue
             if isinstance(expr, ast.Call) and _is_check_call(expr):
-                self.terms.update(_terms(expr, "with"))
+                self.terms.update(_terms(expr))
                 if counted:
                     self.checks += 1
             elif isinstance(expr, ast.Call) and name in MOCK_NAMES:
