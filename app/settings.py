@@ -233,12 +233,12 @@ def load_settings(
     return settings
 
 
-FIXER_KINDS = ("command", "api", "none")
+FIXER_KINDS = ("agent", "command", "api", "none")
 NO_FIXER = (
     "No fixer is configured, so the app could diagnose failures but never fix one. Set one of: "
     "FIXER_COMMAND to an agent CLI (e.g. FIXER_COMMAND='claude -p --model {model} "
     "--output-format json --permission-mode acceptEdits'); or ANTHROPIC_API_KEY / "
-    "OPENAI_API_KEY for the built-in api fixer; or FIXER=none to run diagnosis only "
+    "OPENAI_API_KEY for the built-in agent; or FIXER=none to run diagnosis only "
     "(check runs, no fixes, no issues)."
 )
 
@@ -249,13 +249,13 @@ def _fixer_kind(values: Mapping[str, str], problems: list[str]) -> str:
     command = bool(values.get("FIXER_COMMAND", "").strip())
     has_key = any(values.get(k, "").strip() for k in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY"))
     if raw and raw not in FIXER_KINDS:
-        problems.append(f"FIXER={raw!r} is not a fixer: use command, api or none.")
+        problems.append(f"FIXER={raw!r} is not a fixer: use agent, command, api or none.")
         return "none"
     if not raw:
         if command:
             return "command"
         if has_key:
-            return "api"
+            return "agent"
         problems.append(NO_FIXER)
         return "none"
     if raw == "command" and not command:
@@ -263,8 +263,8 @@ def _fixer_kind(values: Mapping[str, str], problems: list[str]) -> str:
             "FIXER=command but FIXER_COMMAND is not set: set it to the agent CLI to run, "
             "e.g. 'claude -p --model {model} --output-format json'."
         )
-    if raw == "api" and not has_key:
-        problems.append("FIXER=api but neither ANTHROPIC_API_KEY nor OPENAI_API_KEY is set.")
+    if raw in ("agent", "api") and not has_key:
+        problems.append(f"FIXER={raw} but neither ANTHROPIC_API_KEY nor OPENAI_API_KEY is set.")
     return raw
 
 

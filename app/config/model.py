@@ -69,9 +69,11 @@ class ModelConfig:
 class FixerConfig:
     """How fixes are produced.
 
-    ``kind`` is ``command`` (an agent CLI, prompt on stdin), ``api`` (a model
-    called through its official SDK) or ``none`` (autofix only, else escalate);
-    empty means the operator's choice (``FIXER``).
+    ``kind`` is ``agent`` (the built-in tool-use agent), ``command`` (an agent
+    CLI, prompt on stdin), ``api`` (one model call through its official SDK) or
+    ``none`` (autofix only, else escalate); empty or ``auto`` means the
+    operator's choice (``FIXER``: by default the agent CLI when
+    ``FIXER_COMMAND`` is set, else the built-in agent with the model key set).
     """
 
     kind: str = ""

@@ -343,7 +343,7 @@ SCHEMA = Section(
         ),
         "fixer": Section(
             {
-                "kind": Choice(("command", "api", "none")),
+                "kind": Choice(("auto", "agent", "command", "api", "none")),
                 "command": Nullable(COMMAND),
                 "provider": Choice(("anthropic", "openai")),
                 "timeout_minutes": MINUTES,
@@ -504,7 +504,8 @@ def parse_repo_config(raw: Any, *, source: str, allow_fixer_command: bool = Fals
                     "is chosen by the app's operator, not by a repository: the agent"
                     " runs with the operator's model credentials (an operator can allow"
                     " it with ALLOW_REPO_FIXER_COMMANDS=1)",
-                    "no fixer.command; choose fixer.kind (command, api or none) instead",
+                    "no fixer.command; choose fixer.kind "
+                    "(auto, agent, command, api or none) instead",
                 )
             )
     if problems:

@@ -21,12 +21,13 @@ from typing import Any
 from app.core.errors import DownloadError, FixerUnavailable, UnsafeArchive, WorkspaceError
 from app.core.metrics import Metrics
 from app.core.redact import Redactor
+from app.fix.checks import Check, CheckResult, offered_checks
 from app.fix.fixers.base import Fixer, FixRequest
 from app.fix.guard import DirView, GuardVerdict, check_change, published_changes
 from app.fix.prompts import PromptContext, build_prompt
 from app.fix.sandbox import Sandbox
 from app.fix.verify import VerifyResult, run_verify
-from app.fix.workspace import Workspace, download_source
+from app.fix.workspace import ChangeSet, Workspace, download_source
 from app.github.client import AppGitHubAPI
 from app.loop.ports import AttemptInput, AttemptResult, Publisher
 
@@ -140,6 +141,23 @@ class FixAttempter:
         tokens: int | None = None
         used: list[str] = []
         summaries: list[str] = []
+        agent = AttemptResult()  # what an agent said about its work (summary, transcript)
+
+        async def run_check(check: Check) -> CheckResult:
+            # Like verify: in the sandbox, and whatever the check writes is undone.
+            outcome = await self._verify(check.command, workspace, config.verify_timeout_s)
+            return CheckResult(ok=outcome.ok, output_tail=outcome.output_tail)
+
+        async def judge() -> tuple[str, ...]:
+            try:
+                current = await workspace.snapshot()
+            except WorkspaceError as exc:
+                return (f"The change cannot be published: {exc}",)
+            if not current:
+                return ("The change is empty: nothing was edited.",)
+            originals = await workspace.originals(current.files)
+            return self._verdict(workspace, current, originals, request).reasons
+
         for fixer in fixers:
             started = time.monotonic()
             result = await fixer.fix(
@@ -150,6 +168,10 @@ class FixAttempter:
                     model=model,
                     iteration=request.iteration,
                     timeout_s=config.fixer.timeout_s,
+                    budget_usd=None if request.budget_usd is None else request.budget_usd - cost,
+                    checks=offered_checks(config.verify, diagnosis),
+                    run_check=run_check,
+                    judge=judge,
                 )
             )
             self._metrics.fixer_seconds.labels(fixer.name).observe(time.monotonic() - started)
@@ -164,7 +186,14 @@ class FixAttempter:
             if result.tokens is not None:
                 tokens = (tokens or 0) + result.tokens
             await on_spend(result.cost_usd)
-            spent = AttemptResult(cost_usd=cost, fixer="+".join(used), model=model, tokens=tokens)
+            if result.transcript:
+                agent = replace(
+                    agent,
+                    transcript=agent.transcript + result.transcript,
+                    model_calls=agent.model_calls + result.model_calls,
+                    cache_read_tokens=agent.cache_read_tokens + result.cache_read_tokens,
+                )
+            spent = replace(agent, cost_usd=cost, fixer="+".join(used), model=model, tokens=tokens)
             if result.escalate_reason:
                 reason = f"The fixing agent asked to escalate: {result.escalate_reason}"
                 return replace(spent, escalate_reason=reason)
@@ -182,7 +211,7 @@ class FixAttempter:
                     break
                 continue
             break
-        spent = AttemptResult(cost_usd=cost, fixer="+".join(used), model=model, tokens=tokens)
+        spent = replace(agent, cost_usd=cost, fixer="+".join(used), model=model, tokens=tokens)
         # What is published is exactly what the guard judged: the change is read from
         # the checkout once (the app's own reads, never git's filters), judged as those
         # bytes, and the verify command, which runs the repository's own code, cannot
@@ -194,12 +223,7 @@ class FixAttempter:
         if not change:
             return replace(spent, problem="The fixers made no change to the code.")
         originals = await workspace.originals(change.files)
-        verdict = check_change(
-            published_changes(change.files, change.modes, originals),
-            config.guard,
-            context=DirView(workspace.path),
-            category=diagnosis.category.value,
-        )
+        verdict = self._verdict(workspace, change, originals, request)
         if verdict.test_changes:
             # Listed in the pull request so the reviewer sees every test the fix touched.
             verify = {**(verify or {}), "test_changes": list(verdict.test_changes)}
@@ -246,6 +270,21 @@ class FixAttempter:
             message=_commit_message(request),
         )
         return replace(judged, published_sha=sha, verify=verify)
+
+    def _verdict(
+        self,
+        workspace: Workspace,
+        change: ChangeSet,
+        originals: Mapping[str, tuple[str, bytes]],
+        request: AttemptInput,
+    ) -> GuardVerdict:
+        """The guard's verdict on ``change``: exactly the bytes that would be published."""
+        return check_change(
+            published_changes(change.files, change.modes, originals),
+            request.config.guard,
+            context=DirView(workspace.path),
+            category=request.diagnosis.category.value,
+        )
 
     async def _verify(self, command: str, workspace: Workspace, timeout_s: float) -> VerifyResult:
         try:

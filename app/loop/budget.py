@@ -29,8 +29,11 @@ class Spend:
 
 @dataclass(frozen=True)
 class BudgetVerdict:
+    """May the loop spend, and how much at most before a limit is reached."""
+
     allowed: bool
     reason: str | None = None
+    remaining_usd: float = 0.0
 
 
 def check_budget(limits: BudgetLimits, spend: Spend) -> BudgetVerdict:
@@ -51,7 +54,10 @@ def check_budget(limits: BudgetLimits, spend: Spend) -> BudgetVerdict:
         return BudgetVerdict(
             False, f"Loop budget exhausted: ${spend.loop_usd:.2f} / ${limits.per_loop_usd:.2f}"
         )
-    return BudgetVerdict(True)
+    left = [limits.per_loop_usd - spend.loop_usd, limits.per_day_usd - spend.installation_today_usd]
+    if global_limit is not None:
+        left.append(global_limit - spend.global_today_usd)
+    return BudgetVerdict(True, remaining_usd=min(left))
 
 
 def utc_day_start(now: float) -> float:

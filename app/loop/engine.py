@@ -586,7 +586,7 @@ class Engine:
                 loop, LoopState.ESCALATED, verdict.reason, expect=[LoopState.QUEUED], config=config
             )
             return
-        await self._iterate(gh, loop, config, diagnosis, previous)
+        await self._iterate(gh, loop, config, diagnosis, previous, verdict.remaining_usd)
 
     def _diagnosis_only(self, config: RepoConfig, diagnosis: Diagnosis) -> bool:
         """FIXER=none and nothing the repository set could fix it (its lint autofix can)."""
@@ -601,6 +601,7 @@ class Engine:
         config: RepoConfig,
         diagnosis: Diagnosis,
         previous: Iteration | None,
+        budget_usd: float,
     ) -> None:
         n = loop.iteration + 1
         now = self._clock()
@@ -644,6 +645,7 @@ class Engine:
                 diagnosis=diagnosis,
                 iteration=n,
                 previous_outcome=previous_outcome(previous),
+                budget_usd=budget_usd,
             ),
             on_spend,
         )
@@ -668,6 +670,10 @@ class Engine:
             fix_sha=result.published_sha,
             outcome=result.problem,
             ended_at=self._clock(),
+            summary=result.summary,
+            transcript=result.transcript,
+            model_calls=result.model_calls,
+            cache_read_tokens=result.cache_read_tokens,
         )
         await self._event(
             fixing,

@@ -41,6 +41,7 @@ class AttemptInput:
     diagnosis: Diagnosis
     iteration: int
     previous_outcome: str | None
+    budget_usd: float | None = None  # what this attempt may spend before a limit is reached
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,9 @@ class AttemptResult:
     # diff's per-file line counts (path, added, removed).
     summary: str | None = None
     diffstat: tuple[tuple[str, int, int], ...] = ()
+    transcript: tuple[dict[str, Any], ...] = ()  # the built-in agent's steps, redacted
+    model_calls: int = 0
+    cache_read_tokens: int = 0
 
     @property
     def iteration_status(self) -> str:

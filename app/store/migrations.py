@@ -190,4 +190,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (day, installation_id, repo)
         )""",
     ),
+    # What a fixer said it did, and the built-in agent's steps, per iteration (issue 19).
+    (
+        "ALTER TABLE iterations ADD COLUMN summary TEXT",
+        "ALTER TABLE iterations ADD COLUMN transcript TEXT",
+        "ALTER TABLE iterations ADD COLUMN model_calls {int} NOT NULL DEFAULT 0",
+        "ALTER TABLE iterations ADD COLUMN cache_read_tokens {int} NOT NULL DEFAULT 0",
+    ),
 )

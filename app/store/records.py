@@ -165,6 +165,10 @@ class Iteration:
     outcome: str | None = None  # what the next iteration's prompt is told
     started_at: float = 0.0
     ended_at: float | None = None
+    summary: str | None = None  # the fixer's own account of its change (shown in the PR)
+    transcript: tuple[dict[str, Any], ...] = ()  # the built-in agent's steps, redacted
+    model_calls: int = 0
+    cache_read_tokens: int = 0
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ _ITERATION_FIELDS = {f.name for f in fields(Iteration)}
 _LOOP_RUN_FIELDS = {f.name for f in fields(LoopRun)}
 _BRANCH_RUN_FIELDS = {f.name for f in fields(BranchRun)}
 _JSON_LOOP_FIELDS = {"diagnosis"}
-_JSON_ITERATION_FIELDS = {"guard_reasons", "verify"}
+_JSON_ITERATION_FIELDS = {"guard_reasons", "verify", "transcript"}
 
 
 class Connection(Protocol):
@@ -735,5 +735,6 @@ def _iteration(row: Row) -> Iteration:
     data = {k: row[k] for k in _ITERATION_FIELDS}
     data["guard_reasons"] = tuple(json.loads(data["guard_reasons"] or "[]"))
     data["verify"] = json.loads(data["verify"]) if data["verify"] else None
+    data["transcript"] = tuple(json.loads(data["transcript"] or "[]"))
     data["guard_ok"] = None if data["guard_ok"] is None else bool(data["guard_ok"])
     return Iteration(**data)

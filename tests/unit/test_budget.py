@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.loop.budget import BudgetLimits, BudgetVerdict, Spend, check_budget, utc_day_start
+from app.loop.budget import BudgetLimits, Spend, check_budget, utc_day_start
 
 LIMITS = BudgetLimits(per_loop_usd=2.0, per_day_usd=10.0, global_per_day_usd=50.0)
 
@@ -18,7 +18,9 @@ def at(text: str) -> float:
 def test_spend_under_every_limit_is_allowed() -> None:
     verdict = check_budget(LIMITS, Spend(loop_usd=1.99, installation_today_usd=9.99,
                                          global_today_usd=49.99))  # fmt: skip
-    assert verdict == BudgetVerdict(True, None)
+    assert verdict.allowed and verdict.reason is None
+    # What is left is the tightest limit's remainder: here every one has a cent left.
+    assert verdict.remaining_usd == pytest.approx(0.01)
 
 
 def test_loop_limit_reached_refuses_with_loop_reason() -> None:

@@ -176,7 +176,7 @@ def test_no_usable_fixer_refuses_to_start_and_says_how_to_set_one() -> None:
     ("environ", "kind"),
     [
         ({"FIXER_COMMAND": "agent"}, "command"),
-        ({"FIXER_COMMAND": "", "ANTHROPIC_API_KEY": "sk-x"}, "api"),
+        ({"FIXER_COMMAND": "", "ANTHROPIC_API_KEY": "sk-x"}, "agent"),
         ({"FIXER_COMMAND": "", "FIXER": "none"}, "none"),
         ({"FIXER": "NONE"}, "none"),
     ],

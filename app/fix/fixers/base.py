@@ -10,11 +10,13 @@ checkout (``app.fix.workspace``) says what changed.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from app.diagnosis.model import Diagnosis
+from app.fix.checks import Check, CheckResult
 
 # Characters of a fixer's output kept in its result: enough for the reason it stopped.
 TRANSCRIPT_TAIL = 4000
@@ -30,11 +32,23 @@ class FixRequest:
     model: str
     iteration: int
     timeout_s: float = 600.0
+    # What this attempt may still spend (the loop's and the day's budgets); None: no cap.
+    budget_usd: float | None = None
+    # Commands a fixer may have run in the sandbox, by name (``app.fix.checks``), and how.
+    checks: tuple[Check, ...] = ()
+    run_check: Callable[[Check], Awaitable[CheckResult]] | None = None
+    # The guard's objections to the workspace's current change (empty: it would pass).
+    judge: Callable[[], Awaitable[tuple[str, ...]]] | None = None
 
 
 @dataclass(frozen=True)
 class FixResult:
-    """What a fixer reports after it ran."""
+    """What a fixer reports after it ran.
+
+    ``summary`` is the fixer's own account of what it changed and why (shown in
+    the pull request, labelled as the agent's words); ``transcript`` lists the
+    built-in agent's steps (tool, arguments, a short result), redacted.
+    """
 
     changed_files: tuple[str, ...] = ()
     cost_usd: float = 0.0
@@ -44,6 +58,9 @@ class FixResult:
     error: str | None = None
     # The agent's own account of what it changed and why, for the pull request.
     summary: str | None = None
+    transcript: tuple[dict[str, Any], ...] = ()
+    model_calls: int = 0
+    cache_read_tokens: int = 0
 
 
 class Fixer(Protocol):

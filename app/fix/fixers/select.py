@@ -1,8 +1,10 @@
 """Which fixers run for a failure, in order: free deterministic ones first.
 
-The repository chooses the kind (``fixer.kind``: ``command``, ``api`` or ``none``)
-and its autofix commands; the operator supplies what a repository must never
-hold: model credentials, a default agent command, the price table.
+The repository chooses the kind (``fixer.kind``: ``auto``, ``agent``, ``command``,
+``api`` or ``none``) and its autofix commands; the operator supplies what a
+repository must never hold: model credentials, a default agent command, the
+price table.  ``auto`` (the default) is the operator's agent CLI when one is
+set, else the built-in agent with whichever model key is set.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from app.config.model import RepoConfig
 from app.core.errors import FixerUnavailable
 from app.diagnosis.model import Category
+from app.fix.fixers.agent import AgentFixer
 from app.fix.fixers.api import ApiFixer
 from app.fix.fixers.autofix import AutofixFixer
 from app.fix.fixers.base import Fixer
@@ -76,7 +79,7 @@ def choose_fixers(config: RepoConfig, category: Category, settings: FixerSetting
     fixers: list[Fixer] = []
     if config.autofix and category in AUTOFIXABLE:
         fixers.append(AutofixFixer(config.autofix, settings.autofix_timeout_s, settings.sandbox))
-    kind = config.fixer.kind or settings.default_kind
+    kind, provider = resolve_kind(config.fixer.kind, config.fixer.provider, settings)
     if kind == "none":
         return fixers
     if kind == "command":
@@ -98,12 +101,37 @@ def choose_fixers(config: RepoConfig, category: Category, settings: FixerSetting
         )
         return fixers
     if kind == "api":
-        fixers.append(_api_fixer(config.fixer.provider, settings))
+        fixers.append(
+            ApiFixer(provider, *_credentials(kind, provider, settings), settings.price_table)
+        )
         return fixers
-    raise FixerUnavailable(f"fixer.kind {kind!r} is unknown; use `command`, `api` or `none`")
+    if kind == "agent":
+        fixers.append(
+            AgentFixer(provider, *_credentials(kind, provider, settings), settings.price_table)
+        )
+        return fixers
+    raise FixerUnavailable(
+        f"fixer.kind {kind!r} is unknown; use `auto`, `agent`, `command`, `api` or `none`"
+    )
 
 
-def _api_fixer(provider: str, settings: FixerSettings) -> ApiFixer:
+def resolve_kind(kind: str, provider: str, settings: FixerSettings) -> tuple[str, str]:
+    """The fixer kind and model provider to use: (kind, provider).
+
+    An empty or ``auto`` kind is the operator's choice (``FIXER``).  A model
+    fixer whose provider has no key here uses the provider that has one, so a
+    repository asking for the default provider still gets a working agent.
+    """
+    if kind in ("", "auto"):
+        kind = settings.default_kind
+    if kind in ("agent", "api"):
+        keys = {"anthropic": settings.anthropic_api_key, "openai": settings.openai_api_key}
+        if not keys.get(provider):
+            provider = next((name for name, key in keys.items() if key), provider)
+    return kind, provider
+
+
+def _credentials(kind: str, provider: str, settings: FixerSettings) -> tuple[str, str | None]:
     keys = {
         "anthropic": (settings.anthropic_api_key, settings.anthropic_base_url),
         "openai": (settings.openai_api_key, settings.openai_base_url),
@@ -115,7 +143,7 @@ def _api_fixer(provider: str, settings: FixerSettings) -> ApiFixer:
     api_key, base_url = keys[provider]
     if not api_key:
         raise FixerUnavailable(
-            f"fixer.kind is `api` with provider {provider} but {provider.upper()}_API_KEY is not "
-            "set for the app"
+            f"fixer.kind is `{kind}` with provider {provider} but {provider.upper()}_API_KEY is "
+            "not set for the app"
         )
-    return ApiFixer(provider, api_key, base_url, settings.price_table)
+    return api_key, base_url
