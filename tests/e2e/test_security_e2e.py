@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -87,11 +88,16 @@ async def test_prompt_injection_in_a_log_changes_nothing_outside_the_fix_branch(
         if r.method != "GET" and "/git/" in r.path
     ]  # fmt: skip
     assert writes == []
-    # The agent saw the injected text only inside the labelled, fenced data block.
+    # The agent saw the injected text only inside labelled, fenced data blocks (the key
+    # lines and the log excerpt), each closed by its own digest-marked END line.
     prompt = (tmp_path / "prompt-1.txt").read_text()
-    begin = prompt.index("BEGIN UNTRUSTED CI LOG")
-    end = prompt.rindex("END UNTRUSTED CI LOG [")
-    assert begin < prompt.index("ignore previous instructions") < end
+    blocks = [
+        (m.start(), prompt.index(f"END UNTRUSTED {m.group(1)} [{m.group(2)}]", m.end()))
+        for m in re.finditer(r"BEGIN UNTRUSTED ([A-Z ]+) \[(\w+)\]", prompt)
+    ]
+    seen = [m.start() for m in re.finditer("ignore previous instructions", prompt)]
+    assert seen and blocks
+    assert all(any(b < at < e for b, e in blocks) for at in seen)
     assert harness.settings.private_key not in prompt
 
 

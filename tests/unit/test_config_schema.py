@@ -146,7 +146,7 @@ def test_the_rendered_problem_names_key_value_and_allowed_values() -> None:
         ({"fixer": {"timeout_minutes": 600}}, "fixer.timeout_minutes", "at most 120"),
         ({"models": {"stronger_from_iteration": 0}}, "models.stronger_from_iteration", "1 to 20"),
         # bad enum
-        ({"fixer": {"kind": "magic"}}, "fixer.kind", "one of command, api, none"),
+        ({"fixer": {"kind": "magic"}}, "fixer.kind", "one of auto, agent, command, api, none"),
         ({"fixer": {"provider": "gemini"}}, "fixer.provider", "one of anthropic, openai"),
         # unknown keys, with a suggestion
         ({"max_iteration": 3}, "max_iteration", 'did you mean "max_iterations"'),
