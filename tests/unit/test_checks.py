@@ -64,5 +64,6 @@ def test_the_operators_choice_applies_and_a_model_fixer_uses_the_provider_with_a
     assert resolve_kind("", "anthropic", settings) == ("agent", "openai")
     assert resolve_kind("auto", "openai", settings) == ("agent", "openai")
     assert resolve_kind("command", "anthropic", settings) == ("command", "anthropic")
+    assert resolve_kind("agent", "anthropic", settings) == ("agent", "anthropic")  # as named
     both = FixerSettings(default_kind="api", anthropic_api_key="a", openai_api_key="o")
     assert resolve_kind("", "openai", both) == ("api", "openai")

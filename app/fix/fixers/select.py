@@ -118,12 +118,14 @@ def choose_fixers(config: RepoConfig, category: Category, settings: FixerSetting
 def resolve_kind(kind: str, provider: str, settings: FixerSettings) -> tuple[str, str]:
     """The fixer kind and model provider to use: (kind, provider).
 
-    An empty or ``auto`` kind is the operator's choice (``FIXER``).  A model
+    An empty or ``auto`` kind is the operator's choice (``FIXER``); then a model
     fixer whose provider has no key here uses the provider that has one, so a
-    repository asking for the default provider still gets a working agent.
+    repository that chose nothing still gets a working agent.  A kind the
+    repository named keeps its provider (and says which key is missing).
     """
-    if kind in ("", "auto"):
-        kind = settings.default_kind
+    if kind not in ("", "auto"):
+        return kind, provider
+    kind = settings.default_kind
     if kind in ("agent", "api"):
         keys = {"anthropic": settings.anthropic_api_key, "openai": settings.openai_api_key}
         if not keys.get(provider):
