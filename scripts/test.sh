@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the project with its test extra into .venv and runs the whole suite:
-# ruff (lint + format check), then pytest.  Safe to run again: pip only adds what is missing.
+# ruff (lint + format check), mypy --strict over app/, then pytest.  Safe to run again: pip only adds what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -11,6 +11,7 @@ fi
 .venv/bin/python -m pip install --quiet -e '.[test]'
 .venv/bin/ruff check app tests bench
 .venv/bin/ruff format --check app tests bench
+.venv/bin/mypy
 set +e
 .venv/bin/python -m pytest "$@"
 rc=$?

@@ -272,7 +272,7 @@ class AppGitHubAPI(GitHubAPI):
     ) -> bool:
         if attempt >= MAX_ATTEMPTS:
             return False
-        status = exception.status_code
+        status = int(exception.status_code)
         headers = {k.lower(): v for k, v in (exception.headers or {}).items()}
         if status == 401 and attempt == 1 and self._token is not None:
             self._on_unauthorized()
