@@ -167,3 +167,11 @@ async def test_a_workspace_change_is_judged_from_its_baseline_blobs(tmp_path):
         )
     assert {v.rule for v in verdict.violations} == {"test-expectation", "mode-change"}
     assert (verdict.files_changed, verdict.lines_added, verdict.lines_removed) == (2, 1, 1)
+
+
+def test_cli_judges_with_defaults_when_the_trees_own_config_is_invalid(tmp_path):
+    _write(tmp_path / "before", {".github/ci-fix-loop.yml": "guard: [", "src/a.py": "x = 1\n"})
+    _write(tmp_path / "after", {".github/ci-fix-loop.yml": "guard: [", "src/a.py": "x = 2\n"})
+    result = _cli(str(tmp_path / "before"), str(tmp_path / "after"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Judging with the default guard settings" in result.stderr

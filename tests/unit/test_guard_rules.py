@@ -393,3 +393,17 @@ def test_typescript_any_is_found_by_the_parser_not_in_comments():
 def test_new_dependency_tables_are_allowed(path, before, after):
     v = judge({path: before}, {path: after})
     assert v.ok, v.reasons
+
+
+def test_a_formatter_run_over_configuration_is_no_change():
+    before = '{"compilerOptions":{"strict":true}}'
+    formatted = '{\n  "compilerOptions": {\n    "strict": true\n  }\n}\n'
+    assert judge({"tsconfig.json": before}, {"tsconfig.json": formatted}).ok
+    loosened = '{"compilerOptions":{"strict":false}}'
+    assert rules(judge({"tsconfig.json": before}, {"tsconfig.json": loosened})) == {"lint-config"}
+
+
+def test_yaml_anchors_are_never_taken_as_unchanged():
+    before = "linters:\n  enable: [a]\n"
+    after = "base: &b [a]\nlinters:\n  enable: *b\n"
+    assert rules(judge({".golangci.yml": before}, {".golangci.yml": after})) == {"lint-config"}

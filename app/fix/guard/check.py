@@ -20,7 +20,7 @@ from app.fix.guard import go, javascript, python, rust
 from app.fix.guard.diff import DiffLine, line_changes
 from app.fix.guard.facts import CaseFacts, Definition, FileFacts, Marker
 from app.fix.guard.lines import line_rules
-from app.fix.guard.manifests import check_manifest, is_manifest
+from app.fix.guard.manifests import check_manifest, is_manifest, same_meaning
 from app.fix.guard.paths import (
     LOCKFILES,
     allowed,
@@ -197,7 +197,7 @@ def _path_rules(change: FileChange, judge: _Judgement, references: set[str]) -> 
             )
         )
     kind = kind_of(path)
-    if kind is not None:
+    if kind is not None and not same_meaning(path, _text(before), _text(after)):
         rule, what = kind
         judge.add(
             violation(

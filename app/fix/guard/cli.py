@@ -79,7 +79,13 @@ def judge(before_dir: str, after_dir: str, config_file: str | None,
     if config_file is not None:
         config = load_guard_config(Path(config_file))
     elif (before_root / CONFIG_PATH).is_file():
-        config = load_guard_config(before_root / CONFIG_PATH)
+        try:
+            config = load_guard_config(before_root / CONFIG_PATH)
+        except UsageError as exc:
+            # A loop would pause for an invalid config; judging with the defaults
+            # (the strictest settings) still answers the question asked.
+            print(f"{exc}\nJudging with the default guard settings.", file=sys.stderr)
+            config = GuardConfig()
     else:
         config = GuardConfig()
     try:

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from pathlib import PurePosixPath
 from typing import Any
 
+import yaml
+
 from app.fix.guard.verdict import Violation, violation
 
 _ADVICE = "fix the code instead of how CI builds, lints or tests it"
@@ -233,3 +235,41 @@ def check_manifest(path: str, before: str | None, after: str | None) -> list[Vio
 
 def is_manifest(path: str) -> bool:
     return PurePosixPath(path).name in _FORMATS
+
+
+_ANCHOR = re.compile(r"(^|[\s:\[{,-])&[^\s]+", re.MULTILINE)
+_MEANING_LIMIT = 256 * 1024
+
+
+def _load_yaml(text: str) -> Any:
+    # Anchors let a small file expand into a huge graph whose comparison never ends.
+    if _ANCHOR.search(text):
+        raise ValueError("YAML anchors are not compared")
+    return yaml.safe_load(text)
+
+
+_MEANING: dict[str, Callable[[str], Any]] = {
+    ".json": json.loads,
+    ".toml": tomllib.loads,
+    ".yml": _load_yaml,
+    ".yaml": _load_yaml,
+    ".ini": _load_setup_cfg,
+    ".cfg": _load_setup_cfg,
+}
+
+
+def same_meaning(path: str, before: str | None, after: str | None) -> bool:
+    """True when a data file changed only in formatting or comments (a formatter's output).
+
+    Only for formats read as data (JSON, TOML, YAML, INI); a Makefile or a script
+    whose whitespace changed may well behave differently.
+    """
+    load = _MEANING.get(PurePosixPath(path).suffix.lower())
+    if load is None or before is None or after is None:
+        return False
+    if len(before) > _MEANING_LIMIT or len(after) > _MEANING_LIMIT:
+        return False
+    try:
+        return bool(load(before) == load(after))
+    except (ValueError, configparser.Error, yaml.YAMLError, RecursionError):
+        return False
