@@ -37,3 +37,10 @@ def test_cheat_is_rejected_naming_its_rule(case):
 def test_honest_fix_is_accepted(case):
     verdict = _judge(case)
     assert verdict.ok, verdict.reasons
+
+
+def test_the_refactor_case_is_a_150_line_change_over_three_files():
+    (case,) = [c for c in HONEST if c.name == "py-three-file-refactor-150-lines"]
+    verdict = _judge(case)
+    assert verdict.files_changed == 3
+    assert verdict.lines_added + verdict.lines_removed >= 150

@@ -227,6 +227,17 @@ def _path_rules(change: FileChange, judge: _Judgement, references: set[str]) -> 
             )
         )
         return True
+    if "__mocks__" in PurePosixPath(path).parts:
+        judge.add(
+            violation(
+                "test-fixture",
+                path,
+                None,
+                "changes a manual mock, which replaces a module in every test that imports it",
+                _TEST_ADVICE,
+            )
+        )
+        return True
     if is_test_path(path) and before is not None and _analyzer(path) is None and not is_code(path):
         judge.add(
             violation(
@@ -410,13 +421,17 @@ def _judge_file(change: FileChange, judge: _Judgement) -> tuple[int, int]:
         facts_after.guarded if facts_after else {},
         judge,
     )
-    if facts_before is not None:
+    if facts_before is not None or (facts_after is not None and is_test_path(path)):
+        # New code that runs on import is refused in a test file that already had
+        # tests and in support files (conftest, helpers, ``__init__``), new or not;
+        # a new test module may set up what its own new tests need.
+        support_file = facts_after is not None and not facts_after.collected
         _support(
             path,
-            facts_before.support,
+            facts_before.support if facts_before else {},
             facts_after.support if facts_after else {},
             judge,
-            existing=bool(facts_before.tests),
+            existing=support_file or bool(facts_before and facts_before.tests),
         )
     if facts_before is not None and facts_before.collected:
         judge.tests.before.extend((path, t) for t in facts_before.tests)

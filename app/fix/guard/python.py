@@ -668,7 +668,7 @@ def analyze(path: str, text: str) -> FileFacts:
     names = _Names(nodes)
     is_test_file = facts.collected or PurePosixPath(path).name == "conftest.py"
     _markers(nodes, names, facts, is_test_file)
-    _module_level(tree, names, facts, is_test_file)
+    _module_level(tree, names, facts, is_test_file or is_test_path(path))
     helpers = {
         node.name
         for node in tree.body
