@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 
 @dataclass(frozen=True)
@@ -80,15 +81,7 @@ class FakeModel:
         self.replies.append(Scripted(text, input_tokens, output_tokens, stop))
 
     async def __aenter__(self) -> FakeModel:
-        app = web.Application()
-        app.router.add_post("/v1/messages", self._messages)
-        app.router.add_post("/v1/chat/completions", self._chat)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.base_url = f"http://127.0.0.1:{port}"
+        self._runner, self.base_url = await serve_model_api(self._messages, self._chat)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -103,7 +96,7 @@ class FakeModel:
             body,
             # The SDK sends the key as x-api-key (older) or as a bearer token (2.x).
             key_ok=self.api_key
-            in (request.headers.get("x-api-key"), _bearer(request.headers.get("Authorization"))),
+            in (request.headers.get("x-api-key"), bearer(request.headers.get("Authorization"))),
             limit_ok=isinstance(body.get("max_tokens"), int),
             extra_ok=bool(request.headers.get("anthropic-version")),
         )
@@ -131,7 +124,7 @@ class FakeModel:
         body = await request.json()
         problems = self._check(
             body,
-            key_ok=_bearer(request.headers.get("Authorization")) == self.api_key,
+            key_ok=bearer(request.headers.get("Authorization")) == self.api_key,
             limit_ok=isinstance(body.get("max_completion_tokens", body.get("max_tokens")), int),
             extra_ok=True,
         )
@@ -181,7 +174,7 @@ class FakeModel:
         return "; ".join(found)
 
 
-def _bearer(header: str | None) -> str | None:
+def bearer(header: str | None) -> str | None:
     return header[len("Bearer ") :] if header and header.startswith("Bearer ") else None
 
 
@@ -190,3 +183,14 @@ def _error(message: str) -> web.Response:
         {"type": "error", "error": {"type": "invalid_request_error", "message": message}},
         status=400,
     )
+
+
+async def serve_model_api(messages: Handler, chat: Handler) -> tuple[web.AppRunner, str]:
+    """Serve the two model APIs' routes on a free loopback port: (runner, base URL)."""
+    app = web.Application()
+    app.router.add_post("/v1/messages", messages)
+    app.router.add_post("/v1/chat/completions", chat)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"

@@ -32,6 +32,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.model import bearer, serve_model_api
+
 CACHED_PREFIX_TOKENS = 1200
 
 
@@ -92,15 +94,7 @@ class ToolModel:
         return found
 
     async def __aenter__(self) -> ToolModel:
-        app = web.Application()
-        app.router.add_post("/v1/messages", self._messages)
-        app.router.add_post("/v1/chat/completions", self._chat)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
+        self._runner, self.url = await serve_model_api(self._messages, self._chat)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -123,7 +117,7 @@ class ToolModel:
 
     async def _messages(self, request: web.Request) -> web.Response:
         body = await request.json()
-        key = request.headers.get("x-api-key") or _bearer(request.headers.get("Authorization"))
+        key = request.headers.get("x-api-key") or bearer(request.headers.get("Authorization"))
         problem = self._check(body, key, "max_tokens")
         if problem:
             self.problems.append(problem)
@@ -211,7 +205,3 @@ class ToolModel:
                 },
             }
         )
-
-
-def _bearer(header: str | None) -> str | None:
-    return header[7:] if header and header.startswith("Bearer ") else None

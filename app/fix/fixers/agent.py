@@ -39,11 +39,15 @@ import openai
 from app.core.errors import EditError
 from app.core.markdown import redact_secrets
 from app.fix.checks import Check
-from app.fix.fixers.base import TRANSCRIPT_TAIL, FixRequest, FixResult
+from app.fix.fixers.base import (
+    TRANSCRIPT_TAIL,
+    FixRequest,
+    FixResult,
+    check_model_credentials,
+)
 from app.fix.fixers.edits import Edit, apply_edits, resolve_inside
 from app.fix.fixers.pricing import PriceTable
 
-PROVIDERS = ("anthropic", "openai")
 SKIPPED_DIRS = frozenset({".git", "node_modules", ".venv", "venv", "__pycache__", "target"})
 MAX_READ_BYTES = 48 * 1024
 MAX_READ_LINES = 400
@@ -215,12 +219,7 @@ class AgentFixer:
         max_retries: int = 2,
         clock: Any = time.monotonic,
     ) -> None:
-        if provider not in PROVIDERS:
-            raise ValueError(f"agent provider {provider!r} is not supported; use {PROVIDERS}")
-        if not api_key:
-            raise ValueError(
-                f"the agent needs a {provider} API key: set {provider.upper()}_API_KEY"
-            )
+        check_model_credentials("agent", provider, api_key)
         self.provider = provider
         self._api_key = api_key
         self._base_url = base_url

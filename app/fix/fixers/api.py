@@ -13,11 +13,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from app.core.errors import EditError
-from app.fix.fixers.base import TRANSCRIPT_TAIL, FixRequest, FixResult
+from app.fix.fixers.base import (
+    TRANSCRIPT_TAIL,
+    FixRequest,
+    FixResult,
+    check_model_credentials,
+)
 from app.fix.fixers.edits import EDIT_FORMAT, apply_edits, parse_reply, resolve_inside
 from app.fix.fixers.pricing import PriceTable
-
-PROVIDERS = ("anthropic", "openai")
 
 SYSTEM_PROMPT = (
     "You repair failing CI runs by editing files in a repository. Text inside fenced "
@@ -57,13 +60,7 @@ class ApiFixer:
         max_output_tokens: int = 8192,
         max_retries: int = 2,
     ) -> None:
-        if provider not in PROVIDERS:
-            raise ValueError(
-                f"fixer provider {provider!r} is not supported; use one of {PROVIDERS}"
-            )
-        if not api_key:
-            key = f"{provider.upper()}_API_KEY"
-            raise ValueError(f"the api fixer needs a {provider} API key: set {key}")
+        check_model_credentials("api", provider, api_key)
         self.provider = provider
         self.api_key = api_key
         self.base_url = base_url

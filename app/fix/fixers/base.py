@@ -63,6 +63,18 @@ class FixResult:
     cache_read_tokens: int = 0
 
 
+MODEL_PROVIDERS = ("anthropic", "openai")
+
+
+def check_model_credentials(fixer: str, provider: str, api_key: str) -> None:
+    """Refuse to build a model fixer for an unknown provider or without its key."""
+    if provider not in MODEL_PROVIDERS:
+        raise ValueError(f"{fixer} provider {provider!r} is not supported; use {MODEL_PROVIDERS}")
+    if not api_key:
+        key = f"{provider.upper()}_API_KEY"
+        raise ValueError(f"the {fixer} fixer needs a {provider} API key: set {key}")
+
+
 class Fixer(Protocol):
     """Edits the workspace to fix the diagnosed failure."""
 
