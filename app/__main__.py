@@ -77,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         default=60.0,
         help="seconds of silence after which a worker's jobs are taken over by others",
     )
+    worker.add_argument(
+        "--metrics-port",
+        type=int,
+        help="port of this worker's /metrics (default: METRICS_PORT or 9464; taken: any free one)",
+    )
     setup = commands.add_parser("setup", help="register the GitHub App from app.yml")
     setup.add_argument("--host", default="127.0.0.1")
     setup.add_argument("--port", type=int, default=3000)
@@ -224,6 +229,12 @@ def store_unavailable(exc: ImportError | RuntimeError) -> int:
     return 2
 
 
+def metrics_port() -> int:
+    """``METRICS_PORT`` when it is a port number, else the default."""
+    raw = os.environ.get("METRICS_PORT", "").strip()
+    return int(raw) if raw.isdigit() and int(raw) < 65536 else 9464
+
+
 def run_worker_command(settings: Settings, args: argparse.Namespace) -> int:
     redactor = Redactor(settings.secrets())
     configure_logging(fmt=settings.log_format, level=settings.log_level, redactor=redactor)
@@ -235,6 +246,7 @@ def run_worker_command(settings: Settings, args: argparse.Namespace) -> int:
             poll_s=args.poll,
             heartbeat_s=args.heartbeat,
             stalled_after_s=args.stalled_after,
+            metrics_port=args.metrics_port if args.metrics_port is not None else metrics_port(),
         )
         asyncio.run(run_worker(settings, options, redactor=redactor))
     except ImportError as exc:

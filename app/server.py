@@ -23,7 +23,7 @@ from app.admin.ci_hook import CiHookDeps, make_ci_hook_handler
 from app.admin.command_handler import CommandHandler
 from app.admin.config_check import ConfigChecker
 from app.admin.installations import InstallationHandler
-from app.admin.status import build_status
+from app.admin.status import build_status, metrics_from_store
 from app.assemble import GITHUB_TIMEOUT, build_engine
 from app.core.metrics import Metrics
 from app.core.redact import Redactor
@@ -200,5 +200,5 @@ async def status(request: web.Request) -> web.Response:
 
 async def metrics_endpoint(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
-    context.metrics.observe_store(await context.store.storage())
-    return web.Response(body=context.metrics.render(), content_type="text/plain", charset="utf-8")
+    body = await metrics_from_store(context.metrics, context.store, context.clock())
+    return web.Response(body=body, content_type="text/plain", charset="utf-8")

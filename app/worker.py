@@ -19,7 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiohttp
+from aiohttp import web
 
+from app.admin.status import metrics_from_store
 from app.assemble import GITHUB_TIMEOUT, build_engine
 from app.core.metrics import Metrics
 from app.core.redact import Redactor
@@ -30,6 +32,8 @@ from app.store.base import Store
 from app.store.open import open_store
 
 log = logging.getLogger(__name__)
+# The port Prometheus exporters commonly use; METRICS_PORT or --metrics-port change it.
+DEFAULT_METRICS_PORT = 9464
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class WorkerOptions:
     poll_s: float = 5.0
     heartbeat_s: float = 10.0
     stalled_after_s: float = 60.0
+    metrics_port: int = DEFAULT_METRICS_PORT  # 0: any free port (logged)
 
     def __post_init__(self) -> None:
         if self.stalled_after_s < 3 * self.heartbeat_s:
@@ -84,6 +89,7 @@ async def run_worker(
         redactor=redactor,
     ).engine
     upkeep = asyncio.create_task(keep_queue_healthy(store, scheduler, options), name="upkeep")
+    metrics_site = await serve_metrics(metrics, store, settings.host, options.metrics_port, clock)
     try:
         app = await scheduler.app()
         log.info("worker %s: up to %s jobs at once", engine.worker_id, options.concurrency)
@@ -103,9 +109,39 @@ async def run_worker(
     finally:
         upkeep.cancel()
         await asyncio.gather(upkeep, return_exceptions=True)
+        await metrics_site.cleanup()
         await engine.close()  # closes the scheduler
         await session.close()
         await store.close()
+
+
+async def serve_metrics(
+    metrics: Metrics, store: Store, host: str, port: int, clock: Callable[[], float]
+) -> web.AppRunner:
+    """``GET /metrics`` of this worker: its fixer durations and GitHub calls, the store's rates.
+
+    Several workers on one machine cannot share a port: when ``port`` is taken the
+    worker takes a free one and logs it, rather than refusing to work.
+    """
+
+    async def endpoint(_: web.Request) -> web.Response:
+        body = await metrics_from_store(metrics, store, clock())
+        return web.Response(body=body, content_type="text/plain", charset="utf-8")
+
+    app = web.Application()
+    app.router.add_get("/metrics", endpoint)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+    except OSError as exc:
+        log.warning("metrics port %s is not free (%s): using another one", port, exc.strerror)
+        site = web.TCPSite(runner, host, 0)
+        await site.start()
+    ports = [address[1] for address in runner.addresses if isinstance(address, tuple)]
+    log.info("worker metrics at http://%s:%s/metrics", host, ports[0] if ports else port)
+    return runner
 
 
 async def keep_queue_healthy(store: Store, scheduler: JobScheduler, options: WorkerOptions) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.core.metrics import Metrics
 from app.loop.breaker import breaker_blocks
 from app.loop.budget import utc_day_start
 from app.loop.policy import iterations_used
@@ -85,3 +86,14 @@ async def build_status(store: Store, settings: Settings, now: float) -> dict[str
 
         report["jobs"] = (await summary_for(settings.database_url)).to_dict()
     return report
+
+
+async def metrics_from_store(metrics: Metrics, store: Store, now: float) -> bytes:
+    """``/metrics`` of any process: its own counters plus the store's fix rate and spend."""
+    metrics.observe_store(await store.storage())
+    metrics.from_store(
+        await store.count_loops(),
+        await store.spend_since(0.0),
+        await store.spend_since(utc_day_start(now)),
+    )
+    return metrics.render()

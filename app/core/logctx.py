@@ -11,8 +11,10 @@ import contextvars
 import json
 import logging
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -42,16 +44,49 @@ class _ContextFilter(logging.Filter):
         return True
 
 
+# Fields a log call may add with ``extra=`` (one INFO line per loop step carries them).
+STEP_FIELDS = {
+    "step": str,
+    "iteration": int,
+    "category": str,
+    "state": str,
+    "conclusion": str,
+    "run_id": int,
+    "pr": int,
+    "cost_usd": float,
+    "sha": str,
+}
+# The JSON type of each context field, whatever type the code that set it used.
+_CONTEXT_TYPES: dict[str, type] = {"delivery_id": str, "event": str, "repo": str, "loop_id": int}
+_RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+def _typed(value: Any, kind: type) -> Any:
+    """``value`` as ``kind`` (``"17"`` and ``17`` are one loop id); None when absent or odd."""
+    if value is None or value == "-":
+        return None
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        return None
+
+
 class _JsonFormatter(logging.Formatter):
+    """One JSON object per line: an ISO 8601 time with its UTC offset, fixed field types."""
+
     def format(self, record: logging.LogRecord) -> str:
+        moment = datetime.fromtimestamp(record.created, UTC)
         entry: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "time": moment.isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for name in CONTEXT_FIELDS:
-            entry[name] = getattr(record, name, "-")
+        for name, kind in _CONTEXT_TYPES.items():
+            entry[name] = _typed(getattr(record, name, None), kind)
+        for name, kind in STEP_FIELDS.items():
+            if name in record.__dict__ and name not in _RESERVED:
+                entry[name] = _typed(record.__dict__[name], kind)
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
@@ -93,12 +128,13 @@ def configure_logging(
     if fmt == "json":
         handler.setFormatter(_JsonFormatter())
     else:
-        handler.setFormatter(
-            logging.Formatter(
-                "%(asctime)s %(levelname)s %(name)s [delivery=%(delivery_id)s repo=%(repo)s "
-                "loop=%(loop_id)s] %(message)s"
-            )
+        text = logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s [delivery=%(delivery_id)s repo=%(repo)s "
+            "loop=%(loop_id)s] %(message)s",
+            datefmt="%Y-%m-%dT%H:%M:%SZ",
         )
+        text.converter = time.gmtime  # UTC, said by the Z: no guessing the server's zone
+        handler.setFormatter(text)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

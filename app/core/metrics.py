@@ -26,9 +26,10 @@ class Metrics:
         )
         self.loops_opened = Counter("cifix_loops_opened", "Loops opened", registry=r)
         self.fix_rate = Gauge(
-            "cifix_fix_rate", "Share of ended loops that ended green (succeeded or flaky)",
+            "cifix_fix_rate",
+            "Share of ended loops that ended green (succeeded or flaky), from the store",
             registry=r,
-        )  # fmt: skip
+        )
         self.time_to_green = Histogram(
             "cifix_time_to_green_seconds", "From the failing run to green CI on the fix branch",
             buckets=(60, 300, 600, 1200, 1800, 3600, 7200, 14400, 43200), registry=r,
@@ -41,7 +42,13 @@ class Metrics:
             "cifix_loop_iterations", "Iterations a loop used", buckets=(0, 1, 2, 3, 4, 5, 10),
             registry=r,
         )  # fmt: skip
-        self.spend = Counter("cifix_spend_usd", "Money spent on fixers", registry=r)
+        self.spend = Gauge(
+            "cifix_spend_usd", "Money spent on fixers, all time, from the store", registry=r
+        )
+        self.spend_today = Gauge(
+            "cifix_spend_today_usd", "Money spent on fixers this UTC day, from the store",
+            registry=r,
+        )  # fmt: skip
         self.github_calls = Counter(
             "cifix_github_api_calls", "GitHub REST calls by method and status class",
             ["method", "status"], registry=r,
@@ -67,7 +74,6 @@ class Metrics:
             "When the oldest row of each kind kept was written (retention at work)",
             ["kind"], registry=r,
         )  # fmt: skip
-        self._ended: dict[str, int] = {}
 
     def github_response(self, method: str, status: int, headers: Mapping[str, str]) -> None:
         self.github_calls.labels(method, f"{status // 100}xx").inc()
@@ -80,10 +86,6 @@ class Metrics:
     ) -> None:
         self.loops_ended.labels(state).inc()
         self.iterations.observe(iterations)
-        self._ended[state] = self._ended.get(state, 0) + 1
-        total = sum(self._ended.values())
-        fixed = self._ended.get("succeeded", 0) + self._ended.get("flaky", 0)
-        self.fix_rate.set(fixed / total)
         if green:
             self.time_to_green.observe(seconds)
             self.cost_per_fix.observe(cost_usd)
@@ -96,6 +98,20 @@ class Metrics:
         for kind, at in (storage.get("oldest") or {}).items():
             if at is not None:
                 self.store_oldest.labels(kind).set(at)
+
+    def from_store(
+        self, loops_by_state: Mapping[str, int], spend_usd: float, spend_today_usd: float
+    ) -> None:
+        """Set what the store knows, so every process (web or worker) reports the same numbers.
+
+        Counting in memory would count only this process's loops, and a restart would
+        forget them; the fix rate and spend are the store's.
+        """
+        fixed = loops_by_state.get("succeeded", 0) + loops_by_state.get("flaky", 0)
+        ended = fixed + loops_by_state.get("exhausted", 0) + loops_by_state.get("escalated", 0)
+        self.fix_rate.set(fixed / ended if ended else 0.0)
+        self.spend.set(spend_usd)
+        self.spend_today.set(spend_today_usd)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

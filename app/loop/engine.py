@@ -204,7 +204,7 @@ class Engine:
                 await self._reporter.loop_ended(gh, loop, config)
                 return
             self._metrics.loops_opened.inc()
-            log.info("loop %s opened for run %s on %s", loop.id, facts.run_id, facts.head_sha[:7])
+            log.debug("loop %s opened for run %s on %s", loop.id, facts.run_id, facts.head_sha[:7])
             await self._event(loop, "opened", run_id=facts.run_id, sha=facts.head_sha)
             check_run_id = await self._reporter.loop_started(gh, loop)
             if check_run_id is not None:
@@ -620,10 +620,6 @@ class Engine:
             )
         )
         await self._event(fixing, "iteration", n=n, category=diagnosis.category.value)
-        log.info(
-            "loop %s: fixing, attempt %s (%s)", loop.id, n, diagnosis.category.value,
-            extra={"step": "fixing", "iteration": n, "category": diagnosis.category.value},
-        )  # fmt: skip
         await self._reporter.progress(gh, fixing, config)
 
         async def on_spend(amount: float) -> None:
@@ -635,7 +631,6 @@ class Engine:
                     amount_usd=amount,
                     at=self._clock(),
                 )
-                self._metrics.spend.inc(amount)
 
         result = await self._attempter.attempt(
             gh,
@@ -840,7 +835,7 @@ class Engine:
         if ended is None:
             return None
         await self._event(ended, "ended", state=state.value, reason=reason)
-        log.info("loop %s ended %s: %s", ended.id, state.value, reason)
+        log.debug("loop %s ended %s: %s", ended.id, state.value, reason)
         if state not in (LoopState.CANCELLED, LoopState.SUPERSEDED):
             breaker = await self.store.get_breaker(ended.repo)
             await self.store.put_breaker(
@@ -874,7 +869,18 @@ class Engine:
         return issue
 
     async def _event(self, loop: Loop, kind: str, **detail: Any) -> None:
+        """Record a step in the loop's history, and say it in one structured INFO line."""
         await self.store.add_event(LoopEvent(loop.id, self._clock(), kind, detail))
+        scalars = {k: v for k, v in detail.items() if isinstance(v, str | int | float) and v != ""}
+        text = " ".join(f"{k}={str(v)[:120]}" for k, v in scalars.items())
+        extra: dict[str, Any] = {
+            "step": kind,
+            "iteration": detail.get("n", loop.iteration - loop.iteration_base),
+            **{k: scalars[k] for k in ("category", "state", "conclusion", "run_id", "pr", "sha")
+               if k in scalars},
+        }  # fmt: skip
+        with log_context(repo=loop.repo, loop_id=loop.id):
+            log.info("loop %s: %s %s", loop.id, kind, text, extra=extra)
 
 
 def _dry_run_summary(diagnosis: Diagnosis, config: RepoConfig, loop: Loop) -> str:

@@ -290,7 +290,7 @@ async def test_metrics_after_a_successful_loop_count_deliveries_loops_calls_and_
     assert value("cifix_loops_opened_total") == 1
     assert value("cifix_loops_ended_total", state="succeeded") == 1
     assert value("cifix_fix_rate") == 1.0
-    assert value("cifix_spend_usd_total") == pytest.approx(0.10)
+    assert value("cifix_spend_usd") == pytest.approx(0.10)  # from the store
     assert value("cifix_cost_per_fixed_run_usd_sum") == pytest.approx(0.10)
     assert value("cifix_loop_iterations_sum") == 1
     # Every REST call the fake saw is counted once (token minting is the App's, not a

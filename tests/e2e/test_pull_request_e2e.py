@@ -206,3 +206,25 @@ async def test_fixer_none_diagnoses_on_the_check_run_and_files_nothing(
     [check] = harness.fake.check_runs(REPO)
     assert check.conclusion == "neutral"
     assert "tests/test_vat.py::test_austria fails (KeyError)" in check.output["summary"]
+
+
+async def test_green_ci_marks_the_draft_ready_for_review_through_graphql(
+    app_harness: HarnessFactory, tmp_path: Path
+) -> None:
+    harness, _ = await start(app_harness, tmp_path, [{"files": {"vat.py": FIXED}}])
+    loop = await the_loop(harness)
+    [pr] = harness.fake.pulls(REPO)
+    assert pr.pull is not None and pr.pull.draft
+
+    await ci_on_fix(harness, loop, "success")
+
+    assert (await the_loop(harness)).state is LoopState.SUCCEEDED
+    [pr] = harness.fake.pulls(REPO)
+    assert pr.pull is not None and not pr.pull.draft and pr.state == "open"
+    # REST cannot undraft: the one GraphQL mutation did it, checked by the fake against
+    # GitHub's own schema (a query GitHub would refuse fails the test as a violation).
+    [mutation] = [r.json for r in harness.fake.requests if r.path == "/graphql"]
+    assert "markPullRequestReadyForReview" in mutation["query"]
+    assert (pr.body or "").startswith("✅ **CI is green on this branch.** Ready for your review.")
+    [check] = harness.fake.check_runs(REPO)
+    assert (check.conclusion, check.output["title"]) == ("success", "test failure: fixed")

@@ -52,7 +52,7 @@ def test_fields_outside_any_context_are_dashes(capsys: pytest.CaptureFixture[str
     configure_logging(fmt="json", level="INFO")
     logging.getLogger("app").info("started")
     (entry,) = json_lines(capsys.readouterr().err)
-    assert [entry[k] for k in ("delivery_id", "event", "repo", "loop_id")] == ["-"] * 4
+    assert [entry[k] for k in ("delivery_id", "event", "repo", "loop_id")] == [None] * 4
 
 
 def test_nested_contexts_merge_and_end_with_their_block(
@@ -67,8 +67,8 @@ def test_nested_contexts_merge_and_end_with_their_block(
     log.info("after")
     inner, outer, after = json_lines(capsys.readouterr().err)
     assert (inner["delivery_id"], inner["repo"], inner["loop_id"]) == ("d-1", "octo/app", 3)
-    assert (outer["delivery_id"], outer["loop_id"]) == ("d-1", "-")
-    assert after["delivery_id"] == "-"
+    assert (outer["delivery_id"], outer["loop_id"]) == ("d-1", None)
+    assert after["delivery_id"] is None
 
 
 async def test_tasks_started_inside_a_context_keep_its_fields(
@@ -150,3 +150,25 @@ def test_secrets_in_exception_tracebacks_are_redacted(
     if fmt == "json":
         (entry,) = json_lines(err)
         assert "Traceback" in entry["exception"]
+
+
+def test_json_time_has_a_zone_and_fields_keep_one_type(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(fmt="json", level="INFO")
+    log = logging.getLogger("app.test")
+    with log_context(repo="octo/app", loop_id="17"):  # a string id is still a number
+        log.info("step", extra={"step": "fixing", "iteration": "2", "run_id": 55})
+    log.info("outside any loop")
+    first, second = json_lines(capsys.readouterr().err)
+    assert first["time"].endswith("+00:00") and "T" in first["time"]
+    assert (first["loop_id"], first["step"], first["iteration"], first["run_id"]) == (
+        17, "fixing", 2, 55,
+    )  # fmt: skip
+    assert second["loop_id"] is None and second["repo"] is None  # absent is null, not "-"
+    assert "step" not in second
+
+
+def test_text_lines_are_stamped_in_utc(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(fmt="text", level="INFO")
+    logging.getLogger("app.test").info("hello")
+    stamp = capsys.readouterr().err.split(" ", 1)[0]
+    assert stamp.endswith("Z") and stamp[10] == "T"

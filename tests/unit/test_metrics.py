@@ -15,7 +15,8 @@ FAMILIES = {
     "cifix_time_to_green_seconds": "histogram",
     "cifix_cost_per_fixed_run_usd": "histogram",
     "cifix_loop_iterations": "histogram",
-    "cifix_spend_usd": "counter",
+    "cifix_spend_usd": "gauge",
+    "cifix_spend_today_usd": "gauge",
     "cifix_github_api_calls": "counter",
     "cifix_github_rate_limit_remaining": "gauge",
     "cifix_fixer_duration_seconds": "histogram",
@@ -48,13 +49,11 @@ def test_recorded_values_appear_in_the_rendered_text() -> None:
     metrics = Metrics()
     metrics.deliveries.labels("workflow_run", "queued").inc()
     metrics.loops_opened.inc()
-    metrics.spend.inc(0.75)
     metrics.fixer_seconds.labels("command").observe(12)
     found = samples(metrics)
     assert value(found, "cifix_deliveries", "cifix_deliveries_total",
                  event="workflow_run", outcome="queued") == 1  # fmt: skip
     assert value(found, "cifix_loops_opened", "cifix_loops_opened_total") == 1
-    assert value(found, "cifix_spend_usd", "cifix_spend_usd_total") == 0.75
     assert value(found, "cifix_fixer_duration_seconds", "cifix_fixer_duration_seconds_count",
                  fixer="command") == 1  # fmt: skip
 
@@ -72,18 +71,27 @@ def test_github_responses_are_counted_by_status_class_with_the_rate_limit_left()
                  "cifix_github_rate_limit_remaining") == 4999  # fmt: skip
 
 
-def test_fix_rate_counts_succeeded_and_flaky_loops_as_fixed() -> None:
+def test_ended_loops_are_observed_in_this_process() -> None:
     metrics = Metrics()
     metrics.loop_ended("succeeded", iterations=2, cost_usd=0.3, seconds=600, green=True)
     metrics.loop_ended("flaky", iterations=0, cost_usd=0.0, seconds=120, green=True)
     metrics.loop_ended("escalated", iterations=3, cost_usd=1.0, seconds=900, green=False)
     metrics.loop_ended("exhausted", iterations=3, cost_usd=1.2, seconds=900, green=False)
     found = samples(metrics)
-    assert value(found, "cifix_fix_rate", "cifix_fix_rate") == 0.5
     assert value(found, "cifix_loops_ended", "cifix_loops_ended_total", state="escalated") == 1
     assert value(found, "cifix_loop_iterations", "cifix_loop_iterations_count") == 4
     assert value(found, "cifix_time_to_green_seconds", "cifix_time_to_green_seconds_count") == 2
     assert value(found, "cifix_cost_per_fixed_run_usd", "cifix_cost_per_fixed_run_usd_sum") == (0.3)
+
+
+def test_fix_rate_and_spend_are_the_stores_counting_succeeded_and_flaky_as_fixed() -> None:
+    metrics = Metrics()
+    counts = {"succeeded": 3, "flaky": 1, "escalated": 2, "exhausted": 2, "cancelled": 5}
+    metrics.from_store(counts, spend_usd=12.5, spend_today_usd=0.75)
+    found = samples(metrics)
+    assert value(found, "cifix_fix_rate", "cifix_fix_rate") == 0.5  # cancelled not counted
+    assert value(found, "cifix_spend_usd", "cifix_spend_usd") == 12.5
+    assert value(found, "cifix_spend_today_usd", "cifix_spend_today_usd") == 0.75
 
 
 def test_two_metrics_objects_do_not_share_values() -> None:
