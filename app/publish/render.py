@@ -22,6 +22,9 @@ BODY_LIMIT = 60_000
 EVIDENCE_TAIL = 3_000
 AGENT_SUMMARY_LIMIT = 2_000
 KEY_LINES_SHOWN = 12
+# In the failure history: the original in some detail, each later one in brief.
+ORIGINAL_LINES_SHOWN = 6
+LATER_LINES_SHOWN = 3
 
 LOOP_MARKER_PREFIX = "<!-- ci-fix-loop:loop="
 ESCALATION_MARKER_PREFIX = "<!-- ci-fix-loop:escalation "
@@ -275,11 +278,12 @@ def _failure_history(s: LoopSummary) -> list[str]:
     if not s.failures:
         return _key_lines_block(s.diagnosis, "### The failure")
     out = ["### The failure", ""]
-    for failure in s.failures:
+    for index, failure in enumerate(s.failures):
         d = failure.diagnosis
         run = f"[{failure.run_id}]({failure.run_url})" if failure.run_url else str(failure.run_id)
         out += [f"**{failure.label}** (run {run}; {_category(d)}; jobs: {_jobs(d)}):", ""]
-        lines = "\n".join(key_line_text(k) for k in d.key_lines[:KEY_LINES_SHOWN])
+        shown = ORIGINAL_LINES_SHOWN if index == 0 else LATER_LINES_SHOWN
+        lines = "\n".join(key_line_text(k) for k in d.key_lines[:shown])
         out += [fence(redact_secrets(lines or "(no key lines were found in the log)")), ""]
     return out
 
@@ -376,7 +380,7 @@ _STATUS = {
 def status_line(s: LoopSummary) -> str:
     """One line saying where the loop is now; rewritten on every step."""
     limit = f" of {s.max_iterations}" if s.max_iterations else ""
-    reason = code_span(tail(s.reason or "", 300)) if s.reason else ""
+    reason = code_span(tail(s.reason or "", 300).rstrip(". ")) if s.reason else ""
     if s.state in _STATUS:
         return _STATUS[s.state]
     if s.state == "fixing":

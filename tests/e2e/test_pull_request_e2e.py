@@ -228,3 +228,37 @@ async def test_green_ci_marks_the_draft_ready_for_review_through_graphql(
     assert (pr.body or "").startswith("✅ **CI is green on this branch.** Ready for your review.")
     [check] = harness.fake.check_runs(REPO)
     assert (check.conclusion, check.output["title"]) == ("success", "test failure: fixed")
+
+
+async def test_readme_examples_come_from_a_real_run(
+    app_harness: HarnessFactory, tmp_path: Path
+) -> None:
+    """The PR body and escalation issue README shows: two iterations, then gave up.
+
+    Written to the test's directory (paths printed) so README can be refreshed from them.
+    """
+    harness, _ = await start(
+        app_harness,
+        tmp_path,
+        [
+            {"files": {"vat.py": VAT.replace("19}", "19, 'AT': 0}")}, "cost": 0.31,
+             "summary": "Added 'AT' to RATES so the lookup no longer raises KeyError."},
+            {"files": {"vat.py": FIXED}, "cost": 0.42, "summary": SUMMARY},
+        ],
+    )  # fmt: skip
+    loop = await the_loop(harness)
+    await ci_on_fix(harness, loop, "failure", LATER)
+    loop = await the_loop(harness)
+    await ci_on_fix(harness, loop, "failure", LATER)  # the same failure again: gives up
+
+    assert (await the_loop(harness)).state is LoopState.ESCALATED
+    [pr] = harness.fake.pulls(REPO)
+    [issue] = [i for i in harness.fake.issues(REPO) if i.pull is None]
+    for name, text in (("pr-body.md", pr.body), ("escalation-issue.md", issue.body)):
+        (tmp_path / name).write_text(f"{text}")
+        print(f"README example: {tmp_path / name}")
+    assert "**Original failure**" in (pr.body or "") and "**Original failure**" in (
+        issue.body or ""
+    )
+    assert pr.title == "ci-fix: tests/test_vat.py::test_austria fails (KeyError)"
+    print(f"PR title: {pr.title}\nissue title: {issue.title}")
