@@ -294,6 +294,7 @@ async def test_a_worker_without_database_url_says_what_to_set(tmp_path: Path) ->
         "APP_ID": "1",
         "PRIVATE_KEY": generate_private_key_pem(),
         "WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "FIXER": "none",  # everything else is in order: only the database is missing
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "app", "worker",
