@@ -173,6 +173,20 @@ async def app_harness(
     yield start
     for harness in started:
         await harness.client.close()
+    for harness in started:
+        assert_only_fix_branches_written(harness.fake)
+
+
+def assert_only_fix_branches_written(fake: FakeGitHub) -> None:
+    """Every test that runs the app also checks that it wrote no ref outside ``ci-fix/``."""
+    for request in fake.requests:
+        if request.method == "POST" and request.path.endswith("/git/refs"):
+            ref = str((request.json or {}).get("ref", ""))
+        elif request.method in ("PATCH", "DELETE") and "/git/refs/" in request.path:
+            ref = "refs/" + request.path.split("/git/refs/", 1)[1]
+        else:
+            continue
+        assert ref.startswith("refs/heads/ci-fix/"), f"the app wrote {ref}: {request}"
 
 
 def env_without_secrets() -> dict[str, str]:
