@@ -1762,6 +1762,26 @@ RULES: tuple[Rule, ...] = (
         hint=".tf line",
     ),
     _rule(None, "terraform", r"^[│╷]\s*Error: (?!Process completed)[A-Z]", key=8.5, hint="Error: "),
+    # `terraform init`: a provider the registry does not have is the configuration's fault; a
+    # registry that cannot be reached is not.
+    _rule(
+        BUILD,
+        "terraform",
+        r"Failed to query available provider packages|does not have a provider named"
+        r"|Failed to install provider|Unsupported Terraform Core version|Module not installed",
+        weight=3,
+        key=6,
+        hint=("provider", "Terraform Core", "Module not installed"),
+    ),
+    _rule(
+        INFRA,
+        "terraform",
+        r"could not connect to registry\.terraform\.io|Failed to request discovery document"
+        r"|error requesting provider|Error: Failed to install provider.*(?:timeout|connection)",
+        weight=6,
+        key=8,
+        hint=("registry.terraform.io", "discovery document", "requesting provider"),
+    ),
     _rule(
         LINT,
         "terraform",
@@ -1771,6 +1791,8 @@ RULES: tuple[Rule, ...] = (
         hint=(".tf", ".hcl"),
     ),
     # --- generic shapes: key lines, no category ---------------------------------
+    # PHP exceptions are named by namespace: ``App\Db\LockTimeout: message``.
+    _rule(None, None, r"^\\?(?:[A-Z]\w*\\)+[A-Z]\w*: \S", key=8, hint="\\"),
     _rule(
         None,
         None,
@@ -1797,7 +1819,7 @@ RULES: tuple[Rule, ...] = (
     _rule(
         None,
         None,
-        r"^(?:error|ERROR|Error|fatal|FATAL)(?:\[\w+\])?: (?!Process completed)",
+        r"^\s*(?:error|ERROR|Error|fatal|FATAL)(?:\[\w+\])?: (?!Process completed)",
         key=6.5,
         hint=("rror", "RROR", "atal", "ATAL"),
     ),
