@@ -238,6 +238,16 @@ def _diagnose(
     tally = _Tally()
     candidates: list[_Candidate] = []
     notes: list[str] = []
+    stopped = [log for log in logs if log.conclusion in STOPPED_CONCLUSIONS]
+    if stopped and len(stopped) < len(logs):
+        # A job that failed on its own says more than one GitHub stopped (its tests were
+        # interrupted, not failed): the stopped ones are set aside, and said so.
+        for log in stopped:
+            notes.append(
+                f"{log.job_name or 'a job'} was {str(log.conclusion).replace('_', ' ')} by GitHub; "
+                "the diagnosis rests on the jobs that failed on their own."
+            )
+        logs = [log for log in logs if log not in stopped]
     per_job: list[defaultdict[Category, float]] = []
     command_tools: dict[Category, str] = {}
     for job_index, log in enumerate(logs):
@@ -620,16 +630,16 @@ def _step_verdict(logs: Sequence[JobLog]) -> str | None:
     job that failed in the runner's own steps.  Returns the note explaining an ``infra``
     verdict, or ``None`` when the log must decide.
 
-    A matrix with fail-fast cancels the siblings of a failing job; those never reach here,
-    since only failed and timed-out jobs are gathered, so a cancelled job here is one GitHub
-    stopped on its own.
+    Stopped jobs decide only when no job failed on its own (``_diagnose`` sets them aside
+    otherwise).  A matrix with fail-fast cancels the siblings of a failing job; those never
+    reach here, since only failed and timed-out jobs are gathered.
     """
     if not logs:
         return None
     conclusions = {log.conclusion for log in logs}
-    if "timed_out" in conclusions:
-        return "GitHub reports a job as timed out: it was stopped at its time limit."
     if conclusions <= STOPPED_CONCLUSIONS and None not in conclusions:
+        if "timed_out" in conclusions:
+            return "GitHub reports the job as timed out: it was stopped at its time limit."
         return "GitHub reports the job as cancelled: it was stopped, not failed by its own work."
     for log in logs:
         steps = set(log.failed_steps)

@@ -1453,11 +1453,20 @@ def test_a_job_github_cancelled_is_infra_whatever_its_log_holds() -> None:
     assert diagnosis.key_lines
 
 
-def test_a_timed_out_job_is_infra_even_beside_a_failed_one() -> None:
-    failed = actions_log("ruff check .", ["src/a.py:1:8: F401 [*] `os` imported but unused"])
-    slow = actions_log("pytest", ["tests/t.py::test_slow"], exit_code=None)
-    diagnosis = classify([_job(failed), _job(slow, "timed_out")])
+def test_a_timed_out_job_is_infra_when_no_job_failed_on_its_own() -> None:
+    slow = actions_log("pytest", ["tests/t.py::test_slow", "E   AssertionError"], exit_code=None)
+    diagnosis = classify([_job(slow, "timed_out")])
     assert diagnosis.category is Category.INFRA
+    assert any("timed out" in note for note in diagnosis.notes)
+
+
+def test_a_timed_out_job_beside_a_failed_one_is_set_aside_and_said_so() -> None:
+    failed = actions_log("ruff check .", ["src/a.py:1:8: F401 [*] `os` imported but unused"])
+    slow = actions_log("pytest", ["E   AssertionError: assert 1 == 2"], exit_code=None)
+    diagnosis = classify([_job(failed), _job(slow, "timed_out")])
+    assert diagnosis.category is Category.LINT
+    assert "AssertionError" not in " ".join(k.text for k in diagnosis.key_lines)
+    assert any("timed out by GitHub" in note for note in diagnosis.notes)
 
 
 def test_a_cancelled_job_beside_a_real_failure_does_not_hide_it() -> None:
