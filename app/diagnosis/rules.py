@@ -392,11 +392,96 @@ RULES: tuple[Rule, ...] = (
     _rule(
         BUILD,
         "npm",
-        r"`npm ci` can only install packages when your package\.json and"
-        r" package-lock\.json",
+        r"(?:`npm ci`|cipm|npm ci) (?:command )?can only install (?:packages when your"
+        r" package\.json and package-lock\.json|with an existing package-lock\.json)"
+        r"|package-lock\.json\S* (?:is|are) (?:not in sync|out of (?:sync|date))"
+        r"|cb\(\) never called",
         weight=4,
+        key=8.5,
+        hint=("can only install", "package-lock.json", "never called"),
+    ),
+    # Dependency resolution and lockfiles, package manager by package manager: the project's
+    # manifest and lock disagree, or name something that does not exist.
+    _rule(
+        BUILD,
+        "yarn",
+        r"Your lockfile needs to be updated, but yarn was run with `--frozen-lockfile`"
+        r"|The lockfile would have been (?:modified|created) by this install, which is explicitly"
+        r" forbidden",
+        weight=4,
+        key=8.5,
+        hint=("lockfile",),
+    ),
+    _rule(
+        BUILD,
+        "pnpm",
+        r"ERR_PNPM_(?!META_FETCH_FAIL|FETCH_|ECONN|ETIMEDOUT|EAI_AGAIN)[A-Z_]+",
+        weight=3,
         key=8,
-        hint="npm ci",
+        hint="ERR_PNPM_",
+    ),
+    _rule(
+        BUILD,
+        "bundler",
+        r"Bundler could not find compatible versions for gem|^Could not find gem '"
+        r"|Your bundle is locked to \S+|The gemspecs for path gems changed"
+        r"|You are trying to install in deployment mode after changing",
+        weight=4,
+        key=8.5,
+        hint=(
+            "compatible versions",
+            "Could not find gem",
+            "bundle is locked",
+            "gemspecs",
+            "deployment mode",
+        ),
+    ),
+    _rule(
+        BUILD,
+        "composer",
+        r"Your requirements could not be resolved to an installable set of packages"
+        r"|Your lock file does not contain a compatible set of packages"
+        r"|The lock file is not up to date with the latest changes in composer\.json",
+        weight=4,
+        key=8.5,
+        hint=("requirements could not be resolved", "lock file"),
+    ),
+    _rule(
+        BUILD,
+        "gradle",
+        r"Could not resolve all (?:files|dependencies|artifacts|task dependencies) for"
+        r" configuration"
+        r"|^\s*> Could not (?:find|resolve) [\w.-]+:[\w.-]+(?::[\w.+-]+)?\.?$",
+        weight=3,
+        key=8,
+        hint=("Could not resolve", "Could not find"),
+    ),
+    _rule(
+        BUILD,
+        "maven",
+        r"Could not resolve dependencies for project|Failed to collect dependencies at"
+        r"|was not found in \S+ during a previous attempt",
+        weight=3,
+        key=8,
+        hint=("Could not resolve dependencies", "collect dependencies", "previous attempt"),
+    ),
+    _rule(
+        BUILD,
+        "cargo",
+        r"^error: no matching package named `|needs to be updated but --locked was passed"
+        r"|^error: the lock file \S+ needs to be updated",
+        weight=4,
+        key=8.5,
+        hint=("no matching package", "--locked", "lock file"),
+    ),
+    # The legacy Docker builder's way of saying a RUN step failed.
+    _rule(
+        BUILD,
+        "docker",
+        r"^The command '[^']+' returned a non-zero code: \d+|Docker build failed with exit code",
+        weight=3,
+        key=5,
+        hint=("returned a non-zero code", "Docker build failed"),
     ),
     _rule(
         None,
@@ -926,6 +1011,8 @@ RULES: tuple[Rule, ...] = (
         hint=("Test Files", "Tests ", "Failed Test"),
     ),
     _rule(TEST, "mocha", r"^\s*\d+ failing$", weight=3, key=3, hint="failing"),
+    # jest and vitest list each failed test under its file with a cross.
+    _rule(TEST, None, r"^\s+[✕×] \S.*\(\d+(?:\.\d+)? ?m?s\)$", weight=2, key=8, hint=("✕", "×")),
     _rule(TEST, "mocha", r"^\s+\d+\) \S.*:$", weight=0.5, key=6, hint=") "),
     _rule(
         TEST,
