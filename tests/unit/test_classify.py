@@ -1148,6 +1148,63 @@ CASES = [
         exit_code=124,
     ),
     Case(
+        "bundler-resolution",
+        "bundle install",
+        (
+            "Fetching gem metadata from https://rubygems.org/.........",
+            "Resolving dependencies...",
+            'Bundler could not find compatible versions for gem "rack":',
+            "  In Gemfile:",
+            "    rails (~> 7.1) was resolved to 7.1.3, which depends on",
+            "      rack (>= 2.2.4)",
+        ),
+        Category.BUILD,
+        "bundler",
+        "Bundler could not find compatible versions for gem",
+    ),
+    Case(
+        "composer-resolution",
+        "composer install --no-interaction",
+        (
+            "Loading composer repositories with package information",
+            "Your requirements could not be resolved to an installable set of packages.",
+            "  Problem 1",
+            "    - Root composer.json requires php ^8.3 but your php version (8.2.20) does not"
+            " satisfy that requirement.",
+        ),
+        Category.BUILD,
+        "composer",
+        "Your requirements could not be resolved",
+    ),
+    Case(
+        "yarn-frozen-lockfile",
+        "yarn install --frozen-lockfile",
+        (
+            "yarn install v1.22.22",
+            "[1/4] Resolving packages...",
+            "error Your lockfile needs to be updated, but yarn was run with `--frozen-lockfile`.",
+            "info Visit https://yarnpkg.com/en/docs/cli/install for documentation about this"
+            " command.",
+        ),
+        Category.BUILD,
+        "yarn",
+        "Your lockfile needs to be updated",
+    ),
+    Case(
+        "gradle-resolution",
+        "./gradlew build",
+        (
+            "FAILURE: Build failed with an exception.",
+            "* What went wrong:",
+            "Execution failed for task ':app:compileJava'.",
+            "> Could not resolve all files for configuration ':app:compileClasspath'.",
+            "   > Could not find com.acme:billing-client:2.4.1.",
+        ),
+        Category.BUILD,
+        "gradle",
+        "Could not resolve all files for configuration",
+    ),
+    Case(
         "unknown",
         "./scripts/release-check.sh",
         ("checking release notes",),
