@@ -5,14 +5,16 @@ and to build new rules from a log that came out ``unknown``.  The log is read
 in chunks through the same streaming reader the app uses, so a log of any size
 works, from a file or from standard input (``-``).  It may be a job log as the
 API returns it, the output of ``gh run view --log-failed``, an excerpt copied
-from the web UI, or the run's log archive as downloaded (a zip, recognised by
-its first bytes, whose job logs are read one by one).  Output cut short by the
+from the web UI, a log saved as UTF-16 by Windows PowerShell, or the run's log
+archive as downloaded (a zip, recognised by its first bytes, whose job logs are
+read one by one).  Output cut short by the
 reader (``| head``) ends the command quietly.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import io
 import json
 import os
@@ -30,6 +32,8 @@ from app.diagnosis.model import Diagnosis
 
 CHUNK_BYTES = 64 * 1024
 ZIP_MAGIC = b"PK\x03\x04"
+# A log saved by Windows PowerShell's ``>`` is UTF-16 with a byte-order mark.
+UTF16_BOMS = {codecs.BOM_UTF16_LE: "utf-16-le", codecs.BOM_UTF16_BE: "utf-16-be"}
 # A run's archive holds one log per job (and per step); a matrix of hundreds is still bounded.
 MAX_ZIP_MEMBERS = 2000
 MAX_ZIP_JOBS = 5
@@ -127,9 +131,22 @@ def _diagnose_stream(stream: BinaryIO, job_names: list[str], conclusion: str | N
     if first == ZIP_MAGIC:
         return _diagnose_archive(first, stream, job_names, conclusion)
     reader = LogReader()
-    reader.feed(first)
-    _pump(stream, reader)
+    encoding = UTF16_BOMS.get(first[:2])
+    if encoding is not None:
+        _pump_utf16(first[2:], stream, reader, encoding)
+    else:
+        reader.feed(first)
+        _pump(stream, reader)
     return classify_parsed(reader.finish(), job_names, conclusion)
+
+
+def _pump_utf16(first: bytes, stream: IO[bytes], reader: LogReader, encoding: str) -> None:
+    """Re-encode a UTF-16 log to the UTF-8 the reader works on, chunk by chunk."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    reader.feed(decoder.decode(first).encode("utf-8"))
+    while chunk := stream.read(CHUNK_BYTES):
+        reader.feed(decoder.decode(chunk).encode("utf-8"))
+    reader.feed(decoder.decode(b"", final=True).encode("utf-8"))
 
 
 def _diagnose_archive(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import io
 import json
 import subprocess
@@ -1598,6 +1599,18 @@ def test_the_cli_reads_a_run_log_archive_and_gh_log_failed_output(tmp_path: Path
     out = io.StringIO()
     assert cli.run(argparse.Namespace(logfile=str(gh), job=[], json=True), out) == 0
     assert json.loads(out.getvalue())["failed_steps"] == ["Run bundle exec rspec"]
+
+
+def test_the_cli_reads_a_log_saved_as_utf16_by_powershell(tmp_path: Path) -> None:
+    text = actions_log("bundle exec rspec", ["     Failure/Error: expect(x).to eq(1)"])
+    path = tmp_path / "job.log"
+    path.write_bytes(codecs.BOM_UTF16_LE + text.replace("\n", "\r\n").encode("utf-16-le"))
+    out = io.StringIO()
+    args = argparse.Namespace(logfile=str(path), job=[], json=True, conclusion=None)
+    assert cli.run(args, out) == 0
+    data = json.loads(out.getvalue())
+    assert data["category"] == "test"
+    assert data["key_lines"][0]["text"] == "Failure/Error: expect(x).to eq(1)"
 
 
 def test_the_cli_ends_quietly_when_its_reader_goes_away(tmp_path: Path) -> None:
