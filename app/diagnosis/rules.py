@@ -274,6 +274,26 @@ RULES: tuple[Rule, ...] = (
     ),
     _rule(INFRA, "pip", r"^WARNING: Retrying \(Retry\(total=", weight=2, key=3, hint="Retrying"),
     _rule(INFRA, "git", r"^fatal: unable to access '[^']+': ", weight=5, key=9, hint="fatal:"),
+    # Git refused by the host: a token without access, a repository moved or private. Not the
+    # project's code, and not for a code fix.
+    _rule(
+        INFRA,
+        "git",
+        r"^\s*remote: Repository not found\.|fatal: repository '[^']+' not found"
+        r"|fatal: could not read (?:Username|Password) for|fatal: Authentication failed for"
+        r"|remote: Permission to \S+ denied to|Host key verification failed"
+        r"|The process '[^']*git(?:\.exe)?' failed with exit code 128",
+        weight=5,
+        key=8.5,
+        hint=(
+            "not found",
+            "could not read",
+            "Authentication failed",
+            "Permission to",
+            "Host key",
+            "exit code 128",
+        ),
+    ),
     _rule(INFRA, "curl", r"^curl: \((?:6|7|28|35|52|56)\) ", weight=4, key=8, hint="curl:"),
     _rule(
         INFRA,
@@ -1496,6 +1516,25 @@ RULES: tuple[Rule, ...] = (
         key=7,
         hint=("Total tests run", "FAILED: "),
     ),
+    # Lint tasks run by Gradle (Android lint, detekt, ktlint, Spotless, Checkstyle, PMD...).
+    _rule(
+        LINT,
+        "gradle",
+        r"Execution failed for task '[\w:.-]*:(?:lint|detekt|ktlint|spotless|checkstyle|pmd"
+        r"|spotbugs)\w*'|^(?:> Task )?:[\w:.-]*:?(?:lint|detekt|ktlint|spotless|checkstyle)\w*"
+        r" FAILED$",
+        weight=3,
+        key=4,
+        hint=("Execution failed for task", "FAILED"),
+    ),
+    _rule(
+        LINT,
+        "android lint",
+        r"Lint found (?:\d+ )?errors? in the project; aborting build|^Lint found \d+ errors?",
+        weight=4,
+        key=8.5,
+        hint="Lint found",
+    ),
     # --- Android -----------------------------------------------------------------
     _rule(
         BUILD,
@@ -1586,6 +1625,25 @@ RULES: tuple[Rule, ...] = (
         weight=4,
         key=8,
         hint="error: ",
+    ),
+    # SwiftLint prints its violations in the compiler's shape; the "Violation:" and the rule
+    # name in parentheses say it is a linter.
+    _rule(
+        LINT,
+        "swiftlint",
+        r"^\s*(?P<file>(?:[A-Za-z]:)?[^:\n]*?\.swift):(?P<line>\d+)(?::\d+)?: (?:error|warning):"
+        r" .*Violation: .*\([a-z_]+\)$",
+        weight=5,
+        key=9,
+        hint="Violation:",
+    ),
+    _rule(
+        LINT,
+        "swiftlint",
+        r"^Done linting! Found \d+ violations?, [1-9]\d* serious in \d+ files?",
+        weight=4,
+        key=3,
+        hint="Done linting",
     ),
     # --- Ruby ----------------------------------------------------------------------
     _rule(TEST, "rspec", r"^\s*Failure/Error: ", weight=3, key=9, hint="Failure/Error"),

@@ -1206,6 +1206,23 @@ CASES = [
         "Could not resolve all files for configuration",
     ),
     Case(
+        "swiftlint",
+        "swiftlint lint --strict",
+        (
+            "Linting Swift files in current working directory",
+            "/Users/runner/work/app/app/Sources/App/Cart.swift:41:121: error:"
+            " Line Length Violation: Line should be 120 characters or less; currently it has 134"
+            " characters"
+            " (line_length)",
+            "Done linting! Found 1 violation, 1 serious in 58 files.",
+        ),
+        Category.LINT,
+        "swiftlint",
+        "Line Length Violation",
+        "Sources/App/Cart.swift",
+        41,
+    ),
+    Case(
         "unknown",
         "./scripts/release-check.sh",
         ("checking release notes",),
