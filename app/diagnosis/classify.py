@@ -57,6 +57,8 @@ STEP_VERDICT_CONFIDENCE = 0.9
 # Where the fallback looks for error-looking lines, and how many it offers.
 FALLBACK_WINDOW = 400
 FALLBACK_LINES = 5
+# A rule key line at least this strong means the cause was found (not just a summary line).
+RECOGNISED_KEY = 5.0
 # Job conclusions that mean GitHub stopped the job, whatever it was doing.
 STOPPED_CONCLUSIONS = frozenset({"cancelled", "timed_out"})
 # Steps the runner runs itself: failing there means the job never reached the project's code.
@@ -564,12 +566,15 @@ def _fallback_lines(
 ) -> list[_Candidate]:
     """The lines most likely to matter when no rule knows the tool: error-looking lines near
     the failing step's end, ranked (an error word counts most, closeness to the end breaks
-    ties), then the last meaningful lines when nothing looks like an error.
+    ties), then the last meaningful lines when nothing looks like an error.  When rules did
+    find the cause, only the last few lines are added: more guesses would be noise beside it
+    (and every line offered reaches the fixer's prompt).
 
     A line some rule recognised is skipped: it is a candidate on its own merit already, or
     the rule knows it is no cause (``=== short test summary info ===``, ``Building sdist``).
     Their ranks stay below any rule's key line but above the runner's exit line.
     """
+    recognised = any(m.rule.key >= RECOGNISED_KEY for found in matched for m in found)
     start = max(0, len(lines) - FALLBACK_WINDOW)
     errorish: list[tuple[float, int]] = []
     plain: list[int] = []
@@ -577,7 +582,7 @@ def _fallback_lines(
         text = lines[index]
         if matched[index] or _NOISE.match(text):
             continue
-        if _ERROR_WORDS.search(text):
+        if not recognised and _ERROR_WORDS.search(text):
             closeness = (index - start + 1) / (len(lines) - start)
             errorish.append((3.0 + closeness, index))
         elif len(plain) < 3:

@@ -1652,3 +1652,18 @@ def test_the_cli_explains_a_broken_archive(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "Cannot read the log archive" in result.stderr
+
+
+def test_when_rules_find_the_cause_error_looking_noise_is_not_offered() -> None:
+    output = [
+        "E       KeyError: 'AT'",
+        "FAILED tests/test_tax.py::test_at - KeyError: 'AT'",
+        "note from a fixture: cache error ignored, continuing",
+        "one",
+        "two",
+        "three",
+    ]
+    diagnosis = classify_text(actions_log("pytest", output))
+    texts = [k.text for k in diagnosis.key_lines]
+    assert texts[0] == "E       KeyError: 'AT'"
+    assert "note from a fixture: cache error ignored, continuing" not in texts
