@@ -226,7 +226,8 @@ RULES: tuple[Rule, ...] = (
         INFRA,
         "apt",
         r"Failed to fetch \S+.*(?:Temporary failure resolving|Could not connect"
-        r"|Connection failed|Unable to connect|50[234] |Hash Sum mismatch|Connection timed out)",
+        r"|Connection failed|Unable to connect|50[234] |Hash Sum mismatch|Connection timed out"
+        r"|404\s+Not Found)",
         weight=6,
         key=9,
         hint="Failed to fetch",
@@ -377,6 +378,26 @@ RULES: tuple[Rule, ...] = (
         weight=2.5,
         key=7,
         hint=("returned error", "HTTP ", "status code"),
+    ),
+    # The GitHub API refusing the workflow's token, and coverage uploads failing: services
+    # around the build, not the project's code.
+    _rule(
+        INFRA,
+        "github-api",
+        r"Resource not accessible by integration|HttpError: Bad credentials|^Error: Bad credentials"
+        r"|You have exceeded a secondary rate limit",
+        weight=5,
+        key=8.5,
+        hint=("not accessible by integration", "Bad credentials", "secondary rate limit"),
+    ),
+    _rule(
+        INFRA,
+        "codecov",
+        r"Codecov: Failed to properly upload|(?:Error|error) uploading to (?:https://)?codecov"
+        r"|Rate limit reached\. Please upload with the Codecov repository upload token",
+        weight=5,
+        key=8.5,
+        hint=("Codecov", "codecov"),
     ),
     # --- package managers: resolution and installation ---------------------
     _rule(

@@ -1223,6 +1223,46 @@ CASES = [
         41,
     ),
     Case(
+        "github-token-permissions",
+        "actions/github-script@v7",
+        (
+            "RequestError [HttpError]: Resource not accessible by integration",
+            "    at /home/runner/work/_actions/actions/github-script/v7/dist/index.js:9537:21",
+            "  status: 403,",
+        ),
+        Category.INFRA,
+        "github-api",
+        "Resource not accessible by integration",
+    ),
+    Case(
+        "codecov-upload",
+        "codecov/codecov-action@v4",
+        (
+            "[2024-05-01T10:00:00.000Z] ['error'] There was an error running the uploader:"
+            " Error uploading to https://codecov.io: Error: There was an error fetching the"
+            " storage URL during POST: 429 - {'detail': ErrorDetail(string='Rate limit reached.')}",
+            "Error: Codecov: Failed to properly upload: The process"
+            " '/home/runner/work/_actions/codecov/codecov-action/v4/dist/codecov' failed with exit"
+            " code 255",
+        ),
+        Category.INFRA,
+        "codecov",
+        "Error uploading to https://codecov.io",
+    ),
+    Case(
+        "apt-mirror-404",
+        "sudo apt-get install -y libpq-dev",
+        (
+            "E: Failed to fetch http://azure.archive.ubuntu.com/ubuntu/pool/main/p/postgresql-16"
+            "/libpq5_16.3-0ubuntu0.24.04.1_amd64.deb  404  Not Found [IP: 52.147.219.192 80]",
+            "E: Unable to fetch some archives, maybe run apt-get update or try with --fix-missing?",
+        ),
+        Category.INFRA,
+        "apt",
+        "404  Not Found",
+        exit_code=100,
+    ),
+    Case(
         "unknown",
         "./scripts/release-check.sh",
         ("checking release notes",),
