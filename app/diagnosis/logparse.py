@@ -48,8 +48,10 @@ _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?")
 # ``gh run view --log-failed``: ``job<TAB>step<TAB>`` before the timestamp.
 _GH_PREFIX = re.compile(r"[^\t]{0,300}\t[^\t]{0,300}\t(?=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)")
 # Clock prefixes other hosts and log viewers add: ``20:30:17.169 | ``, ``00:53:41.601<TAB>``,
-# BuildKit's plain progress ``#12 16.51 ``.
-_CLOCK_PREFIX = re.compile(r"\d\d:\d\d:\d\d\.\d+(?: \| ?|\t)|#\d+ \d+\.\d+ ")
+# BuildKit's plain progress ``#12 16.51 ``, linters' own ``2021-08-27 20:45:30 ``.
+_CLOCK_PREFIX = re.compile(
+    r"\d\d:\d\d:\d\d\.\d+(?: \| ?|\t)|#\d+ \d+\.\d+ |\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:[.,]\d+)? "
+)
 # The web UI's line links, left in text copied from it: ``C[10](https://github.com/...)10``.
 _UI_LINK = re.compile(r"\[(\d+)\]\(https://github\.com/[^)\s]*\)")
 # CSI sequences (colours, cursor moves), OSC sequences (titles, hyperlinks) and

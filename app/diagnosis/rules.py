@@ -1919,6 +1919,60 @@ RULES: tuple[Rule, ...] = (
         hint=")",
     ),
     _rule(LINT, "golangci-lint", r"^\* [a-z][\w-]*: \d+$", weight=1, hint="* "),
+    # --- shell, YAML, workflows, Dockerfiles, commit messages ------------------------
+    _rule(
+        LINT,
+        "shellcheck",
+        r"^(?:(?:Notice|Warning|Error): )?(?P<file>\S+\.(?:sh|bash|ksh|zsh)):(?P<line>\d+):\d+:"
+        r" (?:note|info|style|warning|error): .* \[SC\d{4}\]$",
+        weight=4,
+        key=8.5,
+        hint="[SC",
+    ),
+    _rule(
+        LINT,
+        "shellcheck",
+        r"^In \S+ line \d+:$|\bSC\d{4}(?::\w+:\d+:\d+)?: |^\s*\^-+ SC\d{4} ",
+        weight=3,
+        key=4,
+        hint=(" line ", "SC"),
+    ),
+    _rule(
+        LINT,
+        "actionlint",
+        r"^(?P<file>\.github/workflows/\S+\.ya?ml):(?P<line>\d+):\d+: .+ \[[a-z-]+\]$",
+        weight=4,
+        key=8.5,
+        hint=".github/workflows/",
+    ),
+    _rule(
+        LINT, "super-linter", r"Found errors in \[[\w-]+\] linter!", weight=4, key=4, hint="linter!"
+    ),
+    _rule(
+        LINT,
+        "yamllint",
+        r"^(?:Error|Warning): \[[a-z-]+\] \S|^(?P<file>\S+\.ya?ml):(?P<line>\d+):\d+:"
+        r" \[(?:error|warning)\] ",
+        weight=3,
+        key=8,
+        hint=("] ",),
+    ),
+    _rule(
+        LINT,
+        "hadolint",
+        r"^(?P<file>\S*Dockerfile\S*):(?P<line>\d+) (?:DL|SC)\d{4} (?:error|warning|info|style): ",
+        weight=4,
+        key=8.5,
+        hint="Dockerfile",
+    ),
+    _rule(
+        LINT,
+        "commitlint",
+        r"^✖\s+found \d+ problems?, \d+ warnings?|^✖\s+.+ \[[a-z-]+\]$",
+        weight=3,
+        key=7,
+        hint="✖",
+    ),
     # --- Terraform -------------------------------------------------------------------
     _rule(
         BUILD,

@@ -1263,6 +1263,35 @@ CASES = [
         exit_code=100,
     ),
     Case(
+        "hadolint",
+        "hadolint Dockerfile",
+        (
+            "Dockerfile:7 DL3008 warning: Pin versions in apt get install. Instead of `apt-get"
+            " install <package>` use `apt-get install <package>=<version>`",
+            "Dockerfile:12 DL3025 warning: Use arguments JSON notation for CMD and ENTRYPOINT"
+            " arguments",
+        ),
+        Category.LINT,
+        "hadolint",
+        "DL3008 warning: Pin versions in apt get install",
+        "Dockerfile",
+        7,
+    ),
+    Case(
+        "commitlint",
+        "npx commitlint --from origin/main",
+        (
+            "⧗   input: Fixed the thing",
+            "✖   subject may not be empty [subject-empty]",
+            "✖   type may not be empty [type-empty]",
+            "",
+            "✖   found 2 problems, 0 warnings",
+        ),
+        Category.LINT,
+        "commitlint",
+        "subject may not be empty [subject-empty]",
+    ),
+    Case(
         "unknown",
         "./scripts/release-check.sh",
         ("checking release notes",),
