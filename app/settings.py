@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from dotenv import dotenv_values
 
@@ -97,12 +97,13 @@ class Settings:
             self.webhook_secret,
             self.database_url,
             password,
+            unquote(password) if password else None,  # as a database client prints it
             self.status_token,
             self.ci_hook_token,
             self.anthropic_api_key,
             self.openai_api_key,
         )
-        return tuple(v for v in values if v)
+        return tuple(dict.fromkeys(v for v in values if v))
 
 
 def _url_password(url: str | None) -> str | None:

@@ -48,11 +48,12 @@ def secret_variants(value: str) -> set[str]:
     PEM key each base64 line of its body (a partial dump is still a leak)."""
     variants = {value, quote(value, safe="")}
     if "-----BEGIN" in value:
-        variants.update(
-            line.strip()
-            for line in value.splitlines()
-            if line.strip() and not line.startswith("-----")
-        )
+        lines = [line.strip() for line in value.splitlines() if not line.startswith("-----")]
+        variants.update(lines)
+        # Rewrapped or unwrapped, any run of 48 characters of the key's body holds one
+        # of these aligned 32-character pieces.
+        body = "".join(lines)
+        variants.update(body[i : i + 32] for i in range(0, len(body) - 31, 16))
     return {v for v in variants if len(v) >= MIN_SECRET_LENGTH}
 
 

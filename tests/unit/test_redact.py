@@ -72,3 +72,18 @@ def test_contains_secret_finds_exact_values_only() -> None:
     redact = Redactor(["the-secret-value"])
     assert redact.contains_secret(b"print('the-secret-value')")
     assert not redact.contains_secret(b"ghs_abcdefghijklmnopqrstuvwxyz012345")
+
+
+def test_the_private_key_rewrapped_on_one_line_is_removed() -> None:
+    redact = Redactor(settings().secrets())
+    one_line = "".join(PEM_BODY)
+    out = redact(f"key={one_line[5:120]}")
+    longest_left = max(len(part) for part in out.split(MASK))
+    assert longest_left < 48  # no run long enough to matter survives
+
+
+def test_a_percent_encoded_database_password_is_removed_decoded_too() -> None:
+    s = Settings(app_id=1, private_key=PEM, webhook_secret=None,
+                 database_url="postgresql://app:p%40ss-word-1@db/x")  # fmt: skip
+    out = Redactor(s.secrets())("FATAL: password p@ss-word-1 and p%40ss-word-1 rejected")
+    assert "p@ss-word-1" not in out and "p%40ss-word-1" not in out
