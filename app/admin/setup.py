@@ -77,6 +77,9 @@ STATES_KEY = web.AppKey("setup_states", OrderedDict)
 # Registrations that completed, by the code GitHub sent: reloading the callback
 # page shows the result again instead of refusing a code that was already used.
 DONE_KEY = web.AppKey("setup_done", OrderedDict)
+# Credentials GitHub handed over for a code whose .env write then failed: GitHub
+# accepts a code once, so a reload must retry the write, not the exchange.
+CONVERTED_KEY = web.AppKey("setup_converted", OrderedDict)
 
 
 def web_url_for_api(api_url: str) -> str:
@@ -137,6 +140,7 @@ def build_setup_app(
     )
     app[STATES_KEY] = OrderedDict()
     app[DONE_KEY] = OrderedDict()
+    app[CONVERTED_KEY] = OrderedDict()
     app.router.add_get("/", _setup_page)
     app.router.add_get("/setup", _setup_page)
     app.router.add_get("/setup/callback", _callback)
@@ -246,8 +250,13 @@ async def _callback(request: web.Request) -> web.Response:
             )
         # The state is used up only once the code was exchanged and saved: after a
         # network error or an unwritable .env, reloading this page retries the same code.
-        app_info = await _convert(options.github_api_url, code)
+        converted: OrderedDict[str, dict[str, Any]] = request.app[CONVERTED_KEY]
+        app_info = converted.get(code) or await _convert(options.github_api_url, code)
+        converted[code] = app_info
+        while len(converted) > MAX_PENDING_STATES:
+            converted.popitem(last=False)
         write_env(options.env_path, {key: str(app_info[f]) for f, key in ENV_KEYS.items()})
+        converted.pop(code, None)
         _consume_state(request.app[STATES_KEY], state)
     except SetupFailed as exc:
         return _error_page(exc)
@@ -255,8 +264,8 @@ async def _callback(request: web.Request) -> web.Response:
         return _error_page(
             SetupFailed(
                 f"The credentials could not be written to {options.env_path}: {exc.strerror}.",
-                "Make that file writable for this user, then reload this page: the same code"
-                " is tried again (GitHub accepts it for an hour).",
+                "Make that file writable for this user, then reload this page: the credentials"
+                " GitHub already handed over are written then (nothing is registered twice).",
                 500,
             )
         )

@@ -27,7 +27,13 @@ import yaml
 from aiohttp import web
 from dotenv import dotenv_values
 
-from app.admin.setup import MANIFEST_PATH, build_setup_app, format_env_value, write_env
+from app.admin.setup import (
+    MANIFEST_PATH,
+    build_setup_app,
+    format_env_value,
+    web_url_for_api,
+    write_env,
+)
 from tests.browser import chromium, click, navigate
 
 SETUP_KEYS = (
@@ -270,6 +276,65 @@ async def test_each_state_is_good_for_one_registration(setup: Setup) -> None:
     status, text = await get(f"{setup.url}/setup/callback?code=second&state={state}")
     assert status == 400
     assert "unknown state" in text
+
+
+async def test_a_callback_that_failed_on_the_network_is_retried_with_the_same_code(
+    setup: Setup,
+) -> None:
+    _, _, state = await start_registration(setup)
+    setup.fake.add_manifest_code("flaky-code")
+    setup.fake.inject("POST", "/app-manifests/*/conversions", status=0, reset_connection=True)
+    callback = f"{setup.url}/setup/callback?code=flaky-code&state={state}"
+    status, text = await get(callback)
+    assert status == 502 and "could not be reached" in text
+    assert not setup.env_path.exists()
+
+    status, text = await get(callback)  # the person reloads the page
+    assert status == 200 and "ci-fix-loop is registered" in text
+    assert dotenv_values(setup.env_path)["APP_ID"] == str(setup.fake.app_id)
+    status, text = await get(callback)  # and again: the same page, nothing registered twice
+    assert status == 200 and "ci-fix-loop is registered" in text
+
+
+async def test_a_failed_env_write_is_retried_without_asking_github_again(setup: Setup) -> None:
+    _, _, state = await start_registration(setup)
+    setup.fake.add_manifest_code("once")
+    setup.env_path.mkdir()  # .env cannot be replaced: the write fails after the exchange
+    callback = f"{setup.url}/setup/callback?code=once&state={state}"
+    status, text = await get(callback)
+    assert status == 500 and "could not be written" in text and "reload this page" in text
+    setup.env_path.rmdir()
+
+    status, text = await get(callback)
+    assert status == 200 and "ci-fix-loop is registered" in text
+    conversions = [r for r in setup.fake.requests if r.path.endswith("/conversions")]
+    assert len(conversions) == 1  # GitHub accepts a code once; the reload did not reuse it
+    assert dotenv_values(setup.env_path)["WEBHOOK_SECRET"] == setup.fake.webhook_secret
+
+
+async def test_links_come_from_githubs_html_url_and_the_last_step_names_the_fixer(
+    setup: Setup,
+) -> None:
+    _, _, state = await start_registration(setup)
+    setup.fake.add_manifest_code("c")
+    status, text = await get(f"{setup.url}/setup/callback?code=c&state={state}")
+    assert status == 200
+    assert f'href="https://github.com/apps/{setup.fake.app_slug}/installations/new"' in text
+    for option in ("FIXER_COMMAND", "ANTHROPIC_API_KEY", "FIXER=none"):
+        assert option in text
+
+
+@pytest.mark.parametrize(
+    ("api", "web_host"),
+    [
+        ("https://api.github.com", "https://github.com"),
+        ("https://ghe.example.com/api/v3", "https://ghe.example.com"),
+        ("https://ghe.example.com/api/v3/", "https://ghe.example.com"),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+    ],
+)
+def test_the_github_web_host_follows_the_api_url(api: str, web_host: str) -> None:
+    assert web_url_for_api(api) == web_host
 
 
 async def test_a_missing_code_is_explained(setup: Setup) -> None:
