@@ -175,3 +175,20 @@ def test_cli_judges_with_defaults_when_the_trees_own_config_is_invalid(tmp_path)
     result = _cli(str(tmp_path / "before"), str(tmp_path / "after"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Judging with the default guard settings" in result.stderr
+
+
+def test_the_guard_reads_no_file_through_a_planted_symlinked_folder(tmp_path: Path) -> None:
+    from app.fix.guard.tree import DirView
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("app secret\n")
+    root = tmp_path / "checkout"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "ok.py").write_text("x = 1\n")
+    (root / "tests").symlink_to(outside)
+    view = DirView(root)
+    assert view.read("src/ok.py") == b"x = 1\n"
+    assert view.read("tests/secret.txt") is None
+    assert view.read("../outside/secret.txt") is None
+    assert view.read(str(outside / "secret.txt")) is None

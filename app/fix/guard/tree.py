@@ -12,7 +12,7 @@ import os
 import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 REGULAR, EXECUTABLE, SYMLINK, GITLINK = "100644", "100755", "120000", "160000"
@@ -79,9 +79,23 @@ class DirView:
         self._root = root
 
     def read(self, path: str) -> bytes | None:
-        target = self._root / path
+        """The file's bytes; None unless every component is a real directory or file.
+
+        An agent can plant a symlinked folder (``tests -> /``): checking only
+        the last component would let the guard read, and quote, files outside
+        the checkout.
+        """
+        parts = PurePosixPath(path).parts
+        if not parts or PurePosixPath(path).is_absolute() or ".." in parts:
+            return None
+        target = self._root
         try:
-            if not stat.S_ISREG(os.lstat(target).st_mode):
+            for part in parts:
+                target = target / part
+                mode = os.lstat(target).st_mode
+                if stat.S_ISLNK(mode):
+                    return None
+            if not stat.S_ISREG(mode):
                 return None
             return target.read_bytes()
         except OSError:
