@@ -565,10 +565,12 @@ class Engine:
         )
         if decision.step is Step.RERUN:
             await self._reporter.rerun_failed_jobs(gh, loop)
-            await self.store.update_loop(
+            rerunning = await self.store.update_loop(
                 loop.id, expect=[LoopState.QUEUED], now=self._clock(), state=LoopState.RERUNNING
             )
             await self._event(loop, "rerun", reason=decision.reason)
+            if rerunning is not None:
+                await self._reporter.progress(gh, rerunning, config)  # "re-running the jobs"
             return
 
         decision = before_iteration(

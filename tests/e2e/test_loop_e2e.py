@@ -251,6 +251,8 @@ async def test_infra_failure_is_rerun_first_and_a_green_rerun_ends_flaky_at_no_c
     loop = await only_loop(harness)
     assert loop.state is LoopState.RERUNNING
     assert harness.fake.calls("POST", f"/repos/{REPO}/actions/runs/{run['id']}/rerun-failed-jobs")
+    [check] = harness.fake.check_runs(REPO)  # the step is shown while the jobs run again
+    assert check.output["title"] == "infra failure: re-running the failed jobs"
     await rerun_attempt(harness, run, "success")
 
     loop = await only_loop(harness)
