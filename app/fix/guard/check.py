@@ -317,6 +317,42 @@ def _guarded(
 _DONE = {"adds": "added", "removes": "removed", "changes": "changed"}
 
 
+def _kind(key: str) -> str:
+    """What a support key names without its owner: ``TestMul.setUp`` is a ``setUp``."""
+    return key.rsplit(".", 1)[-1] if "." in key else key.split(" ", 1)[0]
+
+
+def _pair_renamed(
+    before: dict[str, Definition], after: dict[str, Definition], judge: _Judgement, path: str
+) -> tuple[dict[str, Definition], dict[str, Definition]]:
+    """Match a removed definition with an added one of the same kind that keeps its content.
+
+    A consistent rename (a test class, a fixture) moves ``TestMul.setUp`` to
+    ``TestMultiply.setUp``; it is compared, not reported as removed.
+    """
+    gone = [k for k in before if k not in after]
+    new = [k for k in after if k not in before]
+    before, after = dict(before), dict(after)
+    for old_key in gone:
+        old = before[old_key]
+        match = next(
+            (
+                k
+                for k in new
+                if _kind(k) == _kind(old_key)
+                and not (Counter(old.literals) - Counter(after[k].literals))
+                and after[k].checks >= old.checks
+                and after[k].mocks <= old.mocks
+            ),
+            None,
+        )
+        if match is not None:
+            new.remove(match)
+            judge.test_changes.append(f"{path}: {old_key} renamed to {match}")
+            after[old_key] = after.pop(match)
+    return before, after
+
+
 def _support(
     path: str,
     before: dict[str, Definition],
@@ -326,6 +362,7 @@ def _support(
     existing: bool,
 ) -> None:
     """Fixtures, setup and test data: they may change shape, not lose what they check."""
+    before, after = _pair_renamed(before, after, judge, path)
     for key in sorted(before.keys() | after.keys()):
         old, new = before.get(key), after.get(key)
         if old is None and new is not None:
