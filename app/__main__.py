@@ -1,4 +1,5 @@
-"""Command line: ``python -m app serve | worker | setup | status | config | classify | guard``.
+"""Command line: ``python -m app serve | worker | setup | status | config | classify | guard``
+and ``doctor``.
 
 Every failure a user can cause (missing settings, a busy port, an unwritable
 store, a Python without the app's dependencies) ends with a message that says
@@ -93,6 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     classify_cli.add_parser(commands)
     config_cli.add_parser(commands)
     guard_cli.add_parser(commands)
+    doctor = commands.add_parser(
+        "doctor", help="check settings, key, store, sandbox, fixer and GitHub; one line each"
+    )
+    doctor.add_argument(
+        "--offline", action="store_true", help="skip the GitHub check (no network here)"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "classify":
@@ -105,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_setup_command(args.host, args.port, args.public_url)
     if args.command == "status":
         return print_status(as_json=args.json)
+    if args.command == "doctor":
+        return run_doctor(offline=args.offline)
     if args.command == "serve" and unregistered(env_file=ENV_FILE):
         print(
             "No GitHub App is registered yet (APP_ID, PRIVATE_KEY and WEBHOOK_SECRET are not "
@@ -123,11 +132,46 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.command in ("worker", "serve"):
+        jail_problem = sandbox_problem(settings)
+        if jail_problem:
+            print(f"ci-fix-loop cannot start: {jail_problem}", file=sys.stderr)
+            return 2
     if args.command == "worker":
         return run_worker_command(settings, args)
     if args.host:
         settings = replace(settings, host=args.host)
     return serve_forever(settings, args.port)
+
+
+def sandbox_problem(settings: Settings) -> str | None:
+    """Start a jail once before serving, so a host without user namespaces is found now."""
+    from app.core.errors import SandboxUnavailable
+    from app.fix.sandbox import Sandbox
+
+    try:
+        asyncio.run(Sandbox.from_settings(settings).check())
+    except SandboxUnavailable as exc:
+        return str(exc)
+    return None
+
+
+def warn_if_unjailed(settings: Settings, log: logging.Logger) -> None:
+    if settings.sandbox == "none":
+        log.warning(
+            "SANDBOX=none with INSECURE_NO_SANDBOX=1: repository code (agent, autofix, verify) "
+            "runs UNJAILED with this process's rights: it can read the private key, .env and "
+            "the store, and reach every port. Never use this in production."
+        )
+
+
+def run_doctor(*, offline: bool) -> int:
+    from app.admin.doctor import run_checks
+
+    checks = asyncio.run(run_checks(env_file=ENV_FILE, github=not offline))
+    for check in checks:
+        print(check.line())
+    return 1 if any(check.failed for check in checks) else 0
 
 
 def run_setup_command(host: str, port: int, public_url: str | None) -> int:
@@ -155,6 +199,7 @@ def serve_forever(settings: Settings, port: int | None) -> int:
             "INSECURE_ALLOW_UNSIGNED_WEBHOOKS is on: deliveries are NOT verified. "
             "Anyone who can reach this server can make the app act. Never use this in production."
         )
+    warn_if_unjailed(settings, log)
     listen_port = port or settings.port
     problem = store_problem(settings)
     if problem:
@@ -238,6 +283,7 @@ def metrics_port() -> int:
 def run_worker_command(settings: Settings, args: argparse.Namespace) -> int:
     redactor = Redactor(settings.secrets())
     configure_logging(fmt=settings.log_format, level=settings.log_level, redactor=redactor)
+    warn_if_unjailed(settings, logging.getLogger("app"))
     try:
         from app.worker import WorkerOptions, run_worker
 

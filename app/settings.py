@@ -69,6 +69,7 @@ class Settings:
     unreported_cost_usd: float = DEFAULT_UNREPORTED_COST_USD
     # The jail untrusted code runs in (app.fix.sandbox); ``none`` only with insecure_no_sandbox.
     sandbox: str = "bwrap"
+    private_key_path: Path | None = None  # where the key was read from, for doctor's probe
     insecure_no_sandbox: bool = False
     sandbox_allow_network: bool = False
     sandbox_agent_hosts: tuple[Endpoint, ...] = ()
@@ -192,6 +193,9 @@ def load_settings(
         max_fixer_minutes=reader.number("MAX_FIXER_MINUTES") or 30.0,
         unreported_cost_usd=reader.number("UNREPORTED_COST_USD") or DEFAULT_UNREPORTED_COST_USD,
         sandbox=reader.sandbox_mode(),
+        private_key_path=Path(values["PRIVATE_KEY_PATH"].strip())
+        if values.get("PRIVATE_KEY_PATH", "").strip()
+        else None,
         insecure_no_sandbox=reader.boolean("INSECURE_NO_SANDBOX", False),
         sandbox_allow_network=reader.boolean("SANDBOX_ALLOW_NETWORK", False),
         sandbox_agent_hosts=reader.endpoints("SANDBOX_AGENT_HOSTS"),

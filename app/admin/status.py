@@ -79,6 +79,12 @@ async def build_status(store: Store, settings: Settings, now: float) -> dict[str
         "loops_by_state": await store.count_loops(),
         # Sizes on disk and the oldest row of each kind: is retention keeping up?
         "store": await store.storage(),
+        # Shown so an unjailed installation (SANDBOX=none) is never a surprise.
+        "sandbox": {
+            "mode": settings.sandbox,
+            "insecure": settings.sandbox == "none",
+            "network_for_verify": settings.sandbox_allow_network,
+        },
     }
     if settings.database_url:
         # Scale-out mode: the job queue the workers read is part of the picture.

@@ -45,6 +45,10 @@ class GitHubAuthError(OperatorError):
     """GitHub refused to authenticate the App or to issue an installation token."""
 
 
+class SandboxUnavailable(OperatorError):
+    """The jail for untrusted code cannot start here; the message says what the host lacks."""
+
+
 class SetupFailed(OperatorError):
     """A registration step failed in a way the person can act on (``advice``)."""
 

@@ -53,6 +53,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.core.errors import SandboxUnavailable
 from app.fix.egress import PROXY_PORT, EgressGate, Endpoint
 from app.settings import Settings
 
@@ -370,10 +371,6 @@ class Limits:
             (resource.RLIMIT_CORE, 0),
         ):
             resource.setrlimit(kind, (value, value))
-
-
-class SandboxUnavailable(RuntimeError):
-    """The jail cannot start on this host; the message says what the operator must change."""
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,9 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
+from app.core.errors import SandboxUnavailable
 from app.fix.fixers.base import TRANSCRIPT_TAIL, FixRequest, FixResult
-from app.fix.sandbox import Network, Sandbox, SandboxUnavailable, tail_text
+from app.fix.sandbox import Network, Sandbox, tail_text
 from app.settings import DEFAULT_UNREPORTED_COST_USD
 
 STDOUT_KEPT = 1024 * 1024  # enough for a JSON result object; the rest is transcript
