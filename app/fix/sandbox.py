@@ -446,11 +446,14 @@ class Sandbox:
             network = Network.NONE
         async with self._jail(argv, workspace, network, extra_env) as (args_file, command):
             info_file = args_file.with_name("info")
+            bwrap = shutil.which(self.bwrap)
+            if bwrap is None:
+                raise SandboxUnavailable(_BWRAP_MISSING.format(bwrap=self.bwrap))
             with args_file.open("rb") as args, info_file.open("wb") as info:
                 try:
                     outcome = await run_process(
                         [
-                            self.bwrap,
+                            bwrap,
                             "--args",
                             str(args.fileno()),
                             "--info-fd",
@@ -572,6 +575,8 @@ class Sandbox:
             args += ["--bind", str(shared), str(shared)]
         real = str(workspace.resolve())
         args += ["--bind", real, real, "--chdir", real]
+        # The root is bwrap's own tmpfs: read-only too, so /etc cannot be planted on.
+        args += ["--remount-ro", "/"]
         return args
 
     async def check(self) -> None:
@@ -583,7 +588,7 @@ class Sandbox:
         if self.mode is SandboxMode.NONE:
             return
         with tempfile.TemporaryDirectory(prefix="ci-fix-check-") as probe:
-            outcome = await self.run(["true"], workspace=Path(probe), timeout_s=60)
+            outcome = await self.run(["/bin/sh", "-c", ":"], workspace=Path(probe), timeout_s=60)
         if outcome.exit_code != 0:
             raise SandboxUnavailable(explain_failure(outcome.stderr.decode(errors="replace")))
 
