@@ -7,6 +7,13 @@ anything off is recorded in ``problems`` and answered 400, which the SDKs do not
 retry.  Replies come from a queue scripted by the test; every request body is
 recorded so a test can assert what reached the model (and what did not: secrets).
 
+Streaming (``"stream": true``, as agent CLIs such as Claude Code send) is answered
+with the Messages API's server-sent events; a scripted turn may then be a tool call
+(``fake.tool_use("Read", {"file_path": "{cwd}/calc.py"})``), where ``{cwd}`` is the
+agent's working directory as its own request states it ("Primary working
+directory: ...").  Requests the agent makes on the side (no ``tools``, e.g. a title)
+get a short text and consume nothing from the script.
+
 Usage::
 
     async with FakeModel(api_key="sk-test") as fake:
@@ -18,6 +25,8 @@ Usage::
 
 from __future__ import annotations
 
+import json
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +41,19 @@ class Scripted:
     input_tokens: int
     output_tokens: int
     stop: str | None = None  # None: a normal end; "max_tokens": cut off
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A scripted ``tool_use`` turn; string values may hold ``{cwd}``."""
+
+    name: str
+    input: dict[str, Any]
+    input_tokens: int = 100
+    output_tokens: int = 20
+
+
+WORKING_DIRECTORY = re.compile(r"Primary working directory: ([^\s\\\"]+)")
 
 
 @dataclass
@@ -56,7 +78,7 @@ class Recorded:
 @dataclass
 class FakeModel:
     api_key: str
-    replies: deque[Scripted] = field(default_factory=deque)
+    replies: deque[Scripted | ToolCall] = field(default_factory=deque)
     requests: list[Recorded] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     base_url: str = ""
@@ -80,6 +102,10 @@ class FakeModel:
     ) -> None:
         self.replies.append(Scripted(text, input_tokens, output_tokens, stop))
 
+    def tool_use(self, name: str, tool_input: dict[str, Any]) -> None:
+        """Script a streamed turn that calls ``name`` (the agent runs it and asks again)."""
+        self.replies.append(ToolCall(name, tool_input))
+
     async def __aenter__(self) -> FakeModel:
         self._runner, self.base_url = await serve_model_api(self._messages, self._chat)
         return self
@@ -101,9 +127,18 @@ class FakeModel:
             extra_ok=bool(request.headers.get("anthropic-version")),
         )
         self.requests.append(Recorded("anthropic", dict(request.headers), body))
+        if body.get("stream") and not body.get("tools"):
+            self.problems[:] = [p for p in self.problems if p != "no scripted reply left"]
+            return await _stream(request, body, Scripted("ok", 10, 2), "")
         if problems:
             return _error(problems)
         scripted = self.replies.popleft()
+        if body.get("stream"):
+            found = WORKING_DIRECTORY.search(json.dumps(body))
+            return await _stream(request, body, scripted, found.group(1) if found else "")
+        if isinstance(scripted, ToolCall):
+            self.problems.append("a tool call scripted for a request that does not stream")
+            return _error("a tool call needs a streaming request")
         return web.json_response(
             {
                 "id": f"msg_{len(self.requests)}",
@@ -132,6 +167,9 @@ class FakeModel:
         if problems:
             return _error(problems)
         scripted = self.replies.popleft()
+        if isinstance(scripted, ToolCall):
+            self.problems.append("a tool call scripted for the OpenAI API")
+            return _error("tool calls are scripted for the Anthropic API only")
         return web.json_response(
             {
                 "id": f"chatcmpl-{len(self.requests)}",
@@ -172,6 +210,60 @@ class FakeModel:
             found.append("no scripted reply left")
         self.problems.extend(found)
         return "; ".join(found)
+
+
+async def _stream(
+    request: web.Request, body: dict[str, Any], turn: Scripted | ToolCall, cwd: str
+) -> web.StreamResponse:
+    """One assistant turn as the Messages API streams it (server-sent events)."""
+    if isinstance(turn, ToolCall):
+        block: dict[str, Any] = {
+            "type": "tool_use",
+            "id": f"toolu_{id(turn):x}",
+            "name": turn.name,
+            "input": {},
+        }
+        arguments = json.loads(json.dumps(turn.input).replace("{cwd}", cwd))
+        delta = {"type": "input_json_delta", "partial_json": json.dumps(arguments)}
+        stop = "tool_use"
+    else:
+        block = {"type": "text", "text": ""}
+        delta = {"type": "text_delta", "text": turn.text}
+        stop = turn.stop or "end_turn"
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    message = {
+        "id": f"msg_{id(turn):x}",
+        "type": "message",
+        "role": "assistant",
+        "model": body["model"],
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": turn.input_tokens, "output_tokens": 1},
+    }
+    events = [
+        ("message_start", {"type": "message_start", "message": message}),
+        (
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": block},
+        ),
+        ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop, "stop_sequence": None},
+                "usage": {"output_tokens": turn.output_tokens},
+            },
+        ),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+    for event, data in events:
+        await response.write(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())
+    await response.write_eof()
+    return response
 
 
 def bearer(header: str | None) -> str | None:
