@@ -77,6 +77,7 @@ def test_the_cli_prints_one_line_per_check_and_exits_non_zero(tmp_path: Path) ->
         "PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----",
         "WEBHOOK_SECRET": "x",
         "STORE_PATH": str(tmp_path / "store.sqlite3"),
+        "FIXER": "none",
     }
     result = subprocess.run(
         [sys.executable, "-m", "app", "doctor", "--offline"],
@@ -103,6 +104,7 @@ def test_start_up_refuses_a_sandbox_that_cannot_start(tmp_path: Path) -> None:
         "PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----",
         "WEBHOOK_SECRET": "x",
         "STORE_PATH": str(tmp_path / "store.sqlite3"),
+        "FIXER": "none",
     }
     result = subprocess.run(
         [sys.executable, "-m", "app", "serve", "--port", "0"],
@@ -126,6 +128,7 @@ def test_unjailed_mode_is_refused_without_the_insecure_flag(tmp_path: Path) -> N
         "PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----",
         "WEBHOOK_SECRET": "x",
         "SANDBOX": "none",
+        "FIXER": "none",
     }
     result = subprocess.run(
         [sys.executable, "-m", "app", "serve"],
