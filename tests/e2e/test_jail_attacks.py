@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,9 +77,14 @@ async def start(app_harness: HarnessFactory, where: Installation, fixer_command:
     )
 
 
+DAEMONS = {"agent": "300.901", "verify": "300.902", "unjailed": "300.903"}
+
+
 def attack(where: Installation, name: str, *flags: str) -> str:
     """The attacker's command line; it reports to ``channel/<name>.json``."""
-    return shlex.join([sys.executable, str(ATTACKER), str(where.channel), name, *flags])
+    return shlex.join(
+        [sys.executable, str(ATTACKER), str(where.channel), name, DAEMONS[name], *flags]
+    )
 
 
 def aim(harness: Harness, where: Installation) -> None:
@@ -114,7 +120,7 @@ async def test_a_hostile_agent_reaches_nothing_of_the_app(
 
     results = json.loads((installation.channel / "agent.json").read_text())
     assert results == dict.fromkeys(ATTEMPTS, "blocked")
-    assert processes_with("sleep 300.909") == [], "the setsid daemon died with the jail"
+    assert processes_with(f"sleep {DAEMONS['agent']}") == [], "the daemon died with the jail"
     await assert_published(harness)
 
 
@@ -134,7 +140,7 @@ async def test_a_hostile_verify_command_reaches_nothing_and_leaves_nothing_runni
 
     results = json.loads((installation.channel / "verify.json").read_text())
     assert results == dict.fromkeys(ATTEMPTS, "blocked")
-    assert processes_with("sleep 300.909") == [], "the setsid daemon died with the jail"
+    assert processes_with(f"sleep {DAEMONS['verify']}") == [], "the daemon died with the jail"
     await assert_published(harness)
 
 
@@ -152,5 +158,9 @@ async def test_without_the_jail_the_same_agent_reaches_the_apps_secrets(
     await fix_calc(harness)
 
     results = json.loads((installation.channel / "unjailed.json").read_text())
+    survivors = processes_with(f"sleep {DAEMONS['unjailed']}")
+    for pid in survivors:
+        os.kill(pid, signal.SIGKILL)
     for reached in (".env", "key", "store", "app port", "signal the app"):
         assert results[reached] == "leaked", reached
+    assert survivors, "unjailed, the setsid daemon outlived the run"

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """A hostile agent: tries everything the jail must prevent, reports which worked, then fixes.
 
-argv: CHANNEL NAME [--fix].  CHANNEL is the one directory the test shares with the
+argv: CHANNEL NAME SECONDS [--fix].  CHANNEL is the one directory the test shares with the
 jail; its ``target.json`` says where the app keeps everything (``app_dir``,
 ``app_port``, ``db_port``, ``app_pid``).  For each attempt it records ``"leaked"``
 or ``"blocked"`` (never the values it read) in ``CHANNEL/NAME.json``.  With
 ``--fix`` it then fixes calc.py like an honest agent, so the loop goes on to publish.
+It leaves a ``setsid sleep SECONDS`` daemon behind, which the test looks for by its
+command line.
 """
 
 import contextlib
@@ -70,7 +72,7 @@ results = {
 }
 # A daemon that would wait for the next repository's checkout.
 subprocess.Popen(
-    ["setsid", "sh", "-c", "exec sleep 300.909"],
+    ["setsid", "sleep", sys.argv[3]],
     stdin=subprocess.DEVNULL,
     stdout=subprocess.DEVNULL,
     stderr=subprocess.DEVNULL,
