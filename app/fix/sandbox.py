@@ -14,7 +14,7 @@ which starts it under bubblewrap (``bwrap``) with:
 * an environment *built* from an allow-list (``--clearenv``), so a secret added
   to the app later cannot leak by default; the arguments, values included, go to
   bwrap through a pipe (``--args``), never on a command line other users can read;
-* resource limits (address space, processes, file size, CPU time) set with
+* resource limits (memory, processes, file size, CPU time) set with
   ``setrlimit`` before bwrap starts, inherited by everything inside;
 * one life: the pid namespace's init dies with bwrap (``--die-with-parent``) and
   takes every process inside with it, ``setsid`` daemons included, when the step

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from app.admin.doctor import Status, run_checks
 from tests.fakes.github import FakeGitHub
-from tests.harness import WEBHOOK_SECRET
+from tests.harness import WEBHOOK_SECRET, HarnessFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -141,3 +142,44 @@ def test_unjailed_mode_is_refused_without_the_insecure_flag(tmp_path: Path) -> N
     )
     assert result.returncode == 2
     assert "INSECURE_NO_SANDBOX=1" in result.stderr
+
+
+async def test_an_unjailed_app_says_so_at_start_and_on_status(
+    tmp_path: Path, app_harness: HarnessFactory
+) -> None:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(ROOT),
+        "APP_ID": "12",
+        "PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----",
+        "WEBHOOK_SECRET": "x",
+        "STORE_PATH": str(tmp_path / "store.sqlite3"),
+        "HOST": "127.0.0.1",
+        "PORT": "0",
+        "FIXER": "none",
+        "SANDBOX": "none",
+        "INSECURE_NO_SANDBOX": "1",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app", "serve", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert process.stderr is not None
+        said = ""
+        async with asyncio.timeout(60):
+            while "UNJAILED" not in said:
+                line = await process.stderr.readline()
+                assert line, f"the app ended without the warning:\n{said}"
+                said += line.decode()
+    finally:
+        process.terminate()
+        await process.wait()
+    assert "Never use this in production" in said
+
+    harness = await app_harness(sandbox="none", insecure_no_sandbox=True)
+    response = await harness.client.get(
+        "/status", headers={"Authorization": f"Bearer {harness.settings.status_token}"}
+    )
+    assert (await response.json())["sandbox"]["mode"] == "none"
+    assert (await response.json())["sandbox"]["insecure"] is True
