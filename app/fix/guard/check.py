@@ -118,13 +118,14 @@ def _path_rules(change: FileChange, judge: _Judgement, references: set[str]) -> 
     """Path policy; True when the path is configuration (its content is not judged further)."""
     path, before, after = change.path, change.before, change.after
     config = judge.config
+    first = _first_changed_line(change)
     hit = next((p for p in config.forbidden_paths if matches_glob(path, p)), None)
     if hit:
         judge.add(
             violation(
                 "forbidden-path",
                 path,
-                None,
+                first,
                 f"is under the forbidden path `{hit}`",
                 "the fix must not touch it; change the code or tests instead",
             )
@@ -203,7 +204,7 @@ def _path_rules(change: FileChange, judge: _Judgement, references: set[str]) -> 
             violation(
                 rule,
                 path,
-                None,
+                first,
                 f"changes {what}, which decides what CI runs and how it judges the result",
                 f"fix the code instead, {_ALLOW_HINT}",
             )
@@ -221,7 +222,7 @@ def _path_rules(change: FileChange, judge: _Judgement, references: set[str]) -> 
             violation(
                 "ci-script",
                 path,
-                None,
+                first,
                 "changes a file the CI configuration runs",
                 f"fix the code it checks instead, {_ALLOW_HINT}",
             )
@@ -232,7 +233,7 @@ def _path_rules(change: FileChange, judge: _Judgement, references: set[str]) -> 
             violation(
                 "test-fixture",
                 path,
-                None,
+                first,
                 "changes a manual mock, which replaces a module in every test that imports it",
                 _TEST_ADVICE,
             )
@@ -243,12 +244,24 @@ def _path_rules(change: FileChange, judge: _Judgement, references: set[str]) -> 
             violation(
                 "test-data",
                 path,
-                None,
+                first,
                 "changes or deletes test data (expected output, snapshots, fixtures)",
                 _TEST_ADVICE,
             )
         )
     return False
+
+
+def _first_changed_line(change: FileChange) -> int | None:
+    """Where a text file's change starts (for a path-level rule's sentence), if it is text."""
+    before, after = _text(change.before), _text(change.after)
+    if before is None and after is None:
+        return None
+    if before is None or after is None:
+        return 1
+    added, removed = line_changes(before, after)
+    numbers = [line.number for line in added] or [line.number for line in removed]
+    return min(numbers) if numbers else None
 
 
 def _escapes(path: str, target: bytes) -> bool:
