@@ -52,6 +52,9 @@ _GH_PREFIX = re.compile(r"[^\t]{0,300}\t[^\t]{0,300}\t(?=\d{4}-\d\d-\d\dT\d\d:\d
 _CLOCK_PREFIX = re.compile(
     r"\d\d:\d\d:\d\d\.\d+(?: \| ?|\t)|#\d+ \d+\.\d+ |\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:[.,]\d+)? "
 )
+# Monorepo task runners (Turborepo) prefix each line of a task with ``package:task: ``; the
+# task part starts with a letter, so ``src/a.go:12: ...`` is never taken for one.
+_TASK_PREFIX = re.compile(r"[A-Za-z@][\w@/.-]{0,80}:[A-Za-z][\w:-]{0,40}: (?=\S)")
 # The web UI's line links, left in text copied from it: ``C[10](https://github.com/...)10``.
 _UI_LINK = re.compile(r"\[(\d+)\]\(https://github\.com/[^)\s]*\)")
 # CSI sequences (colours, cursor moves), OSC sequences (titles, hyperlinks) and
@@ -96,6 +99,10 @@ def clean_line(raw: str) -> str:
         raw = _ANSI.sub("", raw)
     if "](https://github.com/" in raw:
         raw = _UI_LINK.sub(r"\1", raw)
+    if ": " in raw[:130] and (raw[:1].isalpha() or raw[:1] == "@"):
+        task = _TASK_PREFIX.match(raw)
+        if task:
+            raw = raw[task.end() :]
     if "\r" in raw:
         # A progress bar redraws the line: what remains on screen is the last part.
         raw = raw.rsplit("\r", 1)[-1] or raw.replace("\r", "")

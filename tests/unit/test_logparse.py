@@ -243,3 +243,12 @@ def test_an_excerpt_without_a_step_header_has_no_failing_step() -> None:
     assert parsed.failing_step is None
     assert parsed.exit_code == 1
     assert "error: root manifest not found" in parsed.failing_lines
+
+
+def test_a_monorepo_task_prefix_is_removed_but_file_locations_are_kept() -> None:
+    assert clean_line("web:typecheck: src/a.ts(1,14): error TS2322: x") == (
+        "src/a.ts(1,14): error TS2322: x"
+    )
+    assert clean_line("@acme/ui:test:unit: FAIL src/b.test.ts") == "FAIL src/b.test.ts"
+    for kept in ("src/a.go:12: undefined: x", "Error: Cannot find module", "main.tf:6: y"):
+        assert clean_line(kept) == kept
