@@ -720,6 +720,32 @@ RULES: tuple[Rule, ...] = (
         hint=("rated at", "*************"),
     ),
     _rule(LINT, "black", r"^would reformat " + _PATH, weight=3, key=8, hint="would reformat"),
+    # pre-commit's report: one dotted line per hook, then what the failing hook said or did.
+    _rule(
+        LINT,
+        "pre-commit",
+        r"^\S.*?\.{4,}(?:\(no files to check\))?Failed$",
+        weight=2,
+        key=6,
+        hint="Failed",
+    ),
+    _rule(
+        LINT,
+        "pre-commit",
+        r"^- files were modified by this hook$|^- hook id: \S+$",
+        weight=1,
+        hint=("files were modified", "hook id"),
+    ),
+    _rule(
+        LINT,
+        "black",
+        r"^reformatted " + _PATH + r"$|^\d+ files? reformatted(?:, \d+ files? left unchanged)?\.$",
+        weight=3,
+        key=7,
+        hint="reformatted",
+    ),
+    # Fixer hooks (trailing whitespace, end of file, isort) name each file they rewrote.
+    _rule(LINT, "pre-commit", r"^Fixing " + _PATH + r"$", weight=2, key=7, hint="Fixing "),
     _rule(
         LINT,
         "black",
