@@ -475,7 +475,7 @@ class _Analyzer:
                     node.parent.type == "call_expression"
                     and node == node.parent.child_by_field_name("function")
                 )
-                if called and name in X_NAMES:
+                if called and (name in X_NAMES or (name == "pending" and self.facts.collected)):
                     self._mark("test-skip", name, node, f"adds `{name}`, a skipped test")
                 elif called and name in F_NAMES and self.facts.collected:
                     self._mark(

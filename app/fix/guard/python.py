@@ -41,6 +41,7 @@ SKIP_NAMES = frozenset(
         "XFailed",
         "skip_if",
         "skip_unless",
+        "nottest",
     }
 )
 EXIT_CALLS = frozenset({"sys.exit", "os._exit", "pytest.exit", "exit", "quit", "os.abort"})
