@@ -116,7 +116,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(verdict.to_json(), indent=2, ensure_ascii=False), file=out)
+        data = {**verdict.to_json(), "category": args.category}
+        print(json.dumps(data, indent=2, ensure_ascii=False), file=out)
     else:
         print(render(verdict), file=out)
     return 0 if verdict.ok else 1
