@@ -338,7 +338,7 @@ async def test_an_infra_failure_is_rerun_first_and_a_green_rerun_is_flaky(rig: R
     await rig.fail()
     await rig.work_next()
     assert (await rig.the_loop()).state is LoopState.RERUNNING
-    assert rig.reporter.calls[-1] == "rerun"
+    assert rig.reporter.calls[-2:] == ["rerun", "progress:rerunning"]
     await rig.engine.on_workflow_run(run(conclusion="success", run_attempt=2))
     loop = await rig.the_loop()
     assert loop.state is LoopState.FLAKY
