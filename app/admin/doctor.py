@@ -30,6 +30,7 @@ from app.github.auth import AppAuth
 from app.settings import Settings, load_settings
 
 GITHUB_TIMEOUT_S = 10.0
+PROBE_DONE = "ci-fix-loop probe finished"
 
 
 class Status(enum.StrEnum):
@@ -115,7 +116,11 @@ async def check_sandbox(settings: Settings, env_file: Path) -> Check:
 
 
 async def probe_jail(sandbox: Sandbox, files: Sequence[Path], ports: Sequence[int]) -> list[str]:
-    """What a process in the agent's jail could reach of ``files`` and loopback ``ports``."""
+    """What a process in the agent's jail could reach of ``files`` and loopback ``ports``.
+
+    The probe ends by saying it finished; a probe that could not run (no bash in
+    the jail) reports that instead of an empty, reassuring list.
+    """
     lines = [f"cat {shlex.quote(str(f))} >/dev/null 2>&1 && echo 'read {f}'" for f in files]
     lines += [
         f"(exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null && echo 'connected to port {port}'"
@@ -125,15 +130,22 @@ async def probe_jail(sandbox: Sandbox, files: Sequence[Path], ports: Sequence[in
     lines += [
         f"cat /proc/{app}/environ >/dev/null 2>&1 && echo 'read the app environment'",
         f"kill -0 {app} 2>/dev/null && echo 'could signal pid {app}'",
+        f"echo {PROBE_DONE}",
     ]
     with _scratch() as workspace:
-        outcome = await sandbox.run(
-            ["bash", "-c", "\n".join(lines)],
-            workspace=workspace,
-            network=Network.MODEL,
-            timeout_s=60,
-        )
-    return [line for line in outcome.stdout.decode(errors="replace").splitlines() if line]
+        try:
+            outcome = await sandbox.run(
+                ["bash", "-c", "\n".join(lines)],
+                workspace=workspace,
+                network=Network.MODEL,
+                timeout_s=60,
+            )
+        except FileNotFoundError:
+            return ["the probe could not run (no bash in the jail)"]
+    said = [line for line in outcome.stdout.decode(errors="replace").splitlines() if line]
+    if PROBE_DONE not in said:
+        return [f"the probe did not finish (exit {outcome.exit_code})"]
+    return [line for line in said if line != PROBE_DONE]
 
 
 async def check_fixer(settings: Settings) -> Check:

@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from app.admin.doctor import Status, run_checks
+from app.admin.doctor import Status, probe_jail, run_checks
+from app.fix.sandbox import Sandbox, SandboxMode
 from tests.fakes.github import FakeGitHub
 from tests.harness import WEBHOOK_SECRET, HarnessFactory
 
@@ -183,3 +184,19 @@ async def test_an_unjailed_app_says_so_at_start_and_on_status(
     )
     assert (await response.json())["sandbox"]["mode"] == "none"
     assert (await response.json())["sandbox"]["insecure"] is True
+
+
+async def test_the_probe_reports_what_it_reaches_when_nothing_stops_it(tmp_path: Path) -> None:
+    """The doctor's probe is not vacuous: unjailed, it reads the file and reaches the port."""
+    secret = tmp_path / "key.pem"
+    secret.write_text("PRIVATE\n")
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        unjailed = await probe_jail(Sandbox(mode=SandboxMode.NONE), [secret], [port])
+        jailed = await probe_jail(Sandbox(), [secret], [port])
+    finally:
+        server.close()
+    assert f"read {secret}" in unjailed
+    assert f"connected to port {port}" in unjailed
+    assert jailed == []
