@@ -16,6 +16,7 @@ from app.fix.sandbox import Limits, Network, Sandbox, SandboxMode, explain_failu
 from tests.support import processes_with, sandbox_for_tests
 
 MODEL_KEY = "sk-ant-test-key-that-must-not-show-in-ps"
+APP_SOURCE = Path(__file__).resolve().parents[2] / "app"
 
 
 class Listener:
@@ -78,6 +79,7 @@ async def test_the_apps_files_and_process_are_out_of_reach(tmp_path: Path, works
         [
             *(f"cat {app_dir / n} && echo READ {n}" for n in (".env", "key.pem", "store.sqlite3")),
             f"ls {other} && echo LISTED other workspace",
+            f"ls {APP_SOURCE} && echo LISTED app source",
             f"cat /proc/{os.getpid()}/environ && echo READ app environ",
             f"kill -0 {os.getpid()} && echo SIGNALLED the app",
             "id -u",
