@@ -137,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         if jail_problem:
             print(f"ci-fix-loop cannot start: {jail_problem}", file=sys.stderr)
             return 2
+        for problem in startup_problems(settings):
+            print(f"ci-fix-loop cannot start: {problem}", file=sys.stderr)
+            return 2
     if args.command == "worker":
         return run_worker_command(settings, args)
     if args.host:
@@ -154,6 +157,39 @@ def sandbox_problem(settings: Settings) -> str | None:
     except SandboxUnavailable as exc:
         return str(exc)
     return None
+
+
+STARTUP_GITHUB_TIMEOUT_S = 15.0
+
+
+def startup_problems(settings: Settings) -> list[str]:
+    """The doctor's checks that must pass before anything listens (same code as ``doctor``).
+
+    The key must load as RSA and sign; when GitHub answers, ``GET /app`` must name this
+    App (a key of another App fails here, not at every delivery). GitHub unreachable
+    is only a warning: the app may start before the network is up, and retries.
+    """
+    from app.admin.doctor import check_github, check_key
+
+    key = check_key(settings)
+    if key.failed:
+        where = "PRIVATE_KEY_PATH" if settings.private_key_path else "PRIVATE_KEY"
+        return [f"{where} {key.detail}. Use the .pem GitHub generated for this App."]
+    try:
+        github = asyncio.run(
+            asyncio.wait_for(check_github(settings), timeout=STARTUP_GITHUB_TIMEOUT_S)
+        )
+    except TimeoutError:
+        print(
+            f"warning: {settings.github_api_url} did not answer; starting anyway", file=sys.stderr
+        )
+        return []
+    if github.failed and github.transient:
+        print(f"warning: {github.detail}; starting anyway", file=sys.stderr)
+        return []
+    if github.failed:
+        return [f"{github.detail} (GITHUB_API_URL={settings.github_api_url})."]
+    return []
 
 
 def warn_if_unjailed(settings: Settings, log: logging.Logger) -> None:

@@ -46,6 +46,8 @@ class Check:
     name: str
     status: Status
     detail: str
+    # A failure that may pass on its own (GitHub unreachable): start-up warns, doctor fails.
+    transient: bool = False
 
     @property
     def failed(self) -> bool:
@@ -192,7 +194,12 @@ async def check_github(settings: Settings) -> Check:
                 body = await response.json(content_type=None) if response.status == 200 else {}
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as exc:
-            return Check("github", Status.FAILED, f"{settings.github_api_url} unreachable: {exc}")
+            return Check(
+                "github",
+                Status.FAILED,
+                f"{settings.github_api_url} unreachable: {exc}",
+                transient=True,
+            )
     if status != 200:
         return Check(
             "github",

@@ -280,3 +280,67 @@ async def test_serve_without_any_app_starts_the_setup_page(workdir: Path) -> Non
         assert "Register GitHub App" in page
         assert process.returncode is None
     assert not (workdir / ".env").exists()
+
+
+# --- bad keys are caught at start-up (the doctor's checks) --------------------------------
+
+
+def _ec_key() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def _truncated(pem: str) -> str:
+    lines = pem.strip().splitlines()
+    return "\n".join(lines[:3] + lines[-1:]) + "\n"  # header, two body lines, footer
+
+
+@pytest.mark.parametrize(
+    ("make_key", "expected"),
+    [(lambda _: _ec_key(), "is not an RSA key"), (_truncated, "cannot be loaded as PEM")],
+    ids=["ec-key", "truncated-key"],
+)
+def test_serve_with_an_unusable_key_exits_2_saying_why(
+    workdir: Path, configured: dict[str, str], app_private_key: str, make_key, expected
+) -> None:
+    env = {**configured, "PRIVATE_KEY": make_key(app_private_key).replace("\n", "\\n")}
+    result = run_cli(workdir, env, "serve")
+    assert result.returncode == 2, result.stderr
+    assert f"PRIVATE_KEY {expected}" in result.stderr
+    assert "Traceback" not in result.stderr and "PRIVATE KEY-----" not in result.stderr
+
+
+async def test_serve_with_another_apps_key_exits_2_naming_the_app(
+    workdir: Path, configured: dict[str, str], fake_github
+) -> None:
+    from tests.fakes.github.auth import generate_private_key_pem
+
+    other = await asyncio.to_thread(generate_private_key_pem)
+    env = {
+        **configured,
+        "APP_ID": str(fake_github.app_id),
+        "PRIVATE_KEY": other.replace("\n", "\\n"),
+        "GITHUB_API_URL": fake_github.url,
+    }
+    result = await asyncio.to_thread(run_cli, workdir, env, "serve")
+    assert result.returncode == 2, result.stderr
+    assert "GET /app answered 401" in result.stderr and fake_github.url in result.stderr
+    assert not (workdir / "store.sqlite3").exists()  # refused before anything was opened
+
+
+async def test_serve_starts_when_github_is_unreachable_and_says_so(
+    workdir: Path, configured: dict[str, str]
+) -> None:
+    port = free_port()
+    env = {**configured, "GITHUB_API_URL": f"http://127.0.0.1:{free_port()}", "PORT": str(port)}
+    async with cli_process(workdir, env, "serve") as process:
+        assert process.stderr is not None
+        seen = await read_until(process.stderr, "listening on")
+    assert "unreachable" in seen and "starting anyway" in seen
