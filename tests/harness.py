@@ -120,6 +120,36 @@ class Harness:
             ],
         )
 
+    def pull_request_run(
+        self,
+        head_sha: str,
+        *,
+        branch: str,
+        log: str,
+        head_repo: str | None = None,
+        conclusion: str = "failure",
+        workflow_id: int = 1,
+    ) -> dict[str, Any]:
+        """A ``pull_request`` run of the pull request whose head is ``branch`` (in a fork
+        when ``head_repo`` is given: GitHub then attaches no pull request to the run)."""
+        return self.fake.add_workflow_run(
+            REPO,
+            head_sha=head_sha,
+            head_branch=branch,
+            head_repo=head_repo,
+            event="pull_request",
+            conclusion=conclusion,
+            workflow_id=workflow_id,
+            jobs=[
+                FakeJob(
+                    name="test",
+                    conclusion=conclusion,
+                    steps=[("Set up job", "success"), ("Run tests", conclusion)],
+                    log=log,
+                )
+            ],
+        )
+
     def payload(self, run: dict[str, Any]) -> dict[str, Any]:
         return workflow_run_payload(self.fake, run, installation_id=INSTALLATION_ID)
 

@@ -88,6 +88,16 @@ class EscalationConfig:
     assignees: tuple[str, ...] = ()
 
 
+PULL_REQUEST_MODES = ("off", "suggest", "branch")
+"""How failing pull requests are treated: ignored, fixed as a review of suggested
+changes (nothing pushed; works for forks), or fixed on a ``ci-fix/pr-…`` branch with a
+pull request into the pull request's head branch (same-repository pull requests only)."""
+
+GIVE_UP_ACTIONS = ("escalate", "revert")
+"""What a loop on the default branch does when it gives up: file the escalation issue,
+or also open a pull request reverting the one commit that broke the workflow."""
+
+
 @dataclass(frozen=True)
 class RepoConfig:
     """Everything a repository can decide about how the app treats it."""
@@ -105,6 +115,8 @@ class RepoConfig:
     rerun_flaky_tests: bool = False
     escalation: EscalationConfig = field(default_factory=EscalationConfig)
     dry_run: bool = False
+    pull_requests: str = "off"  # one of PULL_REQUEST_MODES
+    on_give_up: str = "escalate"  # one of GIVE_UP_ACTIONS
     # What the operator's ceilings lowered, one sentence each (app.config.ceilings).
     clamped: tuple[str, ...] = ()
 

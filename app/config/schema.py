@@ -36,6 +36,8 @@ import yaml
 from app.config.model import (
     ALWAYS_FORBIDDEN,
     DEFAULT_MODELS,
+    GIVE_UP_ACTIONS,
+    PULL_REQUEST_MODES,
     BudgetConfig,
     EscalationConfig,
     FixerConfig,
@@ -206,6 +208,33 @@ class Choice:
     def check(self, value: Any, path: str, problems: list[ConfigProblem]) -> None:
         if value not in self.values:
             problems.append(_invalid(path, value, self.allowed))
+
+
+@dataclass(frozen=True)
+class Mode:
+    """A ``Choice`` whose first value is "off": YAML 1.1 reads a bare ``off`` as false."""
+
+    values: tuple[str, ...]
+
+    @property
+    def allowed(self) -> str:
+        return "one of " + ", ".join(self.values)
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"enum": [*self.values, False]}
+
+    def check(self, value: Any, path: str, problems: list[ConfigProblem]) -> None:
+        if value is not False and value not in self.values:
+            problems.append(_invalid(path, value, self.allowed))
+
+    def read(self, value: Any, default: str) -> str:
+        """The mode named by ``value`` (already checked); false is the first, "off"."""
+        if value is None:
+            return default
+        return self.values[0] if value is False else str(value)
+
+
+PULL_REQUESTS = Mode(PULL_REQUEST_MODES)
 
 
 @dataclass(frozen=True)
@@ -392,6 +421,8 @@ SCHEMA = Section(
             }
         ),
         "dry_run": Bool(),
+        "pull_requests": PULL_REQUESTS,
+        "on_give_up": Choice(GIVE_UP_ACTIONS),
     }
 )
 
@@ -572,6 +603,8 @@ def _build(data: dict[str, Any]) -> RepoConfig:
             assignees=tuple(escalation.get("assignees", defaults.escalation.assignees)),
         ),
         dry_run=data.get("dry_run", defaults.dry_run),
+        pull_requests=PULL_REQUESTS.read(data.get("pull_requests"), defaults.pull_requests),
+        on_give_up=data.get("on_give_up", defaults.on_give_up),
     )
 
 

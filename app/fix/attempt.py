@@ -259,6 +259,17 @@ class FixAttempter:
                     problem=f"The change did not pass `{config.verify}`:\n{after.output_tail}",
                     verify=verify,
                 )
+        if request.before_publish is not None:
+            stale = await request.before_publish()
+            if stale:
+                return replace(judged, stale=stale, verify=verify)
+        if request.suggest_only:
+            # Nothing is pushed: the exact bytes judged and verified go into a review.
+            suggestion = tuple(
+                (path, originals[path][1] if path in originals else None, content)
+                for path, content in sorted(change.files.items())
+            )
+            return replace(judged, suggestion=suggestion, verify=verify)
         sha = await self._publish(
             gh,
             repo=loop.repo,

@@ -19,6 +19,101 @@ from app.store.records import LoopKey, NewLoop
 
 
 @dataclass(frozen=True)
+class PullFacts:
+    """The pull request a ``pull_request`` run belongs to, as GitHub attached or listed it.
+
+    ``head_repo`` is the repository the head branch lives in (a fork's name for a
+    pull request from a fork); ``same_repo`` is only true when GitHub says so.
+    """
+
+    number: int
+    head_ref: str
+    head_sha: str
+    base_ref: str
+    head_repo: str
+    same_repo: bool
+
+    @property
+    def loop_branch(self) -> str:
+        """The name the loop files this pull request's runs under.
+
+        A same-repository head branch is itself (a ``branch`` fix targets it); a
+        fork's branch is ``owner:branch``, GitHub's own spelling, which no branch of
+        this repository can have (``:`` is not allowed in ref names).
+        """
+        if self.same_repo:
+            return self.head_ref
+        return f"{self.head_repo.partition('/')[0]}:{self.head_ref}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "head_ref": self.head_ref,
+            "head_sha": self.head_sha,
+            "base_ref": self.base_ref,
+            "head_repo": self.head_repo,
+            "same_repo": self.same_repo,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> PullFacts | None:
+        """Back from the store (a loop event's detail); None when it does not read as one."""
+        try:
+            return cls(
+                number=_int(data["number"]),
+                head_ref=str(data["head_ref"]),
+                head_sha=str(data["head_sha"]),
+                base_ref=str(data["base_ref"]),
+                head_repo=str(data["head_repo"]),
+                same_repo=data["same_repo"] is True,
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    @classmethod
+    def from_api(cls, pull: Any, repo: str) -> PullFacts | None:
+        """From ``GET /repos/{owner}/{repo}/pulls[/{n}]`` (``head.repo`` may be null: a
+        deleted fork, treated as foreign)."""
+        try:
+            head, base = pull["head"], pull["base"]
+            head_repo = _full_name(head.get("repo")) or ""
+            return cls(
+                number=_int(pull["number"]),
+                head_ref=str(head["ref"]),
+                head_sha=str(head["sha"]),
+                base_ref=str(base["ref"]),
+                head_repo=head_repo,
+                same_repo=bool(head_repo) and head_repo.lower() == repo.lower(),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+
+
+def _attached_pull(run: dict[str, Any], repo: str) -> PullFacts | None:
+    """``workflow_run.pull_requests[0]``: GitHub attaches same-repository pull requests only.
+
+    Its ``repo`` blocks carry ids, not names: the head is ours when its id is the base's.
+    """
+    pulls = run.get("pull_requests")
+    if not isinstance(pulls, list) or not pulls or not isinstance(pulls[0], dict):
+        return None
+    pull = pulls[0]
+    try:
+        head, base = pull["head"], pull["base"]
+        same = _int(head["repo"]["id"]) == _int(base["repo"]["id"])
+        return PullFacts(
+            number=_int(pull["number"]),
+            head_ref=str(head["ref"]),
+            head_sha=str(head["sha"]),
+            base_ref=str(base["ref"]),
+            head_repo=repo if same else "",
+            same_repo=same,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+@dataclass(frozen=True)
 class RunFacts:
     installation_id: int
     repo: str
@@ -37,6 +132,14 @@ class RunFacts:
     event: str
     run_number: int = 0
     created_at: float = 0.0  # when GitHub created the run (epoch seconds); 0 when unknown
+    # The pull request of a ``pull_request`` run, when GitHub attached one (same
+    # repository only) or the engine found it (a fork's, by its head branch).
+    pull: PullFacts | None = None
+
+    @property
+    def for_pull_request(self) -> bool:
+        """A run of the ``pull_request`` event (``pull_request_target`` runs base code)."""
+        return self.event == "pull_request"
 
     @property
     def from_fork(self) -> bool:
@@ -59,6 +162,7 @@ class RunFacts:
             run_id=self.run_id,
             run_attempt=self.run_attempt,
             run_url=self.run_url,
+            pull_number=self.pull.number if self.pull is not None else None,
         )
 
     @classmethod
@@ -87,6 +191,9 @@ class RunFacts:
                 event=str(run.get("event") or ""),
                 run_number=int(run.get("run_number") or 0),
                 created_at=_timestamp(run.get("created_at")),
+                pull=_attached_pull(run, str(repository["full_name"]))
+                if run.get("event") == "pull_request"
+                else None,
             )
         except (KeyError, TypeError, ValueError, AttributeError):
             # AttributeError: a block that should be an object is a list or a string.

@@ -30,7 +30,7 @@ from app.core.logctx import log_context
 from app.core.metrics import Metrics
 from app.diagnosis.model import Category, Diagnosis, merge_diagnoses
 from app.github.client import AppGitHubAPI
-from app.intake.payloads import RunFacts
+from app.intake.payloads import PullFacts, RunFacts
 from app.loop.breaker import breaker_blocks, record_loop_end
 from app.loop.budget import BudgetLimits, Spend, check_budget, utc_day_start
 from app.loop.order import BranchHistory, mark_of
@@ -39,19 +39,24 @@ from app.loop.policy import (
     SUCCESS_CONCLUSIONS,
     Decision,
     Order,
+    PullAction,
     Step,
     after_attempt,
     after_fix_ci_of_all,
     after_rerun,
     before_iteration,
+    fails_like_base,
     fix_failed_ci,
+    head_moved,
     iterations_used,
+    pull_request_action,
     run_order,
     triage,
 )
 from app.loop.ports import (
     Attempter,
     AttemptInput,
+    AttemptResult,
     ConfigLoader,
     Diagnoser,
     Reporter,
@@ -75,6 +80,8 @@ FIX_BRANCH_PREFIX = "ci-fix/"
 MAX_INTERRUPTIONS = 2
 PASSED_LATER = "Passed on a later run of the same commit"
 REPAIR_AFTER_S = 60.0
+# A pull request's loop ended because its base branch fails the same way.
+ON_BASE_TOO = "This failure is on the base branch too"
 # Key lines of each diagnosis kept in the loop's history (the PR shows the first ones).
 KEY_LINES_KEPT = 12
 
@@ -138,10 +145,17 @@ class Engine:
             return
         await self.expire_stale_waits()
         with log_context(repo=facts.repo):
-            if facts.from_fork:
+            if facts.for_pull_request and facts.from_fork:
+                # A fork's pull request: only ever answered with a review, never a push.
+                found = await self._fork_pull(facts)
+                if found is None:
+                    log.info("run %s: no open pull request from %s", facts.run_id, facts.head_repo)
+                    return
+                facts = found
+            elif facts.from_fork:
                 log.info("run %s comes from fork %s: ignored", facts.run_id, facts.head_repo)
                 return
-            if facts.head_branch.startswith(FIX_BRANCH_PREFIX):
+            elif facts.head_branch.startswith(FIX_BRANCH_PREFIX):
                 await self._on_fix_branch_run(facts)
                 return
             if not facts.head_branch:
@@ -161,6 +175,26 @@ class Engine:
             elif facts.conclusion in SUCCESS_CONCLUSIONS:
                 await self._on_upstream_success(facts)
 
+    async def _fork_pull(self, facts: RunFacts) -> RunFacts | None:
+        """A fork's ``pull_request`` run with its pull request, found by head branch.
+
+        GitHub attaches only same-repository pull requests to a run; a fork's is
+        listed with ``head=<fork owner>:<branch>``.  The loop files it under
+        ``owner:branch`` so it never mixes with a branch of this repository.
+        """
+        if facts.head_repo is None or not facts.head_branch:
+            return None
+        gh = self._github(facts.installation_id)
+        owner = facts.head_repo.partition("/")[0]
+        async for item in gh.getiter(
+            f"/repos/{facts.repo}/pulls",
+            {"head": f"{owner}:{facts.head_branch}", "state": "open"},
+        ):
+            pull = PullFacts.from_api(item, facts.repo)
+            if pull is not None and pull.head_repo.lower() == facts.head_repo.lower():
+                return replace(facts, pull=pull, head_branch=pull.loop_branch)
+        return None
+
     async def _rerun_of(self, facts: RunFacts) -> Loop | None:
         """The loop waiting for exactly this run to come back from the re-run it asked for."""
         loop = await self.store.loop_for_commit(facts.repo, facts.head_branch, facts.head_sha)
@@ -174,7 +208,10 @@ class Engine:
         return None
 
     async def _on_failure(self, gh: AppGitHubAPI, facts: RunFacts) -> None:
-        load = await self._configs.load(gh, facts.repo, facts.head_sha)
+        # A pull request's own config is the author's to write: its mode comes
+        # from the base branch, which only people with write access change.
+        ref = facts.head_sha if facts.pull is None else facts.pull.base_ref
+        load = await self._configs.load(gh, facts.repo, ref)
         if not load.ok:
             await self.store.put_config_pause(
                 ConfigPause(facts.repo, tuple(map(str, load.problems)), load.source, self._clock())
@@ -183,7 +220,21 @@ class Engine:
             return
         await self.store.clear_config_pause(facts.repo)
         config = load.config
-        if not config.watches(facts.head_branch, facts.default_branch):
+        pull_action = PullAction.IGNORE
+        if facts.pull is not None:
+            decided = pull_request_action(config.pull_requests, same_repo=facts.pull.same_repo)
+            pull_action = decided.action
+            if pull_action is PullAction.IGNORE:
+                if not facts.pull.same_repo:
+                    log.info("pull request #%s: %s", facts.pull.number, decided.reason)
+                    return
+                # Off: a same-repository pull request's run is a run on its branch, as before.
+                facts = replace(facts, pull=None)
+                load = await self._configs.load(gh, facts.repo, facts.head_sha)
+                if not load.ok:
+                    return
+                config = load.config
+        if facts.pull is None and not config.watches(facts.head_branch, facts.default_branch):
             log.info("branch %s is not watched: run %s ignored", facts.head_branch, facts.run_id)
             return
         now = self._clock()
@@ -206,6 +257,10 @@ class Engine:
             self._metrics.loops_opened.inc()
             log.debug("loop %s opened for run %s on %s", loop.id, facts.run_id, facts.head_sha[:7])
             await self._event(loop, "opened", run_id=facts.run_id, sha=facts.head_sha)
+            if facts.pull is not None:
+                await self._event(
+                    loop, "pull_request", action=pull_action.value, **facts.pull.to_dict()
+                )
             check_run_id = await self._reporter.loop_started(gh, loop)
             if check_run_id is not None:
                 await self.store.update_loop(loop.id, now=now, check_run_id=check_run_id)
@@ -524,8 +579,10 @@ class Engine:
         # The config read when the loop opened a moment ago is still fresh; any
         # later step (after CI, a retry, a restart) reads it again.
         config = self._fresh_configs.pop(loop.id, None)
+        pull = await self._pull_of(loop)
         if config is None:
-            config = (await self._configs.load(gh, loop.repo, loop.head_sha)).config
+            ref = loop.head_sha if pull is None else pull.base_ref
+            config = (await self._configs.load(gh, loop.repo, ref)).config
         if not config.enabled:
             await self._finish(
                 loop, LoopState.CANCELLED, "The repository's configuration disables the app",
@@ -536,6 +593,12 @@ class Engine:
             return
         diagnosis = await self._diagnosis(gh, loop)
         loop = await self.store.get_loop(loop.id) or loop
+        if (
+            pull is not None
+            and loop.iteration == 0
+            and await self._on_base_too(gh, loop, pull, diagnosis)
+        ):
+            return
         iterations = await self.store.iterations(loop.id)
         previous = iterations[-1] if iterations else None
 
@@ -590,6 +653,77 @@ class Engine:
             return
         await self._iterate(gh, loop, config, diagnosis, previous, verdict.remaining_usd)
 
+    async def _pull_of(self, loop: Loop) -> PullFacts | None:
+        """The pull request a loop was opened for (its ``pull_request`` event), if any."""
+        if loop.pull_number is None:
+            return None
+        for event in await self.store.events(loop.id):
+            if event.kind == "pull_request":
+                pull = PullFacts.from_dict(event.detail)
+                if pull is not None and pull.number == loop.pull_number:
+                    return pull
+        return None
+
+    async def _on_base_too(
+        self, gh: AppGitHubAPI, loop: Loop, pull: PullFacts, diagnosis: Diagnosis
+    ) -> bool:
+        """Trunk first: end the loop, spending nothing, if the base branch fails the same way.
+
+        The base's newest run of each of the loop's workflows (as this app saw
+        them) is compared by diagnosis fingerprint: the base's own loop's
+        diagnosis when it has one, else that run diagnosed now (logs only).
+        """
+        seen = {r.workflow_id: r for r in await self.store.branch_runs(loop.repo, pull.base_ref)}
+        workflows = {r.workflow_id for r in await self.store.loop_runs(loop.id)} or {
+            loop.workflow_id
+        }
+        for workflow_id in workflows:
+            base_run = seen.get(workflow_id)
+            if base_run is None or base_run.conclusion not in FAILURE_CONCLUSIONS:
+                continue
+            base_loop = await self.store.loop_for_commit(
+                loop.repo, pull.base_ref, base_run.head_sha
+            )
+            if base_loop is not None and base_loop.diagnosis is not None:
+                fingerprint = Diagnosis.from_dict(base_loop.diagnosis).fingerprint
+            else:
+                fingerprint = (
+                    await self._diagnoser.diagnose(gh, loop.repo, base_run.run_id)
+                ).fingerprint
+            if not fails_like_base(diagnosis.fingerprint, [fingerprint], base_failing=True):
+                continue
+            await self._reporter.same_failure_on_base(gh, loop, pull, base_loop)
+            await self._event(
+                loop,
+                "on_base_too",
+                base_ref=pull.base_ref,
+                base_run_id=base_run.run_id,
+                base_loop_id=base_loop.id if base_loop is not None else None,
+                pull=pull.number,
+            )
+            reason = (
+                f"{ON_BASE_TOO} (`{pull.base_ref}`, run {base_run.run_id}), "
+                "not caused by this pull request: nothing spent"
+            )
+            await self._finish(loop, LoopState.CANCELLED, reason, expect=[LoopState.QUEUED])
+            return True
+        return False
+
+    async def _notify_base_fixed(self, base: Loop) -> None:
+        """A base branch's loop ended green: tell the pull requests it held up to update."""
+        numbers: list[int] = []
+        for other in await self.store.recent_loops(500):
+            if other.repo != base.repo or not (other.reason or "").startswith(ON_BASE_TOO):
+                continue
+            for event in await self.store.events(other.id):
+                if event.kind == "on_base_too" and event.detail.get("base_loop_id") == base.id:
+                    number = event.detail.get("pull")
+                    if isinstance(number, int) and number not in numbers:
+                        numbers.append(number)
+        if numbers:
+            await self._reporter.base_fixed(self._github(base.installation_id), base, numbers)
+            await self._event(base, "base_fixed_notified", pulls=numbers)
+
     def _diagnosis_only(self, config: RepoConfig, diagnosis: Diagnosis) -> bool:
         """FIXER=none and nothing the repository set could fix it (its lint autofix can)."""
         kind = config.fixer.kind or self.settings.fixer
@@ -634,6 +768,19 @@ class Engine:
                     at=self._clock(),
                 )
 
+        pull = await self._pull_of(loop)
+        suggest_only = False
+        before_publish = None
+        if pull is not None:
+            action = pull_request_action(config.pull_requests, same_repo=pull.same_repo).action
+            suggest_only = action is not PullAction.BRANCH
+
+            async def before_publish() -> str | None:
+                assert pull is not None
+                return head_moved(
+                    loop.head_sha, await self._reporter.pull_head(gh, loop.repo, pull.number)
+                )
+
         result = await self._attempter.attempt(
             gh,
             AttemptInput(
@@ -643,6 +790,8 @@ class Engine:
                 iteration=n,
                 previous_outcome=previous_outcome(previous),
                 budget_usd=budget_usd,
+                suggest_only=suggest_only,
+                before_publish=before_publish,
             ),
             on_spend,
         )
@@ -650,6 +799,8 @@ class Engine:
             escalate_reason=result.escalate_reason,
             published=result.published_sha is not None,
             problem=result.problem,
+            stale=result.stale,
+            suggested=bool(result.suggestion),
         )
         await self.store.update_iteration(
             loop.id,
@@ -702,12 +853,44 @@ class Engine:
                 current, LoopState.ESCALATED, decision.reason, expect=[current.state], config=config
             )
             return
+        if decision.step is Step.SUPERSEDE:
+            await self._finish(current, LoopState.SUPERSEDED, decision.reason,
+                               expect=[current.state], config=config)  # fmt: skip
+            return
+        if decision.step is Step.SUGGEST and pull is not None:
+            await self._suggest(gh, current, config, pull, result)
+            return
         # Not published: go round again (the next claim re-checks limits and budget).
         await self.store.update_loop(
             loop.id, expect=[LoopState.FIXING], now=self._clock(), state=LoopState.QUEUED
         )
         await self._event(current, "retrying", reason=decision.reason)
         await self._queued(loop.id)
+
+    async def _suggest(
+        self,
+        gh: AppGitHubAPI,
+        loop: Loop,
+        config: RepoConfig,
+        pull: PullFacts,
+        result: AttemptResult,
+    ) -> None:
+        """Post the verified change as a review, unless the head moved meanwhile."""
+        head = await self._reporter.pull_head(gh, loop.repo, pull.number)
+        stale = head_moved(loop.head_sha, head)
+        if stale:
+            await self._finish(loop, LoopState.SUPERSEDED, stale, expect=[LoopState.FIXING],
+                               config=config)  # fmt: skip
+            return
+        review = await self._reporter.suggest(gh, loop, pull, result)
+        await self._event(loop, "suggested", review_id=review, pull=pull.number)
+        reason = (
+            f"Suggested the verified fix on pull request #{pull.number}"
+            + (f" (review {review})" if review is not None else "")
+            + ": the author applies it"
+        )
+        await self._finish(loop, LoopState.SUCCEEDED, reason, expect=[LoopState.FIXING],
+                           config=config)  # fmt: skip
 
     async def _adopt_published_fix(self, gh: AppGitHubAPI, loop: Loop, config: RepoConfig) -> bool:
         """After an interruption: if the dead worker's commit reached the fix branch, use it."""
@@ -838,6 +1021,8 @@ class Engine:
             return None
         await self._event(ended, "ended", state=state.value, reason=reason)
         log.debug("loop %s ended %s: %s", ended.id, state.value, reason)
+        if ended.pull_number is None and _base_green(ended):
+            await self._notify_base_fixed(ended)
         if state not in (LoopState.CANCELLED, LoopState.SUPERSEDED):
             breaker = await self.store.get_breaker(ended.repo)
             await self.store.put_breaker(
@@ -936,3 +1121,11 @@ def _legacy_loop_run(loop: Loop) -> LoopRun:
 
 def _ended_by_a_later_pass(loop: Loop) -> bool:
     return loop.state is LoopState.CANCELLED and (loop.reason or "").startswith(PASSED_LATER)
+
+
+def _base_green(loop: Loop) -> bool:
+    """A branch loop that ended with its branch green: fixed, or fixed by someone else."""
+    if loop.state is LoopState.SUCCEEDED:
+        return True
+    reason = loop.reason or ""
+    return loop.state is LoopState.CANCELLED and reason.startswith(("Fixed upstream", PASSED_LATER))

@@ -7,6 +7,7 @@ transition of the state machine is testable without a server.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -27,6 +28,8 @@ class Step(StrEnum):
     FLAKY = "flaky"
     ESCALATE = "escalate"
     EXHAUST = "exhaust"
+    SUGGEST = "suggest"  # a verified change to post as a review of suggestions
+    SUPERSEDE = "supersede"  # the pull request moved on: nothing is published
 
 
 @dataclass(frozen=True)
@@ -194,10 +197,139 @@ def run_order(run: RunMark, than: RunMark, ancestry: Ancestry) -> Order:
     return Order.NEWER if mine > theirs else Order.OLDER
 
 
-def after_attempt(*, escalate_reason: str | None, published: bool, problem: str | None) -> Decision:
+def after_attempt(
+    *,
+    escalate_reason: str | None,
+    published: bool,
+    problem: str | None,
+    stale: str | None = None,
+    suggested: bool = False,
+) -> Decision:
     """What follows one fixer attempt in the workspace."""
+    if stale:
+        return Decision(Step.SUPERSEDE, stale)
     if escalate_reason:
         return Decision(Step.ESCALATE, escalate_reason)
+    if suggested:
+        return Decision(Step.SUGGEST)
     if published:
         return Decision(Step.AWAIT_CI)
     return Decision(Step.ITERATE, problem or "the attempt produced no publishable fix")
+
+
+# ------------------------------------------------------------------ pull requests
+
+
+class PullAction(StrEnum):
+    """What the loop does for a failing pull request."""
+
+    IGNORE = "ignore"
+    SUGGEST = "suggest"  # one review of suggested changes; nothing pushed anywhere
+    BRANCH = "branch"  # a ci-fix/pr-<n>-<run> branch and a pull request into the head branch
+
+
+@dataclass(frozen=True)
+class PullDecision:
+    action: PullAction
+    reason: str
+
+
+def pull_request_action(mode: str, *, same_repo: bool) -> PullDecision:
+    """The repository's ``pull_requests`` mode applied to one pull request.
+
+    ``branch`` never writes to a fork: a fork's pull request gets the review of
+    suggestions instead, which writes nothing but the review.  Unknown modes (a
+    config from a newer version) fail closed: off.
+    """
+    if mode == "branch":
+        if same_repo:
+            return PullDecision(PullAction.BRANCH, "pull_requests: branch")
+        return PullDecision(
+            PullAction.SUGGEST, "pull_requests: branch, but the head is in a fork: suggestions"
+        )
+    if mode == "suggest":
+        return PullDecision(PullAction.SUGGEST, "pull_requests: suggest")
+    return PullDecision(PullAction.IGNORE, f"pull_requests: {mode or 'off'}")
+
+
+def head_moved(failed_sha: str, current_head_sha: str | None) -> str | None:
+    """Why nothing may be published for a pull request whose head is ``current_head_sha``.
+
+    A newer push supersedes the failure: its own run decides.  A closed or
+    vanished pull request (None) is not acted on either.
+    """
+    if current_head_sha is None:
+        return "The pull request is closed or gone: nothing was posted"
+    if current_head_sha != failed_sha:
+        return (
+            f"Superseded: the pull request's head moved to {current_head_sha[:7]} since "
+            f"{failed_sha[:7]} failed; nothing was posted"
+        )
+    return None
+
+
+def fails_like_base(
+    pull_fingerprint: str, base_fingerprints: Iterable[str], *, base_failing: bool
+) -> bool:
+    """Trunk first: the pull request fails the way its base branch already does.
+
+    Only a base whose newest run of the workflow failed counts, and only with a
+    fingerprint equal to the pull request's (same category, tool and normalised
+    error); an empty fingerprint (nothing recognised) never matches.
+    """
+    return (
+        base_failing
+        and bool(pull_fingerprint)
+        and any(fp == pull_fingerprint for fp in base_fingerprints)
+    )
+
+
+# ------------------------------------------------------------------ revert fallback
+
+
+@dataclass(frozen=True)
+class Culprit:
+    sha: str | None
+    reason: str
+
+
+def revert_wanted(*, on_give_up: str, branch: str, default_branch: str, state: str) -> bool:
+    """Revert only on the default branch, only for a loop that gave up, only when asked."""
+    return (
+        on_give_up == "revert" and branch == default_branch and state in ("exhausted", "escalated")
+    )
+
+
+def find_culprit(
+    *, last_green_sha: str | None, first_red_sha: str, commits: Sequence[tuple[str, int]]
+) -> Culprit:
+    """The one commit that broke the workflow, or why it cannot be named.
+
+    ``commits`` are those between the last green run and the first red one
+    (``compare last_green...first_red``), each with its number of parents.  Only
+    exactly one commit, the red one itself and not a merge, is certain; anything
+    else (no green run to compare with, several commits, a merge) is a guess,
+    and a guess is never reverted.
+    """
+    if last_green_sha is None:
+        return Culprit(None, "no earlier green run of this workflow to compare with")
+    if not commits:
+        return Culprit(None, "the last green and the first red run are on the same commit")
+    if len(commits) > 1:
+        shas = ", ".join(sha[:7] for sha, _ in commits[:5])
+        more = "…" if len(commits) > 5 else ""
+        return Culprit(
+            None,
+            f"{len(commits)} commits ({shas}{more}) landed between the last green run "
+            f"({last_green_sha[:7]}) and the first red one: the culprit is not certain",
+        )
+    [(sha, parents)] = commits
+    if sha != first_red_sha:
+        return Culprit(None, f"the one new commit {sha[:7]} is not the failing {first_red_sha[:7]}")
+    if parents != 1:
+        return Culprit(None, f"{sha[:7]} is a merge commit: reverting it needs a human")
+    return Culprit(
+        sha,
+        f"{sha[:7]} is the only commit between the last green run ({last_green_sha[:7]}) "
+        "and the first red one",
+    )

@@ -18,7 +18,7 @@ from app.config.model import RepoConfig
 from app.config.source import ConfigLoad
 from app.diagnosis.model import Diagnosis
 from app.github.client import AppGitHubAPI
-from app.intake.payloads import RunFacts
+from app.intake.payloads import PullFacts, RunFacts
 from app.store.records import Loop
 
 GitHubFor = Callable[[int], AppGitHubAPI]
@@ -42,6 +42,16 @@ class AttemptInput:
     iteration: int
     previous_outcome: str | None
     budget_usd: float | None = None  # what this attempt may spend before a limit is reached
+    # A pull request in ``suggest`` mode: verify as usual, publish nothing, hand back
+    # the verified change (``AttemptResult.suggestion``) for a review of suggestions.
+    suggest_only: bool = False
+    # Asked right before anything is published or handed back: a reason not to (the
+    # pull request's head moved since the failure), or None.
+    before_publish: Callable[[], Awaitable[str | None]] | None = None
+
+
+SuggestedFile = tuple[str, bytes | None, bytes | None]
+"""One file of a verified change: path, content before (None: new), after (None: deleted)."""
 
 
 @dataclass(frozen=True)
@@ -67,12 +77,17 @@ class AttemptResult:
     transcript: tuple[dict[str, Any], ...] = ()  # the built-in agent's steps, redacted
     model_calls: int = 0
     cache_read_tokens: int = 0
+    # ``suggest_only``: the verified change, file by file; empty when not verified.
+    suggestion: tuple[SuggestedFile, ...] = ()
+    stale: str | None = None  # ``before_publish`` said no: why nothing was published
 
     @property
     def iteration_status(self) -> str:
-        """How the iteration is recorded: published, rejected by the guard, or failed."""
+        """How the iteration is recorded: published, suggested, rejected by the guard, or failed."""
         if self.published_sha:
             return "published"
+        if self.suggestion:
+            return "suggested"
         return "rejected" if self.guard_ok is False else "failed"
 
 
@@ -123,6 +138,22 @@ class Reporter(Protocol):
     async def config_invalid(self, gh: AppGitHubAPI, facts: RunFacts, load: ConfigLoad) -> None: ...
 
     async def rerun_failed_jobs(self, gh: AppGitHubAPI, loop: Loop) -> None: ...
+
+    async def suggest(
+        self, gh: AppGitHubAPI, loop: Loop, pull: PullFacts, result: AttemptResult
+    ) -> int | None:
+        """Post the verified change as ONE review of suggested changes; its id."""
+
+    async def pull_head(self, gh: AppGitHubAPI, repo: str, number: int) -> str | None:
+        """The pull request's current head sha, or None when it is closed or gone."""
+
+    async def same_failure_on_base(
+        self, gh: AppGitHubAPI, loop: Loop, pull: PullFacts, base_loop: Loop | None
+    ) -> None:
+        """Tell the pull request its failure is on its base branch too."""
+
+    async def base_fixed(self, gh: AppGitHubAPI, base_loop: Loop, numbers: list[int]) -> None:
+        """Tell those pull requests the base branch is green again: update from it."""
 
 
 class Scheduler(Protocol):

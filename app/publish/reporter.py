@@ -15,6 +15,7 @@ points at the right host on GitHub Enterprise too.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -24,7 +25,8 @@ from app.config.model import RepoConfig
 from app.config.source import ConfigLoad, render_config_problems
 from app.diagnosis.model import Category, Diagnosis, KeyLine
 from app.github.client import AppGitHubAPI
-from app.intake.payloads import RunFacts
+from app.intake.payloads import PullFacts, RunFacts
+from app.loop.ports import AttemptResult
 from app.publish.checkrun import (
     CHECK_NAME,
     completed_check,
@@ -47,6 +49,7 @@ from app.publish.render import (
     pr_title,
 )
 from app.publish.reviewers import choose_reviewers, request_reviewers
+from app.publish.suggestions import plan_suggestions
 from app.store.base import Store
 from app.store.records import Iteration, Loop, LoopEvent, LoopState
 
@@ -223,6 +226,90 @@ class GitHubReporter:
     async def rerun_failed_jobs(self, gh: AppGitHubAPI, loop: Loop) -> None:
         await gh.post(f"/repos/{loop.repo}/actions/runs/{loop.run_id}/rerun-failed-jobs", data={})
 
+    # ------------------------------------------------------------ pull requests
+
+    async def pull_head(self, gh: AppGitHubAPI, repo: str, number: int) -> str | None:
+        try:
+            pull = await gh.getitem(f"/repos/{repo}/pulls/{number}")
+        except gidgethub.BadRequest as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+        if pull.get("state") != "open":
+            return None
+        return str(pull["head"]["sha"])
+
+    async def suggest(
+        self, gh: AppGitHubAPI, loop: Loop, pull: PullFacts, result: AttemptResult
+    ) -> int | None:
+        """One review of suggested changes on the failing head; the last one's note updated.
+
+        Review comments can only sit on lines of the pull request's diff, so the
+        pull request's files are read first; what falls outside goes into the body
+        as a patch.  Earlier suggestion reviews are not edited (REST cannot change a
+        submitted review's body): the one status comment on the pull request is
+        rewritten to name the current review and mark the earlier ones outdated.
+        """
+        if self._dry_run:
+            return None
+        patches = {
+            str(f["filename"]): f.get("patch")
+            async for f in gh.getiter(f"/repos/{loop.repo}/pulls/{pull.number}/files")
+        }
+        plan = plan_suggestions(result.suggestion, patches)
+        summary = await self.summary(loop)
+        body = suggestion_review_body(summary, plan.outside, bool(plan.suggestions), result)
+        review = await gh.post(
+            f"/repos/{loop.repo}/pulls/{pull.number}/reviews",
+            data={
+                "commit_id": loop.head_sha,
+                "event": "COMMENT",
+                "body": body,
+                "comments": [s.comment() for s in plan.suggestions],
+            },
+        )
+        review_id = int(review["id"])
+        await self._suggestion_status(gh, loop, pull, review_id, str(review.get("html_url") or ""))
+        return review_id
+
+    async def _suggestion_status(
+        self, gh: AppGitHubAPI, loop: Loop, pull: PullFacts, review_id: int, url: str
+    ) -> None:
+        path = f"/repos/{loop.repo}/issues/{pull.number}/comments"
+        mine = [
+            c
+            async for c in gh.getiter(path)
+            if SUGGESTIONS_MARK in str(c.get("body") or "") and is_app(c.get("user"))
+        ]
+        earlier: list[str] = []
+        if mine:
+            earlier = re.findall(r"review (\d+)", str(mine[-1].get("body") or ""))
+        body = suggestion_status_body(loop, review_id, url, [int(n) for n in earlier])
+        if mine:
+            await gh.patch(f"/repos/{loop.repo}/issues/comments/{mine[-1]['id']}",
+                           data={"body": body})  # fmt: skip
+        else:
+            await gh.post(path, data={"body": body})
+
+    async def same_failure_on_base(
+        self, gh: AppGitHubAPI, loop: Loop, pull: PullFacts, base_loop: Loop | None
+    ) -> None:
+        if self._dry_run:
+            return
+        await gh.post(
+            f"/repos/{loop.repo}/issues/{pull.number}/comments",
+            data={"body": same_failure_body(loop, pull, base_loop)},
+        )
+
+    async def base_fixed(self, gh: AppGitHubAPI, base_loop: Loop, numbers: list[int]) -> None:
+        if self._dry_run:
+            return
+        for number in numbers:
+            await gh.post(
+                f"/repos/{base_loop.repo}/issues/{number}/comments",
+                data={"body": base_fixed_body(base_loop)},
+            )
+
     async def summary(self, loop: Loop, config: RepoConfig | None = None) -> LoopSummary:
         iterations = await self._store.iterations(loop.id)
         events = await self._store.events(loop.id)
@@ -360,4 +447,102 @@ def _iteration_summary(
         agent_summary=attempt.get("summary") or None,
         diffstat=_diffstat(attempt),
         verify_ok=verify.get("after_ok"),
+    )
+
+
+SUGGESTIONS_MARK = "<!-- ci-fix-loop:suggestions -->"
+TRUNK_MARK = "<!-- ci-fix-loop:trunk-first -->"
+
+
+def is_app(user: Any) -> bool:
+    """A comment of a GitHub App (this one: it only edits comments carrying its mark)."""
+    return isinstance(user, dict) and (
+        user.get("type") == "Bot" or str(user.get("login", "")).endswith("[bot]")
+    )
+
+
+def suggestion_review_body(
+    summary: LoopSummary, outside: str, any_suggestions: bool, result: AttemptResult
+) -> str:
+    """The review's body: what failed, that the fix was verified, and what is not a suggestion."""
+    failure = f"`{pr_title(summary).removeprefix('ci-fix: ')}`"
+    lines = [
+        f"**ci-fix-loop** has a fix for {failure} "
+        f"([run {summary.run_id}]({summary.run_url})) on `{summary.head_sha[:10]}`.",
+        "",
+        "It was made and checked in the app's sandbox: the diff guard passed"
+        + (
+            ", and so did the repository's verify command"
+            if (result.verify or {}).get("after_ok")
+            else ""
+        )
+        + ". Nothing was pushed anywhere.",
+    ]
+    if any_suggestions:
+        lines += [
+            "",
+            "Apply the suggestions below (*Add suggestion to batch* for each, then *Commit "
+            "suggestions*) to take the whole fix in one commit.",
+        ]
+    if outside:
+        fence = "```"
+        while fence in outside:
+            fence += "`"
+        lines += [
+            "",
+            "**Not a suggestion:** these changes touch lines outside this pull request's "
+            "diff, where GitHub cannot place suggestions. Apply them with `git apply`:",
+            "",
+            f"{fence}diff",
+            outside.rstrip("\n"),
+            fence,
+        ]
+    if result.summary:
+        lines += ["", "The fixing agent's own summary (its words, not checked by the app):", ""]
+        lines += [f"> {line}" for line in result.summary.splitlines()]
+    return "\n".join([SUGGESTIONS_MARK, *lines])
+
+
+def suggestion_status_body(loop: Loop, review_id: int, url: str, earlier: list[int]) -> str:
+    """The one comment saying which suggestion review is current."""
+    outdated = [n for n in earlier if n != review_id]
+    lines = [
+        SUGGESTIONS_MARK,
+        f"**ci-fix-loop:** the current suggestions are in review {review_id}"
+        + (f" ({url})" if url else "")
+        + f", for `{loop.head_sha[:10]}`.",
+    ]
+    if outdated:
+        listed = ", ".join(f"review {n}" for n in outdated)
+        lines.append(f"Outdated (earlier failing commits; do not apply): {listed}.")
+    return "\n\n".join(lines)
+
+
+def same_failure_body(loop: Loop, pull: PullFacts, base_loop: Loop | None) -> str:
+    base = pull.base_ref
+    lines = [
+        TRUNK_MARK,
+        f"**ci-fix-loop:** this failure is on `{base}` too, not caused by this pull request. "
+        f"`{loop.workflow_name}` fails on `{base}` with the same error, so the app spends "
+        "nothing on this pull request.",
+    ]
+    if base_loop is not None:
+        where = f"[run {base_loop.run_id}]({base_loop.run_url})"
+        if base_loop.pr_number is not None:
+            where += f", fix in {web_url(base_loop, f'pull/{base_loop.pr_number}')}"
+        lines.append(
+            f"The app's loop for `{base}` is #{base_loop.id} ({where}); "
+            "this pull request gets a note when it is green again."
+        )
+    return "\n\n".join(lines)
+
+
+def base_fixed_body(base_loop: Loop) -> str:
+    fix = ""
+    if base_loop.pr_number is not None:
+        fix = f" by {web_url(base_loop, f'pull/{base_loop.pr_number}')}"
+    return (
+        f"{TRUNK_MARK}\n\n**ci-fix-loop:** `{base_loop.branch}` is fixed{fix}. Update this "
+        f"pull request from `{base_loop.branch}` (merge or rebase) to pick up the fix; "
+        "its failure came from there."
     )

@@ -6,6 +6,7 @@ store backends (SQLite, PostgreSQL) map rows to the same types.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -13,13 +14,26 @@ from typing import Any
 FIX_BRANCH_PREFIX = "ci-fix/"
 
 
-def fix_branch_for(run_id: int) -> str:
+def fix_branch_for(run_id: int, pull_number: int | None = None) -> str:
     """The only branch a loop may ever write: derived from its run, never read from storage.
 
     The store's ``fix_branch`` text is for finding a loop again; a tampered row must
-    not be able to point a publish at ``main``.
+    not be able to point a publish at ``main``.  A pull request's loop writes
+    ``ci-fix/pr-<number>-<run_id>``.
     """
+    if pull_number is not None:
+        return f"{FIX_BRANCH_PREFIX}pr-{int(pull_number)}-{int(run_id)}"
     return f"{FIX_BRANCH_PREFIX}{int(run_id)}"
+
+
+def pull_number_of(fix_branch: str, run_id: int) -> int | None:
+    """The pull request number a stored ``ci-fix/pr-<n>-<run_id>`` names, else None.
+
+    Only that exact shape for this run counts, so the number read back can only
+    ever rebuild a branch under ``ci-fix/`` for this loop's own run.
+    """
+    match = re.fullmatch(rf"{FIX_BRANCH_PREFIX}pr-([1-9][0-9]{{0,9}})-{int(run_id)}", fix_branch)
+    return int(match[1]) if match else None
 
 
 class LoopState(StrEnum):
@@ -81,6 +95,7 @@ class NewLoop:
     run_id: int
     run_attempt: int
     run_url: str
+    pull_number: int | None = None  # a pull request's loop: fixes go to ci-fix/pr-<n>-<run>
 
     @property
     def key(self) -> LoopKey:
@@ -88,7 +103,7 @@ class NewLoop:
 
     @property
     def fix_branch(self) -> str:
-        return fix_branch_for(self.run_id)
+        return fix_branch_for(self.run_id, self.pull_number)
 
     @property
     def commit_key(self) -> str:
@@ -138,7 +153,12 @@ class Loop:
     @property
     def publish_branch(self) -> str:
         """The branch this loop's fixes go to, derived from its run (see ``fix_branch_for``)."""
-        return fix_branch_for(self.run_id)
+        return fix_branch_for(self.run_id, self.pull_number)
+
+    @property
+    def pull_number(self) -> int | None:
+        """The pull request this loop fixes, when it was opened for one."""
+        return pull_number_of(self.fix_branch, self.run_id)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,8 @@ def test_every_problem_names_its_line_and_column() -> None:
         "characters) (line 6, column 5)",
         'max_iteration: unknown key (did you mean "max_iterations"?): expected one of '
         "_extends, enabled, branches, max_iterations, budget, models, fixer, autofix, verify, "
-        "guard, rerun_flaky_tests, escalation, dry_run (line 7, column 1)",
+        "guard, rerun_flaky_tests, escalation, dry_run, pull_requests, on_give_up "
+        "(line 7, column 1)",
     ]
 
 

@@ -217,7 +217,24 @@ class GitHubState:
         sha = repo.objects.put_commit(tree, (parent,) if parent else (), message, who, who)
         repo.refs[f"refs/heads/{branch}"] = sha
         repo.pushed_at = self.clock()
+        self._mirror_pull_heads(repo)
         return sha
+
+    def _mirror_pull_heads(self, head_repo: Repo) -> None:
+        """GitHub keeps every pull request's head in the base repository too
+        (``refs/pull/<n>/head``): a fork's commits can then be read, archived and have
+        check runs there, as they can on GitHub."""
+        for base in self.repos.values():
+            for issue in base.issues.values():
+                pull = issue.pull
+                if pull is None or issue.state != "open" or base is head_repo:
+                    continue
+                if pull.head_repo.lower() != head_repo.key:
+                    continue
+                sha = head_repo.refs.get(f"refs/heads/{pull.head_ref}")
+                if sha is not None:
+                    base.objects.copy_from(head_repo.objects)
+                    base.refs[f"refs/pull/{issue.number}/head"] = sha
 
     def add_workflow_run(
         self,
@@ -384,6 +401,7 @@ class GitHubState:
             ),
         )
         repo.issues[issue.number] = issue
+        self._mirror_pull_heads(source)
         return issue
 
     def add_team(self, full_name: str, slug: str) -> None:

@@ -1,0 +1,221 @@
+"""Failing pull requests, end to end against the fake GitHub: ``branch`` and ``suggest``
+modes, forks, trunk first, and a head that moved on.
+
+Runs are ``workflow_run`` deliveries derived from GitHub's own payload for a run of
+the ``pull_request`` event; for a fork GitHub attaches no pull request to the run,
+and the app finds it by head branch, as it must on GitHub.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from app.store.records import Loop, LoopState
+from tests.fakes.github import FakeJob
+from tests.harness import REPO, Harness, HarnessFactory, failing_pytest_log, scripted_agent
+
+VAT = (
+    "RATES = {'DE': 19}\n\n\ndef vat(country, amount):\n    return amount * RATES[country] / 100\n"
+)
+# The pull request adds Austria with a typo, and a test that catches it.
+VAT_PR = VAT.replace("{'DE': 19}", "{'DE': 19, 'AT': 2}")
+TEST_VAT = "from vat import vat\n\n\ndef test_austria():\n    assert vat('AT', 100) == 20\n"
+FIXED = VAT.replace("{'DE': 19}", "{'DE': 19, 'AT': 20}")
+LOG = failing_pytest_log("assert 2.0 == 20", test_id="tests/test_vat.py::test_austria")
+BRANCH = "add-austria"
+
+
+async def start(
+    app_harness: HarnessFactory, tmp_path: Path, mode: str, steps: list[dict[str, Any]]
+) -> Harness:
+    harness = await app_harness(fixer_command=scripted_agent(tmp_path, steps))
+    harness.seed_repo({"vat.py": VAT}, config=f"pull_requests: {mode}\n")
+    return harness
+
+
+def open_pull(harness: Harness, *, fork_owner: str | None = None) -> tuple[int, str, str]:
+    """A pull request changing vat.py (and adding its test); (number, head sha, head repo)."""
+    head_repo = REPO
+    if fork_owner is not None:
+        head_repo = harness.fake.fork_repo(REPO, fork_owner)
+    sha = harness.fake.commit(
+        head_repo, BRANCH, {"vat.py": VAT_PR, "tests/test_vat.py": TEST_VAT}, "Add Austria"
+    )
+    pull = harness.fake.add_pull(
+        REPO, head=BRANCH, head_repo=None if fork_owner is None else head_repo, user="dana"
+    )
+    return pull.number, sha, head_repo
+
+
+async def loops(harness: Harness) -> list[Loop]:
+    return await harness.ctx.store.recent_loops()
+
+
+def app_pulls(harness: Harness) -> list[Any]:
+    """Pull requests the app opened (the author's own is by 'dana')."""
+    return [p for p in harness.fake.pulls(REPO) if p.user != "dana"]
+
+
+async def test_a_same_repository_pull_request_is_fixed_on_a_branch_into_its_head(
+    app_harness: HarnessFactory, tmp_path: Path
+) -> None:
+    harness = await start(app_harness, tmp_path, "branch", [{"files": {"vat.py": FIXED}}])
+    number, sha, _ = open_pull(harness)
+    run = harness.pull_request_run(sha, branch=BRANCH, log=LOG)
+    assert run["pull_requests"] and run["pull_requests"][0]["number"] == number
+    await harness.deliver("workflow_run", harness.payload(run))
+
+    [loop] = await loops(harness)
+    assert loop.state is LoopState.AWAITING_CI
+    fix_branch = f"ci-fix/pr-{number}-{run['id']}"
+    assert loop.fix_branch == fix_branch and loop.pull_number == number
+    assert harness.fake.ref(REPO, f"heads/{fix_branch}") == loop.fix_sha
+    assert harness.fake.read_tree(REPO, fix_branch)["vat.py"] == FIXED.encode()
+    # The author's branch is untouched; the fix is proposed INTO it.
+    assert harness.fake.ref(REPO, f"heads/{BRANCH}") == sha
+    [fix_pr] = app_pulls(harness)
+    assert fix_pr.pull is not None
+    assert (fix_pr.pull.head_ref, fix_pr.pull.base_ref) == (fix_branch, BRANCH)
+    assert harness.fake.pull(REPO, number).pull.reviews == []  # type: ignore[union-attr]
+
+    green = harness.fake.add_workflow_run(
+        REPO, head_sha=loop.fix_sha or "", head_branch=fix_branch, conclusion="success",
+        jobs=[FakeJob("test", "success", steps=[("Run tests", "success")])],
+    )  # fmt: skip
+    await harness.deliver("workflow_run", harness.payload(green))
+    [loop] = await loops(harness)
+    assert loop.state is LoopState.SUCCEEDED
+
+
+async def test_a_fork_pull_request_gets_one_review_whose_suggestions_are_the_verified_fix(
+    app_harness: HarnessFactory, tmp_path: Path
+) -> None:
+    harness = await start(app_harness, tmp_path, "suggest", [{"files": {"vat.py": FIXED}}])
+    number, sha, fork = open_pull(harness, fork_owner="outsider")
+    fork_refs = dict(harness.fake.repo(fork).refs)
+    base_refs = dict(harness.fake.repo(REPO).refs)
+    run = harness.pull_request_run(sha, branch=BRANCH, log=LOG, head_repo=fork)
+    assert run["pull_requests"] == []  # GitHub attaches no pull request from a fork
+    await harness.deliver("workflow_run", harness.payload(run))
+
+    [loop] = await loops(harness)
+    assert loop.state is LoopState.SUCCEEDED, loop.reason
+    pull = harness.fake.pull(REPO, number)
+    assert pull.pull is not None
+    [review] = pull.pull.reviews
+    assert review.commit_id == sha and review.state == "COMMENTED"
+    assert review.comments and all("```suggestion" in c.body for c in review.comments)
+    # Accepting every suggestion gives exactly the tree the app verified.
+    verified = {**harness.fake.read_tree(fork, sha), "vat.py": FIXED.encode()}
+    assert harness.fake.apply_suggestions(REPO, number, review_id=review.id) == verified
+    # Nothing was written anywhere but the review and its note.
+    assert harness.fake.repo(fork).refs == fork_refs
+    assert harness.fake.repo(REPO).refs == base_refs
+    assert app_pulls(harness) == []
+    [note] = [c.body for c in harness.fake.issue_comments(REPO, number)]
+    assert f"review {review.id}" in note
+
+
+async def test_a_later_failing_commit_replaces_the_review(
+    app_harness: HarnessFactory, tmp_path: Path
+) -> None:
+    harness = await start(
+        app_harness, tmp_path, "suggest",
+        [{"files": {"vat.py": FIXED}}, {"files": {"vat.py": FIXED}}],
+    )  # fmt: skip
+    number, sha, _ = open_pull(harness)
+    await harness.deliver(
+        "workflow_run", harness.payload(harness.pull_request_run(sha, branch=BRANCH, log=LOG))
+    )
+    newer = harness.fake.commit(REPO, BRANCH, {"README.md": "Austria\n"}, "Docs")
+    await harness.deliver(
+        "workflow_run", harness.payload(harness.pull_request_run(newer, branch=BRANCH, log=LOG))
+    )
+    pull = harness.fake.pull(REPO, number).pull
+    assert pull is not None
+    first, second = pull.reviews
+    assert (first.commit_id, second.commit_id) == (sha, newer)
+    # One note, rewritten: it names the current review and calls the first outdated.
+    [note] = [c.body for c in harness.fake.issue_comments(REPO, number)]
+    assert f"current suggestions are in review {second.id}" in note
+    assert f"Outdated (earlier failing commits; do not apply): review {first.id}" in note
+    applied = harness.fake.apply_suggestions(REPO, number, review_id=second.id)
+    assert applied["vat.py"] == FIXED.encode()
+
+
+async def test_a_pull_request_whose_head_moved_gets_nothing(
+    app_harness: HarnessFactory, tmp_path: Path
+) -> None:
+    harness = await start(app_harness, tmp_path, "branch", [{"files": {"vat.py": FIXED}}])
+    number, sha, _ = open_pull(harness)
+    run = harness.pull_request_run(sha, branch=BRANCH, log=LOG)
+    # The author pushes again while the failure is being worked on.
+    harness.fake.commit(REPO, BRANCH, {"README.md": "newer\n"}, "Newer push")
+    refs = dict(harness.fake.repo(REPO).refs)
+    await harness.deliver("workflow_run", harness.payload(run))
+
+    [loop] = await loops(harness)
+    assert loop.state is LoopState.SUPERSEDED
+    assert (loop.reason or "").startswith("Superseded: the pull request's head moved")
+    assert harness.fake.repo(REPO).refs == refs  # no ci-fix/ branch
+    assert app_pulls(harness) == []
+    pull = harness.fake.pull(REPO, number)
+    assert pull.pull is not None and pull.pull.reviews == []
+    assert harness.fake.issue_comments(REPO, number) == []
+
+
+async def test_a_failure_that_is_on_main_too_costs_nothing_and_the_fix_is_announced(
+    app_harness: HarnessFactory, tmp_path: Path
+) -> None:
+    harness = await app_harness(
+        fixer_command=scripted_agent(tmp_path, [{"files": {"vat.py": FIXED}, "cost": 0.3}])
+    )
+    head = harness.seed_repo(
+        {"vat.py": VAT_PR, "tests/test_vat.py": TEST_VAT}, config="pull_requests: branch\n"
+    )
+    # main is red: its loop publishes a fix and waits for CI.
+    await harness.deliver("workflow_run", harness.payload(harness.failing_run(head, log=LOG)))
+    [main_loop] = await loops(harness)
+    assert main_loop.state is LoopState.AWAITING_CI
+    spent = await harness.ctx.store.spend_since(0)
+
+    sha = harness.fake.commit(REPO, BRANCH, {"docs.md": "Austria\n"}, "Docs")
+    number = harness.fake.add_pull(REPO, head=BRANCH, user="dana").number
+    await harness.deliver(
+        "workflow_run", harness.payload(harness.pull_request_run(sha, branch=BRANCH, log=LOG))
+    )
+    pr_loop = next(loop for loop in await loops(harness) if loop.pull_number == number)
+    assert pr_loop.state is LoopState.CANCELLED
+    assert pr_loop.iteration == 0 and await harness.ctx.store.spend_since(0) == spent
+    [comment] = [c.body for c in harness.fake.issue_comments(REPO, number)]
+    assert "this failure is on `main` too, not caused by this pull request" in comment
+    assert f"loop for `main` is #{main_loop.id}" in comment
+
+    green = harness.fake.add_workflow_run(
+        REPO, head_sha=main_loop.fix_sha or "", head_branch=main_loop.fix_branch,
+        conclusion="success", jobs=[FakeJob("test", "success", steps=[("Run", "success")])],
+    )  # fmt: skip
+    await harness.deliver("workflow_run", harness.payload(green))
+    comments = [c.body for c in harness.fake.issue_comments(REPO, number)]
+    assert len(comments) == 2
+    assert (
+        "`main` is fixed by" in comments[1]
+        and "Update this pull request from `main`" in comments[1]
+    )
+
+
+async def test_pull_requests_are_left_alone_by_default(
+    app_harness: HarnessFactory, tmp_path: Path
+) -> None:
+    harness = await app_harness(
+        fixer_command=scripted_agent(tmp_path, [{"files": {"vat.py": FIXED}}])
+    )
+    harness.seed_repo({"vat.py": VAT})
+    number, sha, fork = open_pull(harness, fork_owner="outsider")
+    await harness.deliver(
+        "workflow_run",
+        harness.payload(harness.pull_request_run(sha, branch=BRANCH, log=LOG, head_repo=fork)),
+    )
+    assert await loops(harness) == []
+    assert harness.fake.issue_comments(REPO, number) == []
