@@ -114,7 +114,7 @@ def _apply(files: dict[str, bytes], raws: list[dict[str, object]]) -> dict[str, 
             line=line(r["line"]),
             side="RIGHT",
             start_line=line(r.get("start_line")),
-        )  # fmt: skip
+        )
         for i, r in enumerate(raws)
     ]
     return apply_suggestions(files, comments)
