@@ -839,3 +839,36 @@ def _copy(source: IO[bytes], out: IO[bytes], size: int) -> None:
             raise UnsafeArchive("the archive is truncated")
         out.write(chunk)
         remaining -= len(chunk)
+
+
+async def merge_three_way(ours: bytes, base: bytes, theirs: bytes) -> bytes | None:
+    """``git merge-file``: ``base``→``theirs`` applied onto ``ours``; None when they conflict.
+
+    This is how ``git revert`` merges a file (base: the commit, theirs: its parent,
+    ours: the branch now).  Three private temporary files and the same hardened git
+    environment as the workspace: no repository, configuration, attributes or
+    drivers of anyone's.
+    """
+    with tempfile.TemporaryDirectory(prefix="ci-fix-merge-") as tmp:
+        root = Path(tmp)
+        names = []
+        for name, data in (("ours", ours), ("base", base), ("theirs", theirs)):
+            (root / name).write_bytes(data)
+            names.append(str(root / name))
+        git = _Git(root, root)
+        proc = await asyncio.create_subprocess_exec(
+            "git", *GIT_OPTIONS, "merge-file", "-p", "--quiet", *names,
+            cwd=root, env=git.env(), stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), GIT_TIMEOUT_S)
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            raise
+    if proc.returncode == 0:
+        return out
+    if proc.returncode is not None and 0 < proc.returncode < 128:
+        return None  # the exit status counts the conflicts
+    raise WorkspaceError(f"git merge-file failed: {err.decode(errors='replace').strip()[-300:]}")

@@ -187,7 +187,7 @@ class Engine:
         gh = self._github(facts.installation_id)
         owner = facts.head_repo.partition("/")[0]
         async for item in gh.getiter(
-            f"/repos/{facts.repo}/pulls",
+            f"/repos/{facts.repo}/pulls" + "{?head,state}",
             {"head": f"{owner}:{facts.head_branch}", "state": "open"},
         ):
             pull = PullFacts.from_api(item, facts.repo)
@@ -1052,6 +1052,9 @@ class Engine:
                 config = (await self._configs.load(gh, ending.repo, ending.head_sha)).config
             issue = await self._reporter.escalated(gh, ending, config)
             ending = replace(ending, issue_number=issue)
+            revert = await self._reporter.gave_up(gh, ending, config, issue)
+            if revert is not None:
+                await self._event(ending, "revert", outcome=revert)
         await self._reporter.loop_ended(gh, ending, config)
         return issue
 

@@ -155,6 +155,11 @@ class Reporter(Protocol):
     async def base_fixed(self, gh: AppGitHubAPI, base_loop: Loop, numbers: list[int]) -> None:
         """Tell those pull requests the base branch is green again: update from it."""
 
+    async def gave_up(
+        self, gh: AppGitHubAPI, loop: Loop, config: RepoConfig | None, issue: int | None
+    ) -> str | None:
+        """After the escalation issue: the revert fallback, if asked; what it did, or None."""
+
 
 class Scheduler(Protocol):
     """Hands a loop that became ``queued`` to whoever works loops.

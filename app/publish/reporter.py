@@ -26,6 +26,7 @@ from app.config.source import ConfigLoad, render_config_problems
 from app.diagnosis.model import Category, Diagnosis, KeyLine
 from app.github.client import AppGitHubAPI
 from app.intake.payloads import PullFacts, RunFacts
+from app.loop.policy import revert_wanted
 from app.loop.ports import AttemptResult
 from app.publish.checkrun import (
     CHECK_NAME,
@@ -48,6 +49,7 @@ from app.publish.render import (
     pr_close_comment,
     pr_title,
 )
+from app.publish.revert import RevertOutcome, propose_revert
 from app.publish.reviewers import choose_reviewers, request_reviewers
 from app.publish.suggestions import plan_suggestions
 from app.store.base import Store
@@ -301,6 +303,30 @@ class GitHubReporter:
             data={"body": same_failure_body(loop, pull, base_loop)},
         )
 
+    async def gave_up(
+        self, gh: AppGitHubAPI, loop: Loop, config: RepoConfig | None, issue: int | None
+    ) -> str | None:
+        """``on_give_up: revert`` on the default branch: propose the revert, say so on the issue."""
+        if self._dry_run or config is None or issue is None or loop.pull_number is not None:
+            return None
+        if config.on_give_up != "revert":
+            return None
+        repository = await gh.getitem(f"/repos/{loop.repo}")
+        if not revert_wanted(
+            on_give_up=config.on_give_up,
+            branch=loop.branch,
+            default_branch=str(repository.get("default_branch") or ""),
+            state=loop.state.value,
+        ):
+            return None
+        outcome = await propose_revert(gh, loop)
+        await gh.post(
+            f"/repos/{loop.repo}/issues/{issue}/comments", data={"body": revert_comment(outcome)}
+        )
+        if outcome.pr_number is not None:
+            return f"revert of {outcome.culprit} proposed in #{outcome.pr_number}"
+        return f"no revert: {outcome.reason}"
+
     async def base_fixed(self, gh: AppGitHubAPI, base_loop: Loop, numbers: list[int]) -> None:
         if self._dry_run:
             return
@@ -545,4 +571,19 @@ def base_fixed_body(base_loop: Loop) -> str:
         f"{TRUNK_MARK}\n\n**ci-fix-loop:** `{base_loop.branch}` is fixed{fix}. Update this "
         f"pull request from `{base_loop.branch}` (merge or rebase) to pick up the fix; "
         "its failure came from there."
+    )
+
+
+def revert_comment(outcome: RevertOutcome) -> str:
+    """The escalation issue's note on the revert fallback: the PR, or why there is none."""
+    if outcome.pr_number is not None and outcome.culprit is not None:
+        return (
+            f"**Revert proposed:** #{outcome.pr_number} reverts {outcome.culprit} "
+            f"({outcome.reason}; the first red run: {outcome.proof_url}). Merging it gets the "
+            "branch green again."
+        )
+    if outcome.culprit is not None:
+        return f"**No revert:** the culprit is {outcome.culprit}, but {outcome.reason}."
+    return (
+        f"**No revert:** the commit that broke the workflow cannot be identified: {outcome.reason}."
     )

@@ -219,3 +219,78 @@ async def test_pull_requests_are_left_alone_by_default(
     )
     assert await loops(harness) == []
     assert harness.fake.issue_comments(REPO, number) == []
+
+
+VAT_OK = (
+    "RATES = {'DE': 19}\n\n\ndef vat(country, amount):\n    return amount * RATES[country] / 100\n"
+)
+TEST_DE = "from vat import vat\n\n\ndef test_germany():\n    assert vat('DE', 100) == 19\n"
+DE_LOG = failing_pytest_log("assert 0.19 == 19", test_id="tests/test_vat.py::test_germany")
+
+
+async def red_main_that_cannot_be_fixed(
+    app_harness: HarnessFactory, tmp_path: Path, *, landed: int
+) -> tuple[Harness, str, list[str]]:
+    """main green at its first commit, then ``landed`` commits, the last one's run red; the
+    fix the app tries fails CI the same way, so the loop gives up."""
+    harness = await app_harness(
+        fixer_command=scripted_agent(tmp_path, [{"files": {"README.md": "tried\n"}}])
+    )
+    green = harness.seed_repo(
+        {"vat.py": VAT_OK, "tests/test_vat.py": TEST_DE},
+        config="on_give_up: revert\n",
+    )
+    harness.fake.add_workflow_run(
+        REPO, head_sha=green, head_branch="main", conclusion="success",
+        jobs=[FakeJob("test", "success", steps=[("Run tests", "success")])],
+    )  # fmt: skip
+    landed_shas = []
+    for n in range(landed - 1):
+        landed_shas.append(harness.fake.commit(REPO, "main", {f"notes{n}.md": "x\n"}, "Notes"))
+    broken = VAT_OK.replace("/ 100", "/ 10000")
+    landed_shas.append(harness.fake.commit(REPO, "main", {"vat.py": broken}, "Faster vat"))
+    red = harness.failing_run(landed_shas[-1], log=DE_LOG)
+    await harness.deliver("workflow_run", harness.payload(red))
+    [loop] = await loops(harness)
+    assert loop.fix_sha is not None
+    still_red = harness.fake.add_workflow_run(
+        REPO, head_sha=loop.fix_sha, head_branch=loop.fix_branch, conclusion="failure",
+        jobs=[FakeJob("test", "failure", steps=[("Run pytest -x", "failure")], log=DE_LOG)],
+    )  # fmt: skip
+    await harness.deliver("workflow_run", harness.payload(still_red))
+    [loop] = await loops(harness)
+    assert loop.state is LoopState.ESCALATED
+    return harness, green, landed_shas
+
+
+async def test_a_red_main_the_app_cannot_fix_gets_a_revert_of_the_culprit(
+    app_harness: HarnessFactory, tmp_path: Path
+) -> None:
+    harness, green, [culprit] = await red_main_that_cannot_be_fixed(app_harness, tmp_path, landed=1)
+    branch = f"ci-fix/revert-{culprit}"
+    assert harness.fake.read_tree(REPO, branch)["vat.py"] == VAT_OK.encode()
+    # The revert is one commit on top of main's head, undoing exactly the culprit.
+    assert harness.fake.read_tree(REPO, branch) == harness.fake.read_tree(REPO, green)
+    [revert] = [p for p in harness.fake.pulls(REPO) if p.pull and p.pull.head_ref == branch]
+    assert revert.pull is not None and revert.pull.base_ref == "main"
+    assert revert.title.startswith('Revert "Faster vat"')
+    body = revert.body or ""
+    assert culprit in body and "is the only commit between the last green run" in body
+    assert "/actions/runs/" in body  # the run that proves it
+    [issue] = harness.fake.issues(REPO)
+    [note] = [c.body for c in harness.fake.issue_comments(REPO, issue.number)]
+    assert f"**Revert proposed:** #{revert.number} reverts {culprit}" in note
+
+
+async def test_no_revert_when_the_culprit_cannot_be_identified(
+    app_harness: HarnessFactory, tmp_path: Path
+) -> None:
+    harness, _, landed = await red_main_that_cannot_be_fixed(app_harness, tmp_path, landed=2)
+    assert not any(
+        ref.startswith("refs/heads/ci-fix/revert-") for ref in harness.fake.repo(REPO).refs
+    )
+    assert not [p for p in harness.fake.pulls(REPO) if p.title.startswith("Revert")]
+    [issue] = harness.fake.issues(REPO)
+    [note] = [c.body for c in harness.fake.issue_comments(REPO, issue.number)]
+    assert note.startswith("**No revert:** the commit that broke the workflow cannot be identified")
+    assert "2 commits" in note and landed[0][:7] in note and "not certain" in note

@@ -131,6 +131,11 @@ class FakeReporter:
         self.calls.append("escalated")
         return 42
 
+    async def gave_up(
+        self, gh: Any, loop: Loop, config: RepoConfig | None, issue: int | None
+    ) -> str | None:
+        return None
+
     async def config_invalid(self, gh: Any, facts: RunFacts, load: ConfigLoad) -> None:
         self.calls.append("config_invalid")
 
