@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import aiohttp
 from gidgethub.abc import GitHubAPI
@@ -18,18 +19,19 @@ from app.config.source import ConfigLoad, load_repo_config
 from app.core.metrics import Metrics
 from app.core.redact import Redactor
 from app.diagnosis.gather import LogGatherer
-from app.fix.attempt import FixAttempter
-from app.fix.fixers.base import Fixer
-from app.fix.fixers.select import FixerSettings, choose_fixers
 from app.github.auth import AppAuth
 from app.github.client import GitHubClients
 from app.loop.engine import Engine
-from app.loop.ports import Attempter, AttemptInput, Diagnoser, Scheduler
+from app.loop.ports import Attempter, AttemptInput, AttemptResult, Diagnoser, Scheduler
 from app.loop.runner import LocalRunner
 from app.publish.commit import publish_fix
 from app.publish.reporter import GitHubReporter
 from app.settings import Settings
 from app.store.base import Store
+
+if TYPE_CHECKING:
+    from app.fix.fixers.base import Fixer
+    from app.github.client import AppGitHubAPI
 
 # How long one request to GitHub may take before it counts as failed (and is retried).
 GITHUB_TIMEOUT = aiohttp.ClientTimeout(total=300, sock_connect=10)
@@ -60,7 +62,19 @@ def default_diagnoser(settings: Settings) -> LogGatherer:
 
 def default_attempter(
     settings: Settings, metrics: Metrics, redactor: Redactor | None = None
-) -> FixAttempter:
+) -> Attempter:
+    """The fix stage, built when the first loop needs it.
+
+    Its modules (workspace, sandbox, the guard's parsers) are a fifth of the
+    web service's start-up; most processes answer many webhooks before one fix.
+    """
+    return _FirstUse(lambda: _fix_attempter(settings, metrics, redactor))
+
+
+def _fix_attempter(settings: Settings, metrics: Metrics, redactor: Redactor | None) -> Attempter:
+    from app.fix.attempt import FixAttempter
+    from app.fix.fixers.select import FixerSettings, choose_fixers
+
     operator = FixerSettings.from_settings(settings)
 
     def fixers(request: AttemptInput) -> list[Fixer]:
@@ -73,6 +87,24 @@ def default_attempter(
         redactor=redactor or Redactor(settings.secrets()),
         sandbox=operator.sandbox,
     )
+
+
+class _FirstUse:
+    """An ``Attempter`` that builds the real one on its first attempt."""
+
+    def __init__(self, build: Callable[[], Attempter]) -> None:
+        self._build = build
+        self._real: Attempter | None = None
+
+    async def attempt(
+        self,
+        gh: AppGitHubAPI,
+        request: AttemptInput,
+        on_spend: Callable[[float], Awaitable[None]],
+    ) -> AttemptResult:
+        if self._real is None:
+            self._real = self._build()
+        return await self._real.attempt(gh, request, on_spend)
 
 
 def job_scheduler(settings: Settings) -> Scheduler | None:
