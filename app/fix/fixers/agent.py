@@ -25,6 +25,7 @@ and the repository map (unchanged between steps) and the latest tool results.
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import time
@@ -32,9 +33,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import anthropic
-import openai
 
 from app.core.errors import EditError
 from app.core.markdown import redact_secrets
@@ -231,6 +229,9 @@ class AgentFixer:
     async def fix(self, request: FixRequest) -> FixResult:
         run = _Run()
         deadline = self._clock() + request.timeout_s
+        # Imported when used: each SDK takes seconds to import, and a process
+        # that never runs this fixer should not pay for it.
+        sdk = importlib.import_module(self.provider)
         try:
             if self.provider == "anthropic":
                 await self._converse_anthropic(request, run, deadline)
@@ -238,7 +239,7 @@ class AgentFixer:
                 await self._converse_openai(request, run, deadline)
         except _Stop as stop:
             return self._result(run, stop.result)
-        except (anthropic.APIError, openai.APIError) as exc:
+        except sdk.APIError as exc:
             return self._result(run, FixResult(error=f"the {self.provider} API call failed: {exc}"))
         return self._result(run, FixResult(error="the conversation ended without a finish"))
 
@@ -364,6 +365,8 @@ class AgentFixer:
         return f"{SYSTEM_PROMPT}\nChecks you may run with run_check:\n{checks}\n"
 
     async def _converse_anthropic(self, request: FixRequest, run: _Run, deadline: float) -> None:
+        import anthropic
+
         tools: list[Any] = [
             {"name": t["name"], "description": t["description"], "input_schema": t["schema"]}
             for t in TOOLS
@@ -419,6 +422,8 @@ class AgentFixer:
                 messages.append({"role": "user", "content": content})
 
     async def _converse_openai(self, request: FixRequest, run: _Run, deadline: float) -> None:
+        import openai
+
         tools: list[Any] = [
             {
                 "type": "function",
