@@ -12,6 +12,7 @@ the floor nothing in the app can go below, measured the same way.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -23,11 +24,12 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.machine import describe, median, python_env
-from bench.serve import free_port, private_key_pem, stop_server
+from bench.serve import cpu_seconds, free_port, private_key_pem, stop_server
 
 
-def time_to_listening(key: str) -> float:
-    """Seconds from spawning ``python -m app serve`` to its first ``/healthz`` answer."""
+def time_to_listening(key: str) -> tuple[float, float]:
+    """Wall seconds from spawning ``python -m app serve`` to its first ``/healthz`` answer,
+    and the CPU seconds the server had used by then (steadier on a shared machine)."""
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
         port = free_port()
         env = python_env()
@@ -55,7 +57,7 @@ def time_to_listening(key: str) -> float:
                     raise RuntimeError("the server exited during start-up")
                 try:
                     with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                        return time.perf_counter() - started
+                        return time.perf_counter() - started, cpu_seconds(server.pid)
                 except OSError:
                     time.sleep(0.005)  # polling a starting subprocess; not a test
         finally:
@@ -76,9 +78,13 @@ def main() -> int:
     time_to_listening(key)  # compile bytecode once, as an installed app would have it
     runs = [time_to_listening(key) for _ in range(args.runs)]
     floor = median([interpreter_floor() for _ in range(args.runs)])
+    walls = [wall for wall, _ in runs]
+    cpus = [cpu for _, cpu in runs]
     print(
-        f"start to listening: median {median(runs):.2f} s over {args.runs} runs "
-        f"({', '.join(f'{r:.2f}' for r in runs)}); bare interpreter {floor:.2f} s"
+        f"start to listening: median {median(walls):.2f} s wall "
+        f"({', '.join(f'{w:.2f}' for w in walls)}), {median(cpus):.2f} s CPU "
+        f"({', '.join(f'{c:.2f}' for c in cpus)}) over {args.runs} runs; "
+        f"bare interpreter {floor:.2f} s; load average {os.getloadavg()[0]:.1f}"
     )
     print(describe())
     return 0
