@@ -11,7 +11,10 @@ an event-loop tick opens a transaction, every statement issued until the next
 tick joins it, and one COMMIT at the start of the next tick ends it.  Each caller
 gets its result only after that COMMIT, so "recorded" still means committed (a
 webhook's 202 is never sent for a delivery a crash could lose), but under load
-many deliveries share one commit instead of paying for one each.
+many deliveries share one commit instead of paying for one each.  The COMMIT
+itself runs on a writer thread (SQLite releases the GIL while it writes), so the
+event loop verifies and parses the next requests meanwhile; their statements
+wait on the lock and form the next group.
 
 The write-ahead log has a ceiling.  Checkpoints are never left to SQLite (its
 automatic one runs inside a COMMIT, on the event loop).  After each commit the
@@ -37,6 +40,7 @@ given back to the file system with ``incremental_vacuum`` (:meth:`reclaim`).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import sqlite3
@@ -93,6 +97,9 @@ class SqliteConnection:
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None
         self._group: asyncio.Future[None] | None = None
+        self._committing: asyncio.Future[None] | None = None
+        # One thread for COMMITs, so they overlap with the event loop's work.
+        self._writer = concurrent.futures.ThreadPoolExecutor(1, "sqlite-commit")
         self.wal_peak_bytes = 0
         self.checkpoints = {"passive": 0, "truncate": 0, "busy": 0}
 
@@ -104,8 +111,37 @@ class SqliteConnection:
         if self._group is None:
             self._db.execute("BEGIN IMMEDIATE")
             self._group = asyncio.get_running_loop().create_future()
-            asyncio.get_running_loop().call_soon(self._commit_group, self._group)
+            asyncio.get_running_loop().call_soon(self._schedule_commit, self._group)
         return self._group
+
+    def _schedule_commit(self, group: asyncio.Future[None]) -> None:
+        if self._group is not group:
+            return  # an explicit transaction committed it already
+        if self._owner is not None:
+            # An atomic block is open inside the group: commit after it ends.
+            asyncio.get_running_loop().call_soon(self._schedule_commit, group)
+            return
+        self._committing = asyncio.ensure_future(self._commit_in_thread(group))
+
+    async def _commit_in_thread(self, group: asyncio.Future[None]) -> None:
+        """COMMIT on the writer thread: the event loop verifies and parses the next
+        requests meanwhile (SQLite releases the GIL while it writes the WAL).  Those
+        requests' statements wait on the lock and form the next group."""
+        async with self._lock:
+            if self._group is not group:
+                return
+            self._group = None
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    self._writer, self._db.execute, "COMMIT"
+                )
+            except sqlite3.Error as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                group.set_exception(exc)
+            else:
+                group.set_result(None)
+                self._committed()
 
     async def _grouped(self, run: Callable[[], T]) -> T:
         """Run one statement in this tick's group transaction; return once it is committed."""
@@ -376,6 +412,8 @@ class SqliteConnection:
             await asyncio.gather(self._watch, return_exceptions=True)
         if self._truncating is not None:
             await asyncio.gather(self._truncating, return_exceptions=True)
+        if self._committing is not None:
+            await asyncio.gather(self._committing, return_exceptions=True)
         async with self._lock:
             self._closed = True
             if self._group is not None:
@@ -384,6 +422,7 @@ class SqliteConnection:
                 await self._passive
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._db.close()
+        self._writer.shutdown(wait=True)
 
 
 def _checkpoint(path: Path) -> None:
