@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from app.store.records import Loop, LoopState
 from tests.fakes.github import FakeJob
 from tests.harness import REPO, Harness, HarnessFactory, failing_pytest_log, scripted_agent
@@ -144,21 +146,41 @@ async def test_a_later_failing_commit_replaces_the_review(
     assert applied["vat.py"] == FIXED.encode()
 
 
-async def test_a_pull_request_whose_head_moved_gets_nothing(
-    app_harness: HarnessFactory, tmp_path: Path
+class PushWhileFixing:
+    """The engine's attempter, with the author pushing again while the fix is being made."""
+
+    def __init__(self, inner: Any, push: Any) -> None:
+        self._inner = inner
+        self._push = push
+
+    async def attempt(self, gh: Any, request: Any, on_spend: Any) -> Any:
+        self._push()
+        return await self._inner.attempt(gh, request, on_spend)
+
+
+@pytest.mark.parametrize("mode", ["branch", "suggest"])
+async def test_a_pull_request_whose_head_moved_mid_loop_gets_nothing(
+    app_harness: HarnessFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
-    harness = await start(app_harness, tmp_path, "branch", [{"files": {"vat.py": FIXED}}])
+    harness = await start(app_harness, tmp_path, mode, [{"files": {"vat.py": FIXED}}])
     number, sha, _ = open_pull(harness)
+    engine = harness.ctx.engine
+    pushed: list[str] = []
+
+    def push() -> None:
+        pushed.append(harness.fake.commit(REPO, BRANCH, {"README.md": "newer\n"}, "Newer push"))
+
+    monkeypatch.setattr(engine, "_attempter", PushWhileFixing(engine._attempter, push))
     run = harness.pull_request_run(sha, branch=BRANCH, log=LOG)
-    # The author pushes again while the failure is being worked on.
-    harness.fake.commit(REPO, BRANCH, {"README.md": "newer\n"}, "Newer push")
-    refs = dict(harness.fake.repo(REPO).refs)
     await harness.deliver("workflow_run", harness.payload(run))
 
     [loop] = await loops(harness)
-    assert loop.state is LoopState.SUPERSEDED
-    assert (loop.reason or "").startswith("Superseded: the pull request's head moved")
-    assert harness.fake.repo(REPO).refs == refs  # no ci-fix/ branch
+    assert pushed and loop.iteration == 1  # the fix was made after the loop opened ...
+    assert loop.state is LoopState.SUPERSEDED  # ... and then nothing was posted
+    assert (loop.reason or "").startswith(
+        f"Superseded: the pull request's head moved to {pushed[0][:7]}"
+    )
+    assert not any(r.startswith("refs/heads/ci-fix/") for r in harness.fake.repo(REPO).refs)
     assert app_pulls(harness) == []
     pull = harness.fake.pull(REPO, number)
     assert pull.pull is not None and pull.pull.reviews == []
@@ -294,3 +316,42 @@ async def test_no_revert_when_the_culprit_cannot_be_identified(
     [note] = [c.body for c in harness.fake.issue_comments(REPO, issue.number)]
     assert note.startswith("**No revert:** the commit that broke the workflow cannot be identified")
     assert "2 commits" in note and landed[0][:7] in note and "not certain" in note
+
+
+async def test_no_revert_when_the_revert_conflicts_with_later_work(
+    app_harness: HarnessFactory, tmp_path: Path
+) -> None:
+    harness = await app_harness(
+        fixer_command=scripted_agent(tmp_path, [{"files": {"README.md": "tried\n"}}])
+    )
+    green = harness.seed_repo(
+        {"vat.py": VAT_OK, "tests/test_vat.py": TEST_DE}, config="on_give_up: revert\n"
+    )
+    harness.fake.add_workflow_run(
+        REPO, head_sha=green, head_branch="main", conclusion="success",
+        jobs=[FakeJob("test", "success", steps=[("Run tests", "success")])],
+    )  # fmt: skip
+    culprit = harness.fake.commit(
+        REPO, "main", {"vat.py": VAT_OK.replace("/ 100", "/ 10000")}, "Faster vat"
+    )
+    harness.fake.add_workflow_run(
+        REPO, head_sha=culprit, head_branch="main", conclusion="failure",
+        jobs=[FakeJob("test", "failure", steps=[("Run tests", "failure")], log=DE_LOG)],
+    )  # fmt: skip
+    # Later work edits the very line the culprit changed: undoing it would conflict.
+    later = harness.fake.commit(
+        REPO, "main", {"vat.py": VAT_OK.replace("/ 100", "/ 10000.0")}, "Floats"
+    )
+    await harness.deliver("workflow_run", harness.payload(harness.failing_run(later, log=DE_LOG)))
+    [loop] = await loops(harness)
+    still_red = harness.fake.add_workflow_run(
+        REPO, head_sha=loop.fix_sha or "", head_branch=loop.fix_branch, conclusion="failure",
+        jobs=[FakeJob("test", "failure", steps=[("Run pytest -x", "failure")], log=DE_LOG)],
+    )  # fmt: skip
+    await harness.deliver("workflow_run", harness.payload(still_red))
+
+    assert not any(r.startswith("refs/heads/ci-fix/revert-") for r in harness.fake.repo(REPO).refs)
+    [issue] = harness.fake.issues(REPO)
+    [note] = [c.body for c in harness.fake.issue_comments(REPO, issue.number)]
+    assert note.startswith(f"**No revert:** the culprit is {culprit}")
+    assert "vat.py changed again after" in note and "the revert conflicts" in note
