@@ -670,25 +670,31 @@ class Engine:
         """Trunk first: end the loop, spending nothing, if the base branch fails the same way.
 
         The base's newest run of each of the loop's workflows (as this app saw
-        them) is compared by diagnosis fingerprint: the base's own loop's
-        diagnosis when it has one, else that run diagnosed now (logs only).
+        them, else as ``GET …/workflows/{id}/runs?branch=`` lists them: a base
+        run from before the app was installed) is compared by diagnosis
+        fingerprint: the base's own loop's diagnosis when it has one, else that
+        run diagnosed now (logs only, no model).
         """
-        seen = {r.workflow_id: r for r in await self.store.branch_runs(loop.repo, pull.base_ref)}
+        seen = {
+            r.workflow_id: (r.run_id, r.head_sha, r.conclusion)
+            for r in await self.store.branch_runs(loop.repo, pull.base_ref)
+        }
         workflows = {r.workflow_id for r in await self.store.loop_runs(loop.id)} or {
             loop.workflow_id
         }
         for workflow_id in workflows:
-            base_run = seen.get(workflow_id)
-            if base_run is None or base_run.conclusion not in FAILURE_CONCLUSIONS:
-                continue
-            base_loop = await self.store.loop_for_commit(
-                loop.repo, pull.base_ref, base_run.head_sha
+            newest = seen.get(workflow_id) or await self._newest_base_run(
+                gh, loop.repo, workflow_id, pull.base_ref
             )
+            if newest is None or newest[2] not in FAILURE_CONCLUSIONS:
+                continue
+            base_run_id, base_sha, _ = newest
+            base_loop = await self.store.loop_for_commit(loop.repo, pull.base_ref, base_sha)
             if base_loop is not None and base_loop.diagnosis is not None:
                 fingerprint = Diagnosis.from_dict(base_loop.diagnosis).fingerprint
             else:
                 fingerprint = (
-                    await self._diagnoser.diagnose(gh, loop.repo, base_run.run_id)
+                    await self._diagnoser.diagnose(gh, loop.repo, base_run_id)
                 ).fingerprint
             if not fails_like_base(diagnosis.fingerprint, [fingerprint], base_failing=True):
                 continue
@@ -697,17 +703,30 @@ class Engine:
                 loop,
                 "on_base_too",
                 base_ref=pull.base_ref,
-                base_run_id=base_run.run_id,
+                base_run_id=base_run_id,
                 base_loop_id=base_loop.id if base_loop is not None else None,
                 pull=pull.number,
             )
             reason = (
-                f"{ON_BASE_TOO} (`{pull.base_ref}`, run {base_run.run_id}), "
+                f"{ON_BASE_TOO} (`{pull.base_ref}`, run {base_run_id}), "
                 "not caused by this pull request: nothing spent"
             )
             await self._finish(loop, LoopState.CANCELLED, reason, expect=[LoopState.QUEUED])
             return True
         return False
+
+    async def _newest_base_run(
+        self, gh: AppGitHubAPI, repo: str, workflow_id: int, branch: str
+    ) -> tuple[int, str, str] | None:
+        """The workflow's newest completed push run on ``branch``: (id, sha, conclusion)."""
+        async for run in gh.getiter(
+            f"/repos/{repo}/actions/workflows/{workflow_id}/runs"
+            + "{?branch,event,status,per_page}",
+            {"branch": branch, "event": "push", "status": "completed", "per_page": 1},
+            iterable_key="workflow_runs",
+        ):
+            return int(run["id"]), str(run["head_sha"]), str(run.get("conclusion") or "")
+        return None
 
     async def _notify_base_fixed(self, base: Loop) -> None:
         """A base branch's loop ended green: tell the pull requests it held up to update."""

@@ -355,3 +355,34 @@ async def test_no_revert_when_the_revert_conflicts_with_later_work(
     [note] = [c.body for c in harness.fake.issue_comments(REPO, issue.number)]
     assert note.startswith(f"**No revert:** the culprit is {culprit}")
     assert "vat.py changed again after" in note and "the revert conflicts" in note
+
+
+async def test_a_base_failure_the_app_never_saw_is_read_from_the_api(
+    app_harness: HarnessFactory, tmp_path: Path
+) -> None:
+    harness = await start(app_harness, tmp_path, "branch", [{"files": {"vat.py": FIXED}}])
+    main = harness.fake.ref(REPO, "heads/main") or ""
+    harness.failing_run(main, log=LOG)  # red before the app was installed: never delivered
+    number, sha, _ = open_pull(harness)
+    await harness.deliver(
+        "workflow_run", harness.payload(harness.pull_request_run(sha, branch=BRANCH, log=LOG))
+    )
+    [loop] = await loops(harness)
+    assert loop.state is LoopState.CANCELLED and loop.iteration == 0
+    [comment] = [c.body for c in harness.fake.issue_comments(REPO, number)]
+    assert "this failure is on `main` too, not caused by this pull request" in comment
+
+
+async def test_a_different_failure_on_main_does_not_stop_the_pull_requests_fix(
+    app_harness: HarnessFactory, tmp_path: Path
+) -> None:
+    harness = await start(app_harness, tmp_path, "branch", [{"files": {"vat.py": FIXED}}])
+    main = harness.fake.ref(REPO, "heads/main") or ""
+    harness.failing_run(main, log=DE_LOG)
+    number, sha, _ = open_pull(harness)
+    await harness.deliver(
+        "workflow_run", harness.payload(harness.pull_request_run(sha, branch=BRANCH, log=LOG))
+    )
+    [loop] = await loops(harness)
+    assert loop.state is LoopState.AWAITING_CI and loop.pull_number == number
+    assert harness.fake.issue_comments(REPO, number) == []
