@@ -344,3 +344,17 @@ async def test_serve_starts_when_github_is_unreachable_and_says_so(
         assert process.stderr is not None
         seen = await read_until(process.stderr, "listening on")
     assert "unreachable" in seen and "starting anyway" in seen
+
+
+async def test_start_sh_options_reach_the_setup_flow(workdir: Path) -> None:
+    """`bash scripts/start.sh --host ... --public-url ...` ends up as `serve` with both."""
+    port = free_port()
+    public = "https://ci-fix.example.org"
+    args = ("serve", "--host", "127.0.0.1", "--port", str(port), "--public-url", public)
+    async with cli_process(workdir, clean_env(workdir), *args) as process:
+        assert process.stdout is not None
+        announced = await read_until(process.stdout, "/setup")
+        async with aiohttp.ClientSession() as session:
+            page = await get_when_listening(session, f"http://127.0.0.1:{port}/setup")
+    assert f"{public}/setup" in announced
+    assert f"{public}/webhook" in page
