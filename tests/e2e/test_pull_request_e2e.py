@@ -262,3 +262,21 @@ async def test_readme_examples_come_from_a_real_run(
     )
     assert pr.title == "ci-fix: tests/test_vat.py::test_austria fails (KeyError)"
     print(f"PR title: {pr.title}\nissue title: {issue.title}")
+
+
+async def test_a_superseded_loop_closes_its_pr_saying_so(
+    app_harness: HarnessFactory, tmp_path: Path
+) -> None:
+    harness, _ = await start(app_harness, tmp_path, [{"files": {"vat.py": FIXED}}])
+    first = await the_loop(harness)
+    assert first.state is LoopState.AWAITING_CI
+    newer = harness.fake.commit(REPO, "main", {"README.md": "newer\n"})
+    await harness.deliver("workflow_run", harness.payload(harness.failing_run(newer, log=ORIGINAL)))
+
+    old = await harness.ctx.store.get_loop(first.id)
+    assert old is not None and old.state is LoopState.SUPERSEDED
+    [pr] = [p for p in harness.fake.pulls(REPO) if p.number == first.pr_number]
+    assert pr.state == "closed"
+    assert (pr.body or "").startswith("⏭️ **Superseded:**")
+    [closing] = [c.body for c in harness.fake.issue_comments(REPO, pr.number)]
+    assert closing.startswith("A newer failure on the branch superseded this loop")
