@@ -80,3 +80,22 @@ def workflow_run_payload(
     payload["installation"] = {"id": installation_id, "node_id": f"I_{installation_id}"}
     payload["sender"] = copy.deepcopy(run.get("actor") or payload["sender"])
     return payload
+
+
+def pull_request_payload(
+    fake: FakeGitHub, repo: str, number: int, *, action: str = "opened"
+) -> dict[str, Any]:
+    """The ``pull_request`` delivery for pull request ``number`` of the fake, from GitHub's
+    own ``opened`` example with the pull request, repository and installation replaced."""
+    from tests.fakes.github import bodies
+
+    payload = load_payload("pull_request", "opened.1")
+    payload["action"] = action
+    payload["number"] = number
+    the_repo = fake.repo(repo)
+    pull = fake.schema_body("pull-request", bodies.pull(fake, the_repo, fake.pull(repo, number)))
+    payload["pull_request"] = {**payload["pull_request"], **pull}
+    payload["repository"] = {**payload["repository"], **bodies.repository(fake, the_repo)}
+    [installation] = [i.id for i in fake.installations.values() if the_repo.key in i.repos]
+    payload["installation"] = {"id": installation, "node_id": f"I_{installation}"}
+    return payload

@@ -16,6 +16,7 @@ import pytest
 from app.store.records import Loop, LoopState
 from tests.fakes.github import FakeJob
 from tests.harness import REPO, Harness, HarnessFactory, failing_pytest_log, scripted_agent
+from tests.webhooks import pull_request_payload
 
 VAT = (
     "RATES = {'DE': 19}\n\n\ndef vat(country, amount):\n    return amount * RATES[country] / 100\n"
@@ -64,6 +65,9 @@ async def test_a_same_repository_pull_request_is_fixed_on_a_branch_into_its_head
 ) -> None:
     harness = await start(app_harness, tmp_path, "branch", [{"files": {"vat.py": FIXED}}])
     number, sha, _ = open_pull(harness)
+    # GitHub's pull_request delivery comes first; the app acts on the run's result only.
+    await harness.deliver("pull_request", pull_request_payload(harness.fake, REPO, number))
+    assert await loops(harness) == []
     run = harness.pull_request_run(sha, branch=BRANCH, log=LOG)
     assert run["pull_requests"] and run["pull_requests"][0]["number"] == number
     await harness.deliver("workflow_run", harness.payload(run))
@@ -90,10 +94,11 @@ async def test_a_same_repository_pull_request_is_fixed_on_a_branch_into_its_head
     assert loop.state is LoopState.SUCCEEDED
 
 
+@pytest.mark.parametrize("mode", ["suggest", "branch"])  # branch never writes to a fork
 async def test_a_fork_pull_request_gets_one_review_whose_suggestions_are_the_verified_fix(
-    app_harness: HarnessFactory, tmp_path: Path
+    app_harness: HarnessFactory, tmp_path: Path, mode: str
 ) -> None:
-    harness = await start(app_harness, tmp_path, "suggest", [{"files": {"vat.py": FIXED}}])
+    harness = await start(app_harness, tmp_path, mode, [{"files": {"vat.py": FIXED}}])
     number, sha, fork = open_pull(harness, fork_owner="outsider")
     fork_refs = dict(harness.fake.repo(fork).refs)
     base_refs = dict(harness.fake.repo(REPO).refs)
