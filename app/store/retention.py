@@ -1,8 +1,8 @@
 """How long the store keeps what: the retention policy and what one pass removed.
 
 Delivery ids are kept only as long as deduplication needs them (GitHub
-redelivers within days); a loop's history (the loop, its iterations, events and
-spend detail) for a configurable period after the loop ended, after which its
+redelivers within days); a loop's history (the loop, its workflow runs,
+iterations, events and spend detail) for a configurable period after the loop ended, after which its
 spend survives as one row per day, installation and repository.  A loop that
 has not ended is never removed, nor anything it refers to.
 """
@@ -43,10 +43,13 @@ class PruneReport:
     iterations: int = 0
     events: int = 0
     ledger: int = 0
+    runs: int = 0  # the loops' rows in loop_runs (one per workflow that failed)
 
     @property
     def total(self) -> int:
-        return self.deliveries + self.loops + self.iterations + self.events + self.ledger
+        return (
+            self.deliveries + self.loops + self.iterations + self.events + self.ledger + self.runs
+        )
 
 
 def utc_day(at: float) -> float:

@@ -630,7 +630,7 @@ class SqlStore:
                 break
         terminal = sorted(s.value for s in TERMINAL_STATES)
         marks = ", ".join("?" * len(terminal))
-        counts = {"loops": 0, "iterations": 0, "events": 0, "ledger": 0}
+        counts = {"loops": 0, "iterations": 0, "events": 0, "ledger": 0, "runs": 0}
         while True:
             rows = await self._conn.fetchall(
                 f"SELECT id FROM loops WHERE ended_at < ? AND state IN ({marks}) "
@@ -684,6 +684,10 @@ class SqlStore:
                 ),
                 "events": await self._conn.execute(
                     f"DELETE FROM loop_events WHERE loop_id IN ({marks})", ids
+                ),
+                # The workflows that failed on the loop's commit: part of the loop.
+                "runs": await self._conn.execute(
+                    f"DELETE FROM loop_runs WHERE loop_id IN ({marks})", ids
                 ),
                 "loops": await self._conn.execute(f"DELETE FROM loops WHERE id IN ({marks})", ids),
             }

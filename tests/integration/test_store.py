@@ -20,6 +20,7 @@ from app.store.records import (
     BreakerState,
     Iteration,
     LoopEvent,
+    LoopRun,
     LoopState,
     NewLoop,
 )
@@ -505,6 +506,7 @@ POLICY = RetentionPolicy(deliveries_s=7 * DAY, history_s=90 * DAY, batch=2)
 async def ended_loop(store: SqlStore, n: int, *, at: float, spend: float = 0.0) -> int:
     """A loop opened at ``at`` that ended (exhausted) an hour later, with a full history."""
     loop, _ = await store.open_loop(new_loop(n), state=LoopState.QUEUED, now=at)
+    await store.add_loop_run(LoopRun(loop.id, 100, "CI", "ci.yml", 9000 + n, 1))
     await store.add_iteration(Iteration(loop_id=loop.id, n=1, started_at=at))
     await store.add_event(LoopEvent(loop.id, at, "opened", {}))
     if spend:
@@ -559,8 +561,10 @@ async def test_retention_removes_ended_loops_with_their_history_and_keeps_their_
     report = await store.prune(POLICY, now)
 
     assert (report.loops, report.iterations, report.events, report.ledger) == (3, 3, 3, 3)
+    assert report.runs == 3
     for loop_id in old:
         assert await store.get_loop(loop_id) is None
+        assert await store.loop_runs(loop_id) == []
         assert await store.iterations(loop_id) == []
         assert await store.events(loop_id) == []
         assert await store.loop_spend(loop_id) == 0
@@ -569,6 +573,7 @@ async def test_retention_removes_ended_loops_with_their_history_and_keeps_their_
     assert await store.spend_since(T0 - T0 % DAY, installation_id=1) == pytest.approx(1.75)
     kept = await store.get_loop(recent)
     assert kept is not None and await store.iterations(recent) != []
+    assert len(await store.loop_runs(recent)) == 1
     assert await store.loop_spend(recent) == pytest.approx(1.0)
 
 
@@ -577,6 +582,7 @@ async def test_retention_never_touches_a_loop_that_has_not_ended(store: SqlStore
     loop, _ = await store.open_loop(new_loop(1), state=LoopState.QUEUED, now=T0)
     await store.update_loop(loop.id, now=T0 + 1, state=LoopState.AWAITING_CI, iteration=1)
     await store.add_iteration(Iteration(loop_id=loop.id, n=1, started_at=T0))
+    await store.add_loop_run(LoopRun(loop.id, 100, "CI", "ci.yml", 9001, 1))
     await store.add_event(LoopEvent(loop.id, T0, "opened", {}))
     await store.add_spend(installation_id=1, repo="octo/app", loop_id=loop.id, amount_usd=0.5,
                           at=T0)  # fmt: skip
@@ -588,6 +594,7 @@ async def test_retention_never_touches_a_loop_that_has_not_ended(store: SqlStore
     assert still is not None and still.state is LoopState.AWAITING_CI
     assert len(await store.iterations(loop.id)) == 1
     assert len(await store.events(loop.id)) == 1
+    assert len(await store.loop_runs(loop.id)) == 1
     assert await store.loop_spend(loop.id) == pytest.approx(0.5)
 
 
