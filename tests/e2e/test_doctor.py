@@ -146,21 +146,17 @@ def test_unjailed_mode_is_refused_without_the_insecure_flag(tmp_path: Path) -> N
 
 
 async def test_an_unjailed_app_says_so_at_start_and_on_status(
-    tmp_path: Path, app_harness: HarnessFactory
+    tmp_path: Path, app_harness: HarnessFactory, fake_github: FakeGitHub
 ) -> None:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(ROOT),
-        "APP_ID": "12",
-        "PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----",
-        "WEBHOOK_SECRET": "x",
-        "STORE_PATH": str(tmp_path / "store.sqlite3"),
-        "HOST": "127.0.0.1",
-        "PORT": "0",
-        "FIXER": "none",
-        "SANDBOX": "none",
-        "INSECURE_NO_SANDBOX": "1",
-    }
+    env = operator_env(
+        fake_github,
+        tmp_path,
+        HOST="127.0.0.1",
+        PORT="0",
+        FIXER="none",
+        SANDBOX="none",
+        INSECURE_NO_SANDBOX="1",
+    )
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "app", "serve", cwd=tmp_path, env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
