@@ -515,6 +515,18 @@ RULES: tuple[Rule, ...] = (
         key=8.5,
         hint=("no matching package", "--locked", "lock file"),
     ),
+    # A command or module the step needs is not there: the install or setup it depends on did
+    # not happen (a missing dev dependency, PATH, toolchain).
+    _rule(
+        BUILD,
+        None,
+        r"^(?:\S+: )?(?:line \d+: |\d+: )?[\w.@/+-]+: (?:command )?not found$"
+        r"|Unable to locate executable file: |^error: linker `\w+` not found"
+        r"|^Error: Cannot find module '[^']+'$",
+        weight=2.5,
+        key=8,
+        hint=("not found", "Unable to locate executable", "Cannot find module"),
+    ),
     # The legacy Docker builder's way of saying a RUN step failed.
     _rule(
         BUILD,

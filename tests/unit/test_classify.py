@@ -1758,3 +1758,18 @@ def test_when_rules_find_the_cause_error_looking_noise_is_not_offered() -> None:
     texts = [k.text for k in diagnosis.key_lines]
     assert texts[0] == "E       KeyError: 'AT'"
     assert "note from a fixture: cache error ignored, continuing" not in texts
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "sh: 1: vite: not found",
+        "/home/runner/work/_temp/abc.sh: line 1: pnpm: command not found",
+        "Error: Cannot find module 'dotenv'",
+        "Error: Unable to locate executable file: pnpm. Please verify the PATH.",
+    ],
+)
+def test_a_missing_command_or_module_is_a_build_problem(line: str) -> None:
+    diagnosis = classify_text(actions_log("npm run build", [line]))
+    assert diagnosis.category is Category.BUILD
+    assert diagnosis.key_lines[0].text == line
