@@ -203,6 +203,9 @@ def test_other_hosts_prefixes_and_web_ui_artefacts_are_removed() -> None:
     ui = f"x.ixx(1,1): fatal  error C[10]{link}10: y"
     assert clean_line(ui) == "x.ixx(1,1): fatal  error C1010: y"
     assert clean_line("\x1b[31m-    a\x1b(B\x1b[m") == "-    a"
+    assert clean_line("[2020-06-30T12:55:26.119Z] Test Run Failed.") == "Test Run Failed."
+    assert clean_line("[12:55:26] Starting 'build'...") == "Starting 'build'..."
+    assert clean_line("[10](https://github.com/o/r) x") == "10 x"
     # A time-like start that is the tool's own text stays.
     assert clean_line("12:30 meeting") == "12:30 meeting"
 
