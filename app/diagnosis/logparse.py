@@ -52,9 +52,10 @@ _GH_PREFIX = re.compile(r"[^\t]{0,300}\t[^\t]{0,300}\t(?=\d{4}-\d\d-\d\dT\d\d:\d
 _CLOCK_PREFIX = re.compile(
     r"\d\d:\d\d:\d\d\.\d+(?: \| ?|\t)|#\d+ \d+\.\d+ |\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:[.,]\d+)? "
 )
-# Jenkins' and other CI hosts' bracketed stamps: ``[2020-06-30T12:55:26.119Z] ``, ``[12:55:26] ``.
+# Jenkins' and other CI hosts' bracketed stamps: ``[2020-06-30T12:55:26.119Z] ``, ``[12:55:26] ``,
+# and fastlane's ``[15:48:30]: ▸ `` before the xcodebuild output it relays.
 _BRACKET_CLOCK = re.compile(
-    r"\[(?:\d{4}-\d\d-\d\d[T ])?\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\] ?"
+    r"\[(?:\d{4}-\d\d-\d\d[T ])?\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\]:? ?(?:▸ )?"
 )
 # Monorepo task runners (Turborepo) prefix each line of a task with ``package:task: ``; the
 # task part starts with a letter, so ``src/a.go:12: ...`` is never taken for one.

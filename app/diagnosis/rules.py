@@ -1657,8 +1657,22 @@ RULES: tuple[Rule, ...] = (
         r"|EmitSwiftModule|MergeSwiftModule|ProcessProductPackaging) \S",
         weight=1,
         key=8,
-        # xcodebuild lists the failed commands indented by a tab.
-        hint="\t",
+        # xcodebuild lists the failed commands indented by a tab; fastlane and xcpretty relay
+        # them without it.
+        hint=(
+            "\t",
+            "Ld ",
+            "CodeSign ",
+            "Compile",
+            "Swift",
+            "Libtool ",
+            "PhaseScriptExecution ",
+            "LinkStoryboards ",
+            "Process",
+            "GenerateDSYMFile ",
+            "CopySwiftLibs ",
+            "ValidateEmbeddedBinary ",
+        ),
     ),
     _rule(
         TEST,

@@ -205,6 +205,7 @@ def test_other_hosts_prefixes_and_web_ui_artefacts_are_removed() -> None:
     assert clean_line("\x1b[31m-    a\x1b(B\x1b[m") == "-    a"
     assert clean_line("[2020-06-30T12:55:26.119Z] Test Run Failed.") == "Test Run Failed."
     assert clean_line("[12:55:26] Starting 'build'...") == "Starting 'build'..."
+    assert clean_line("[15:48:30]: ▸ ** BUILD FAILED **") == "** BUILD FAILED **"
     assert clean_line("[10](https://github.com/o/r) x") == "10 x"
     # A time-like start that is the tool's own text stays.
     assert clean_line("12:30 meeting") == "12:30 meeting"
