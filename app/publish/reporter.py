@@ -23,6 +23,7 @@ import gidgethub
 
 from app.config.model import RepoConfig
 from app.config.source import ConfigLoad, render_config_problems
+from app.core.markdown import code_span, fence, redact_secrets, tail
 from app.diagnosis.model import Category, Diagnosis, KeyLine
 from app.github.client import AppGitHubAPI
 from app.intake.payloads import PullFacts, RunFacts
@@ -38,6 +39,7 @@ from app.publish.checkrun import (
 from app.publish.commit import FIX_LABEL, ensure_pull_request
 from app.publish.escalate import escalate
 from app.publish.render import (
+    AGENT_SUMMARY_LIMIT,
     FailureSummary,
     FileStat,
     GuardSummary,
@@ -511,21 +513,20 @@ def suggestion_review_body(
             "suggestions*) to take the whole fix in one commit.",
         ]
     if outside:
-        fence = "```"
-        while fence in outside:
-            fence += "`"
         lines += [
             "",
             "**Not a suggestion:** these changes touch lines outside this pull request's "
             "diff, where GitHub cannot place suggestions. Apply them with `git apply`:",
             "",
-            f"{fence}diff",
-            outside.rstrip("\n"),
-            fence,
+            fence(outside, "diff"),
         ]
     if result.summary:
-        lines += ["", "The fixing agent's own summary (its words, not checked by the app):", ""]
-        lines += [f"> {line}" for line in result.summary.splitlines()]
+        lines += [
+            "",
+            "The fixing agent's own summary (its words, not checked by the app):",
+            "",
+            fence(redact_secrets(tail(result.summary, AGENT_SUMMARY_LIMIT))),
+        ]
     return "\n".join([SUGGESTIONS_MARK, *lines])
 
 
@@ -545,19 +546,19 @@ def suggestion_status_body(loop: Loop, review_id: int, url: str, earlier: list[i
 
 
 def same_failure_body(loop: Loop, pull: PullFacts, base_loop: Loop | None) -> str:
-    base = pull.base_ref
+    base = code_span(pull.base_ref)
     lines = [
         TRUNK_MARK,
-        f"**ci-fix-loop:** this failure is on `{base}` too, not caused by this pull request. "
-        f"`{loop.workflow_name}` fails on `{base}` with the same error, so the app spends "
-        "nothing on this pull request.",
+        f"**ci-fix-loop:** this failure is on {base} too, not caused by this pull request. "
+        f"{code_span(loop.workflow_name)} fails on {base} with the same error, so the app "
+        "spends nothing on this pull request.",
     ]
     if base_loop is not None:
         where = f"[run {base_loop.run_id}]({base_loop.run_url})"
         if base_loop.pr_number is not None:
             where += f", fix in {web_url(base_loop, f'pull/{base_loop.pr_number}')}"
         lines.append(
-            f"The app's loop for `{base}` is #{base_loop.id} ({where}); "
+            f"The app's loop for {base} is #{base_loop.id} ({where}); "
             "this pull request gets a note when it is green again."
         )
     return "\n\n".join(lines)
@@ -567,9 +568,10 @@ def base_fixed_body(base_loop: Loop) -> str:
     fix = ""
     if base_loop.pr_number is not None:
         fix = f" by {web_url(base_loop, f'pull/{base_loop.pr_number}')}"
+    branch = code_span(base_loop.branch)
     return (
-        f"{TRUNK_MARK}\n\n**ci-fix-loop:** `{base_loop.branch}` is fixed{fix}. Update this "
-        f"pull request from `{base_loop.branch}` (merge or rebase) to pick up the fix; "
+        f"{TRUNK_MARK}\n\n**ci-fix-loop:** {branch} is fixed{fix}. Update this "
+        f"pull request from {branch} (merge or rebase) to pick up the fix; "
         "its failure came from there."
     )
 
