@@ -391,3 +391,27 @@ async def test_a_different_failure_on_main_does_not_stop_the_pull_requests_fix(
     [loop] = await loops(harness)
     assert loop.state is LoopState.AWAITING_CI and loop.pull_number == number
     assert harness.fake.issue_comments(REPO, number) == []
+
+
+async def test_a_change_outside_the_pull_requests_diff_is_a_patch_in_the_review_body(
+    app_harness: HarnessFactory, tmp_path: Path
+) -> None:
+    notes = "# VAT\n\nRates by country.\n"
+    harness = await app_harness(
+        fixer_command=scripted_agent(
+            tmp_path, [{"files": {"vat.py": FIXED, "NOTES.md": notes + "AT: 20 %\n"}}]
+        )
+    )
+    harness.seed_repo({"vat.py": VAT, "NOTES.md": notes}, config="pull_requests: suggest\n")
+    number, sha, _ = open_pull(harness)
+    await harness.deliver(
+        "workflow_run", harness.payload(harness.pull_request_run(sha, branch=BRANCH, log=LOG))
+    )
+    pull = harness.fake.pull(REPO, number).pull
+    assert pull is not None
+    [review] = pull.reviews
+    assert [c.path for c in review.comments] == ["vat.py"]
+    assert "**Not a suggestion:**" in review.body and "git apply" in review.body
+    assert "+++ b/NOTES.md" in review.body and "+AT: 20 %" in review.body
+    applied = harness.fake.apply_suggestions(REPO, number, review_id=review.id)
+    assert applied["vat.py"] == FIXED.encode() and applied["NOTES.md"] == notes.encode()
