@@ -118,7 +118,12 @@ def build_app(
             installations=installations,
             metrics=metrics,
             dispatcher=Dispatcher(
-                router=router, store=store, metrics=metrics, context=handlers, clock=options.clock
+                router=router,
+                store=store,
+                metrics=metrics,
+                context=handlers,
+                clock=options.clock,
+                sleeper=options.sleeper,
             ),
             clock=options.clock,
         )

@@ -85,6 +85,11 @@ async def build_status(store: Store, settings: Settings, now: float) -> dict[str
             "insecure": settings.sandbox == "none",
             "network_for_verify": settings.sandbox_allow_network,
         },
+        # Deliveries whose handling kept failing: parked, not replayed forever.
+        "failed_deliveries": [
+            {"delivery_id": delivery_id, "event": event, "outcome": outcome}
+            for delivery_id, event, outcome in await store.failed_deliveries()
+        ],
     }
     if settings.database_url:
         # Scale-out mode: the job queue the workers read is part of the picture.

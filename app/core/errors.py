@@ -82,6 +82,18 @@ class PublishError(LoopError):
     """The fix could not be committed or its pull request opened; the message says why."""
 
 
+# ------------------------------------------------------------ infrastructure
+
+
+class StoreUnavailable(CiFixLoopError):
+    """The database did not answer (restarting, unreachable, locked for too long).
+
+    Infrastructure, not a loop's failure: whoever meets it waits and tries
+    again (the intake answers 503 with ``Retry-After``; a worker puts the loop
+    back in the queue), and never escalates a loop for it.
+    """
+
+
 # ----------------------------------------------------------------- bad input
 
 

@@ -114,6 +114,24 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class OneLineRequestErrors(logging.Filter):
+    """A malformed HTTP request from anyone is one log line, not a traceback.
+
+    aiohttp's server logs a request it cannot parse (or a client that hangs up)
+    with the full traceback; anyone on the internet can cause that, so it is
+    cut to the message and the error's one-line description.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            first = str(error).splitlines()[0] if str(error) else ""
+            description = f"{type(error).__name__}: {first}".strip()
+            record.msg, record.args = f"{record.getMessage()} ({description})", None
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 def configure_logging(
     *, fmt: str, level: str, redactor: Redactor | None = None, secrets: tuple[str, ...] = ()
 ) -> None:
@@ -147,3 +165,6 @@ def configure_logging(
     logging.logMultiprocessing = False
     # aiohttp's access log would repeat every delivery; our own line says more.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, OneLineRequestErrors) for f in server_log.filters):
+        server_log.addFilter(OneLineRequestErrors())

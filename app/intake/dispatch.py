@@ -16,19 +16,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 from gidgethub import routing, sansio
 
+from app.core.errors import StoreUnavailable
 from app.core.logctx import log_context
 from app.core.metrics import Metrics
+from app.intake.payloads import Envelope
 from app.store.base import Store
 
 log = logging.getLogger(__name__)
 
 IGNORED = "ignored"
+MAX_HANDLER_ATTEMPTS = 3  # a handler failing this often is parked, not replayed forever
+MAX_OUTAGE_RETRIES = 12  # store outages waited out (about 5 minutes in all) before giving up
+
+
+def _backoff(attempt: int) -> float:
+    """1, 2, 4, ... seconds, at most 30."""
+    return float(min(30, 2 ** (attempt - 1)))
 
 
 class Dispatcher:
@@ -40,7 +49,9 @@ class Dispatcher:
         metrics: Metrics,
         context: Any,
         clock: Callable[[], float],
+        sleeper: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        self._sleeper = sleeper
         self._router = router
         self._store = store
         self._metrics = metrics
@@ -77,21 +88,73 @@ class Dispatcher:
         task.add_done_callback(self._tasks.discard)
 
     async def process(self, event: sansio.Event) -> None:
-        action = event.data.get("action") if isinstance(event.data, dict) else None
-        repo = (event.data.get("repository") or {}).get("full_name") if action is not None else None
+        """Run the delivery's handlers until they succeed, a bounded number of times.
+
+        A handler that raises is tried again after a backoff, up to
+        ``MAX_HANDLER_ATTEMPTS`` times over restarts (the count is stored);
+        then the delivery is parked as ``failed: ...`` (shown by ``/status``)
+        instead of failing at every start.  The store being unreachable is not
+        the handler's fault: that is waited out with backoff, uncounted, so an
+        acknowledged delivery converges once the database is back.
+        """
+        envelope = Envelope.check(event.event, event.delivery_id, event.data)
+        action = envelope.action if isinstance(envelope, Envelope) else None
+        repo = envelope.repo if isinstance(envelope, Envelope) else None
         with log_context(delivery_id=event.delivery_id, event=event.event, repo=repo):
+            if isinstance(envelope, str):
+                await self._settle(event, action, f"failed: {envelope}")
+                return
+            outages = 0
+            while True:
+                try:
+                    await self._router.dispatch(event, self._context)
+                except StoreUnavailable as exc:
+                    outages += 1
+                    if outages > MAX_OUTAGE_RETRIES:
+                        # Left unfinished: the next start (or GitHub's redelivery) retries it.
+                        log.warning("delivery %s.%s left for later: %s", event.event, action, exc)
+                        return
+                    log.warning("store unavailable handling %s.%s (%s); retrying",
+                                event.event, action, exc)  # fmt: skip
+                    await self._sleeper(_backoff(outages))
+                    continue
+                except Exception as exc:
+                    reason = f"{type(exc).__name__}: {str(exc)[:200]}"
+                    failures = await self._count_failure(event.delivery_id, reason)
+                    if failures is None:
+                        return  # the store went away too: left unfinished for later
+                    if failures >= MAX_HANDLER_ATTEMPTS:
+                        log.exception("handling %s.%s failed %s times: parked",
+                                      event.event, action, failures)  # fmt: skip
+                        await self._settle(event, action, f"failed: {reason}")
+                        return
+                    log.warning(
+                        "handling %s.%s failed (%s); attempt %s of %s",
+                        event.event, action, reason, failures, MAX_HANDLER_ATTEMPTS,
+                    )  # fmt: skip
+                    await self._sleeper(_backoff(failures))
+                    continue
+                await self._settle(event, action, "processed")
+                return
+
+    async def _count_failure(self, delivery_id: str, reason: str) -> int | None:
+        try:
+            return await self._store.count_delivery_failure(delivery_id, reason)
+        except StoreUnavailable:
+            return None
+
+    async def _settle(self, event: sansio.Event, action: str | None, outcome: str) -> None:
+        """Record how the delivery ended; while the store is away, keep trying a while."""
+        for outage in range(MAX_OUTAGE_RETRIES + 1):
             try:
-                await self._router.dispatch(event, self._context)
-            except Exception as exc:
-                # Recorded with its cause; the delivery is not retried
-                # automatically (GitHub's redelivery is the operator's tool).
-                log.exception("handling %s.%s failed", event.event, action)
-                outcome = f"error: {type(exc).__name__}"
-            else:
-                outcome = "processed"
-            await self._store.finish_delivery(event.delivery_id, outcome)
-            self._metrics.deliveries.labels(event.event, outcome.split(":")[0]).inc()
-            log.info("delivery %s.%s %s", event.event, action, outcome)
+                await self._store.finish_delivery(event.delivery_id, outcome)
+                break
+            except StoreUnavailable:
+                if outage == MAX_OUTAGE_RETRIES:
+                    return  # replayed at the next start; handling it again is idempotent
+                await self._sleeper(_backoff(outage + 1))
+        self._metrics.deliveries.labels(event.event, outcome.split(":")[0]).inc()
+        log.info("delivery %s.%s %s", event.event, action, outcome)
 
     async def replay_unfinished(self) -> int:
         """Process deliveries accepted before a crash but never finished."""
@@ -100,7 +163,7 @@ class Dispatcher:
             try:
                 data = orjson.loads(body)
             except orjson.JSONDecodeError:
-                await self._store.finish_delivery(delivery_id, "error: unreadable body")
+                await self._store.finish_delivery(delivery_id, "failed: unreadable body")
                 continue
             log.info("replaying delivery %s (%s) interrupted by a restart", delivery_id, event_name)
             self._start(sansio.Event(data, event=event_name, delivery_id=delivery_id))

@@ -351,3 +351,52 @@ class PushFacts:
             )
         except (KeyError, TypeError, ValueError, AttributeError):
             return None
+
+
+MAX_HEADER_VALUE = 200
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What every delivery must have before the app routes it, checked in one place.
+
+    A signed body comes from GitHub, but its shape is still checked before use:
+    headers are printable ASCII, the body is an object, and the blocks every
+    handler reads (``action``, ``repository``, ``installation``, ``sender``)
+    have their documented types.  ``problem`` says what is wrong (a 400).
+    """
+
+    event: str
+    delivery_id: str
+    action: str | None
+    repo: str | None
+
+    @classmethod
+    def check(cls, event: str, delivery_id: str, data: Any) -> Envelope | str:
+        """The envelope, or the reason the delivery is refused."""
+        for name, value in (("X-GitHub-Event", event), ("X-GitHub-Delivery", delivery_id)):
+            if not value:
+                return f"missing {name} header"
+            if len(value) > MAX_HEADER_VALUE or not value.isascii() or not value.isprintable():
+                return f"{name} must be printable ASCII of at most {MAX_HEADER_VALUE} characters"
+        if not isinstance(data, dict):
+            return "body must be a JSON object"
+        action = data.get("action")
+        if action is not None and not isinstance(action, str):
+            return '"action" must be a string'
+        repo: str | None = None
+        for block in ("repository", "installation", "sender", "organization"):
+            if data.get(block) is not None and not isinstance(data[block], dict):
+                return f'"{block}" must be an object'
+        repository = data.get("repository")
+        if isinstance(repository, dict):
+            name = repository.get("full_name")
+            if name is not None and not isinstance(name, str):
+                return '"repository.full_name" must be a string'
+            repo = name
+        installation = data.get("installation")
+        if isinstance(installation, dict):
+            ident = installation.get("id")
+            if ident is not None and (isinstance(ident, bool) or not isinstance(ident, int)):
+                return '"installation.id" must be an integer'
+        return cls(event=event, delivery_id=delivery_id, action=action, repo=repo)

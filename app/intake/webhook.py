@@ -15,9 +15,13 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from gidgethub import ValidationFailure, sansio
 
+from app.core.errors import StoreUnavailable
 from app.intake.dispatch import Dispatcher
+from app.intake.payloads import Envelope
 
 log = logging.getLogger(__name__)
+
+RETRY_AFTER_S = 5  # while the store is unreachable: what a 503 asks the sender to wait
 
 
 def answer(document: dict[str, object], status: int) -> web.Response:
@@ -56,7 +60,8 @@ def make_webhook_handler(
                 if signature is None:
                     raise ValidationFailure("signature is missing")
                 sansio.validate_event(body, signature=signature, secret=secret)
-            except ValidationFailure:
+            except (ValidationFailure, TypeError):
+                # TypeError: hmac.compare_digest refuses a signature that is not ASCII.
                 return error(401, "invalid or missing X-Hub-Signature-256")
         if request.content_type != "application/json":
             # GitHub can also send a form encoding; this app is registered for
@@ -71,12 +76,24 @@ def make_webhook_handler(
             # after the socket.  Invalid UTF-8, nesting deeper than 1024 and
             # integers beyond 64 bits are refused here as malformed.
             data = orjson.loads(body)
-        except orjson.JSONDecodeError:
+        except orjson.JSONDecodeError as exc:
+            if "recursion" in str(exc).lower():
+                return error(400, "body is nested too deeply to be a GitHub payload")
             return error(400, "body is not valid JSON")
-        if not isinstance(data, dict):
-            return error(400, "body must be a JSON object")
+        # Signed is not well-formed: the envelope every handler reads is checked here.
+        envelope = Envelope.check(event_name, delivery_id, data)
+        if isinstance(envelope, str):
+            return error(400, envelope)
         event = sansio.Event(data, event=event_name, delivery_id=delivery_id)
-        if not await dispatcher.accept(event, body):
+        try:
+            accepted = await dispatcher.accept(event, body)
+        except StoreUnavailable as exc:
+            # GitHub shows the delivery as failed; the app asks for it again later.
+            log.warning("delivery %s not recorded: %s", delivery_id, exc)
+            response = error(503, "the store is unavailable; retry later")
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+            return response
+        if not accepted:
             return answer({"duplicate": True, "delivery": delivery_id}, 200)
         return answer({"accepted": True, "delivery": delivery_id}, 202)
 

@@ -16,19 +16,30 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any, ClassVar
 
+from app.core.errors import StoreUnavailable
 from app.store.sql import Row, SqlStore
 
 try:
     import psycopg
     from psycopg import AsyncConnection
     from psycopg.rows import dict_row
-    from psycopg_pool import AsyncConnectionPool
+    from psycopg_pool import AsyncConnectionPool, PoolTimeout
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError(
         f"DATABASE_URL is set but the PostgreSQL driver is missing ({exc.name}): "
         "pip install 'ci-fix-loop[postgres]'",
         name=exc.name,
     ) from exc
+
+# What a restarting or unreachable server raises: a broken or refused connection,
+# or no connection free in time.  Mapped to StoreUnavailable (infrastructure).
+UNREACHABLE: tuple[type[BaseException], ...] = (psycopg.OperationalError, PoolTimeout)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[-1] if text else type(exc).__name__
+
 
 # Any fixed 64-bit number: every instance of the app takes this advisory lock
 # before migrating, so two instances starting together never race on DDL.
@@ -76,8 +87,11 @@ class PostgresConnection:
         if current is not None:
             yield current
             return
-        async with self._pool.connection() as conn:
-            yield conn
+        try:
+            async with self._pool.connection() as conn:
+                yield conn
+        except UNREACHABLE as exc:
+            raise StoreUnavailable(f"PostgreSQL is unavailable ({_reason(exc)})") from exc
 
     async def execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         async with self._connection() as conn:
@@ -92,7 +106,7 @@ class PostgresConnection:
     async def fetchall(self, sql: str, params: tuple[Any, ...] = ()) -> list[Row]:
         async with self._connection() as conn:
             cursor = await conn.cursor(row_factory=dict_row).execute(to_psycopg(sql), params)
-            return list(await cursor.fetchall())
+            return await cursor.fetchall()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
@@ -100,12 +114,15 @@ class PostgresConnection:
         if self._current.get() is not None:
             yield
             return
-        async with self._pool.connection() as conn, conn.transaction():
-            token = self._current.set(conn)
-            try:
-                yield
-            finally:
-                self._current.reset(token)
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                token = self._current.set(conn)
+                try:
+                    yield
+                finally:
+                    self._current.reset(token)
+        except UNREACHABLE as exc:
+            raise StoreUnavailable(f"PostgreSQL is unavailable ({_reason(exc)})") from exc
 
     @asynccontextmanager
     async def atomic(self) -> AsyncIterator[None]:
