@@ -192,5 +192,6 @@ def build_engine(
         clock=clock,
         worker_id=worker_id,
         scheduler=chosen,
+        sleeper=sleeper,
     )
     return LoopMachinery(engine=engine, clients=clients, runner=runner, scheduler=chosen)

@@ -51,6 +51,7 @@ class Overrides:
     diagnoser: Diagnoser | None = None
     job_queue: bool = True
     github_timeout: aiohttp.ClientTimeout = GITHUB_TIMEOUT
+    timer_s: float = 60.0  # how often deadlines (the CI-wait timeout) are checked
 
 
 @dataclass
@@ -143,8 +144,12 @@ def build_app(
                 CiHookDeps(settings=settings, store=store, metrics=metrics, clock=options.clock)
             ),
         )
+        timers: list[asyncio.Task[None]] = []
         if runner is not None:
             worker = asyncio.create_task(runner.run(engine), name="loop-runner")
+            timers.append(
+                asyncio.create_task(runner.keep_time(engine, every_s=options.timer_s), name="timer")
+            )
         else:
             worker = asyncio.create_task(hand_out(engine, machinery.scheduler), name="hand-out")
         # Real time, not options.sleeper: retention paces itself, whatever a test's clock does.
@@ -165,8 +170,9 @@ def build_app(
             if runner is not None:
                 await runner.shutdown()
             await engine.close()
-            worker.cancel()
-            await asyncio.gather(worker, return_exceptions=True)
+            for task in [worker, *timers]:
+                task.cancel()
+            await asyncio.gather(worker, *timers, return_exceptions=True)
             await session.close()
             await store.close()
 

@@ -11,20 +11,26 @@ died between opening a loop and deferring its job).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiohttp
+import procrastinate
+import psycopg
 from aiohttp import web
+from procrastinate.exceptions import ConnectorException
 
 from app.admin.status import metrics_from_store
 from app.assemble import GITHUB_TIMEOUT, build_engine
 from app.core.metrics import Metrics
 from app.core.redact import Redactor
+from app.loop.engine import Engine
 from app.loop.jobs import CLOCK_KEY, ENGINE_KEY, QUEUE, JobScheduler
 from app.loop.runner import unclaimed_loops
 from app.settings import Settings
@@ -93,19 +99,7 @@ async def run_worker(
     try:
         app = await scheduler.app()
         log.info("worker %s: up to %s jobs at once", engine.worker_id, options.concurrency)
-        await app.run_worker_async(
-            queues=[QUEUE],
-            name=engine.worker_id,
-            concurrency=options.concurrency,
-            fetch_job_polling_interval=options.poll_s,
-            additional_context={ENGINE_KEY: engine, CLOCK_KEY: clock},
-            update_heartbeat_interval=options.heartbeat_s,
-            stalled_worker_timeout=options.stalled_after_s,
-            # shutdown_graceful_timeout left at its default (none): a stopping worker
-            # finishes its jobs; one killed meanwhile has them retried by another
-            # worker once its heartbeat goes stale.
-            install_signal_handlers=True,
-        )
+        await run_jobs(app, engine, options, clock)
     finally:
         upkeep.cancel()
         await asyncio.gather(upkeep, return_exceptions=True)
@@ -142,6 +136,64 @@ async def serve_metrics(
     ports = [address[1] for address in runner.addresses if isinstance(address, tuple)]
     log.info("worker metrics at http://%s:%s/metrics", host, ports[0] if ports else port)
     return runner
+
+
+async def run_jobs(
+    app: procrastinate.App, engine: Engine, options: WorkerOptions, clock: Callable[[], float]
+) -> None:
+    """Run procrastinate's worker until a signal stops it, through database outages.
+
+    When the database restarts, procrastinate's worker stops (a connector error,
+    or a side task such as LISTEN losing its connection); this starts it again
+    (with backoff) in the same process, so no process has to be restarted.
+    Jobs it was running are found stalled and retried, and their loops taken
+    back by this same worker.
+    """
+    stop = asyncio.Event()
+    running = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        running.add_signal_handler(signum, stop.set)
+    wait = 1.0
+    try:
+        while not stop.is_set():
+            worker = asyncio.create_task(
+                app.run_worker_async(
+                    queues=[QUEUE],
+                    name=engine.worker_id,
+                    concurrency=options.concurrency,
+                    fetch_job_polling_interval=options.poll_s,
+                    additional_context={ENGINE_KEY: engine, CLOCK_KEY: clock},
+                    update_heartbeat_interval=options.heartbeat_s,
+                    stalled_worker_timeout=options.stalled_after_s,
+                    # shutdown_graceful_timeout left at its default (none): a stopping
+                    # worker finishes its jobs; one killed meanwhile has them retried by
+                    # another worker once its heartbeat goes stale.
+                    install_signal_handlers=False,
+                ),
+                name="procrastinate-worker",
+            )
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({worker, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if stop.is_set():
+                worker.cancel()  # procrastinate stops gracefully: running jobs finish first
+                await asyncio.gather(worker, return_exceptions=True)
+                return
+            stopping.cancel()
+            try:
+                worker.result()
+                # Not asked to stop: procrastinate stopped itself because a side task
+                # (the LISTEN connection, the heartbeat) lost the database.
+                reason = "a connection of the worker was lost"
+            except (ConnectorException, psycopg.OperationalError) as exc:
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            log.warning("the job queue's database went away (%s); resuming in %.0fs",
+                        reason, wait)  # fmt: skip
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=wait)
+            wait = min(30.0, wait * 2)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            running.remove_signal_handler(signum)
 
 
 async def keep_queue_healthy(store: Store, scheduler: JobScheduler, options: WorkerOptions) -> None:

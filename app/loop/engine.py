@@ -13,10 +13,11 @@ concurrent deliveries and restarts cannot move a loop twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from http import HTTPStatus
 from typing import Any
@@ -25,7 +26,7 @@ import cachetools
 import gidgethub
 
 from app.config.model import RepoConfig
-from app.core.errors import LoopError
+from app.core.errors import LoopError, StoreUnavailable
 from app.core.logctx import log_context
 from app.core.metrics import Metrics
 from app.diagnosis.model import Category, Diagnosis, merge_diagnoses
@@ -84,6 +85,7 @@ REPAIR_AFTER_S = 60.0
 ON_BASE_TOO = "This failure is on the base branch too"
 # Key lines of each diagnosis kept in the loop's history (the PR shows the first ones).
 KEY_LINES_KEPT = 12
+OUTAGE_RETRIES = 40  # about 15 minutes of backoff before leaving a loop to recovery
 
 
 class Engine:
@@ -101,7 +103,9 @@ class Engine:
         clock: Callable[[], float],
         scheduler: Scheduler,
         worker_id: str | None = None,
+        sleeper: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        self._sleeper = sleeper
         self.settings = settings
         self.store = store
         self._github = github
@@ -499,16 +503,18 @@ class Engine:
         """A loop became ``queued``: hand it to whoever works loops."""
         await self._scheduler.schedule(loop_id)
 
-    async def expire_stale_waits(self) -> None:
+    async def expire_stale_waits(self, *, force: bool = False) -> None:
         """Escalate loops whose awaited CI result never came.
 
         A loop waits for GitHub's ``workflow_run`` event and never polls; if the
         workflow does not run on the fix branch at all (it only runs on pushes
-        to main, say), that event never comes.  This check rides on incoming
-        events and start-up, at most once a minute, so no timer is needed.
+        to main, say), that event never comes.  A timer runs this on time (the
+        runner's in-process timer on SQLite, a procrastinate periodic job when
+        scaled out, with ``force``); events and start-up also run it, at most
+        once a minute.
         """
         now = self._clock()
-        if now - self._last_sweep < 60:
+        if not force and now - self._last_sweep < 60:
             return
         self._last_sweep = now
         hours = self.settings.ci_wait_timeout_s / 3600
@@ -548,25 +554,91 @@ class Engine:
             await self.store.update_loop(loop.id, now=now, lease_owner=None, lease_until=None)
 
     async def work_claimed(self, loop: Loop) -> None:
-        """Work a loop this engine holds the lease of, escalate what breaks, then release it."""
+        """Work a loop this engine holds the lease of, escalate what breaks, then release it.
+
+        The store becoming unreachable is not the loop's failure: the loop goes
+        back to the queue once the store answers again (``requeue_after_outage``),
+        and is never escalated for it.
+        """
         try:
             with log_context(repo=loop.repo, loop_id=loop.id):
-                await self.work(loop)
-        except asyncio.CancelledError:
-            raise
-        except LoopError as exc:
-            # Raised on purpose: its message is written for the maintainer.
-            log.warning("loop %s ends: %s", loop.id, exc)
-            await self._escalate_current(loop.id, str(exc))
-        except Exception as exc:
-            # A bug or an unforeseen fault: the loop must not stay claimed and silent.
-            log.exception("loop %s failed unexpectedly", loop.id)
-            await self._escalate_current(
-                loop.id,
-                f"The app hit an internal error ({type(exc).__name__}); see the app's logs",
-            )
+                try:
+                    await self.work(loop)
+                except LoopError as exc:
+                    # Raised on purpose: its message is written for the maintainer.
+                    log.warning("loop %s ends: %s", loop.id, exc)
+                    await self._escalate_current(loop.id, str(exc))
+                except (asyncio.CancelledError, StoreUnavailable):
+                    raise
+                except Exception as exc:
+                    # A bug or an unforeseen fault: the loop must not stay claimed and silent.
+                    log.exception("loop %s failed unexpectedly", loop.id)
+                    await self._escalate_current(
+                        loop.id,
+                        f"The app hit an internal error ({type(exc).__name__}); see the app's logs",
+                    )
+        except StoreUnavailable as exc:
+            log.warning("loop %s: the store is unavailable (%s); back to the queue", loop.id, exc)
+            await self.requeue_after_outage(loop.id)
         finally:
-            await self.store.release_loop(loop.id, self.worker_id, now=self._clock())
+            with contextlib.suppress(StoreUnavailable):
+                await self.store.release_loop(loop.id, self.worker_id, now=self._clock())
+
+    async def requeue_after_outage(self, loop_id: int) -> bool:
+        """Once the store answers again, put a loop cut off by the outage back in the queue.
+
+        An iteration it was in is marked ``interrupted`` without counting against
+        the loop (the next one adopts a fix already pushed); the lease is let go
+        and the loop scheduled again.  Waits with backoff, a bounded number of
+        times; False if the store never came back (start-up recovery and the
+        workers' queue upkeep take the loop back then).
+        """
+        for attempt in range(1, OUTAGE_RETRIES + 1):
+            await self._sleeper(min(30.0, 0.25 * 2**attempt))
+            try:
+                loop = await self.store.get_loop(loop_id)
+                if loop is None or loop.state.terminal:
+                    return True
+                loop = await self.put_back(loop)
+                await self._event(loop, "store_outage", state=loop.state.value)
+                if loop.state is LoopState.QUEUED:
+                    await self._queued(loop.id)
+                return True
+            except StoreUnavailable as exc:
+                log.info("loop %s: store still unavailable (%s)", loop_id, exc)
+            except Exception as exc:
+                # The job queue lives in the same database; its client has its own errors.
+                log.warning("loop %s: cannot queue it yet (%r)", loop_id, exc)
+        log.error("loop %s: the store stayed unavailable; recovery will take it back", loop_id)
+        return False
+
+    async def put_back(self, loop: Loop) -> Loop:
+        """This worker's own loop, cut off mid-way (an outage, a cancelled job): queue it again.
+
+        Not an interruption by a dead worker, so it does not count towards
+        ``MAX_INTERRUPTIONS``; the iteration is marked ``interrupted`` so the
+        next one adopts a fix that was already pushed.
+        """
+        now = self._clock()
+        if loop.state is LoopState.FIXING:
+            await self.store.update_iteration(
+                loop.id, loop.iteration, status="interrupted", ended_at=now
+            )
+            return await self.store.update_loop(
+                loop.id, expect=[LoopState.FIXING], now=now, state=LoopState.QUEUED,
+                lease_owner=None, lease_until=None,
+            ) or loop  # fmt: skip
+        if loop.lease_owner == self.worker_id:
+            return await self.store.update_loop(
+                loop.id, now=now, lease_owner=None, lease_until=None
+            ) or loop  # fmt: skip
+        return loop
+
+    async def _last_iteration_interrupted(self, loop: Loop) -> bool:
+        if loop.iteration == 0:
+            return False
+        iterations = await self.store.iterations(loop.id)
+        return bool(iterations) and iterations[-1].status == "interrupted"
 
     async def _escalate_current(self, loop_id: int, reason: str) -> None:
         current = await self.store.get_loop(loop_id)
@@ -589,7 +661,8 @@ class Engine:
                 expect=[LoopState.QUEUED],
             )  # fmt: skip
             return
-        if loop.attempts_interrupted and await self._adopt_published_fix(gh, loop, config):
+        interrupted = loop.attempts_interrupted > 0 or await self._last_iteration_interrupted(loop)
+        if interrupted and await self._adopt_published_fix(gh, loop, config):
             return
         diagnosis = await self._diagnosis(gh, loop)
         loop = await self.store.get_loop(loop.id) or loop

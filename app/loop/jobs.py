@@ -25,12 +25,14 @@ from procrastinate import App, JobContext, PsycopgConnector, RetryStrategy
 from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
 from procrastinate.jobs import Status
 
+from app.core.errors import StoreUnavailable
 from app.loop.engine import Engine
 from app.loop.runner import claim
 
 log = logging.getLogger(__name__)
 
 TASK_NAME = "work_loop"
+TIMER_TASK_NAME = "expire_waits"
 QUEUE = "loops"
 ENGINE_KEY = "engine"
 CLOCK_KEY = "clock"
@@ -45,27 +47,57 @@ def loop_lock(loop_id: int) -> str:
 
 
 async def work_loop(context: JobContext, loop_id: int) -> None:
-    """The job: take loop ``loop_id`` if it is queued, and move it as far as it goes."""
+    """The job: take loop ``loop_id`` if it is queued, and move it as far as it goes.
+
+    It never fails for the database being away: the loop is put back in the
+    queue (a new job) once the store answers, and this job ends.  A job that
+    raised would be retried by procrastinate, and a retry can collide with the
+    job already queued for the same loop (its queueing lock), leaving it stuck.
+    """
     engine: Engine = context.additional_context[ENGINE_KEY]
     clock: Callable[[], float] = context.additional_context[CLOCK_KEY]
-    loop = await engine.store.get_loop(loop_id)
-    if loop is None or loop.state.terminal:
+    try:
+        loop = await engine.store.get_loop(loop_id)
+        if loop is None or loop.state.terminal:
+            return
+        if loop.lease_owner is not None and loop.lease_owner != engine.worker_id:
+            # This job holds the loop's lock, so no other job of this loop runs:
+            # the lease is left by a worker that died.
+            log.warning("loop %s: taking over from %s", loop_id, loop.lease_owner)
+            await engine.recover_loop(loop)
+        elif loop.lease_owner == engine.worker_id:
+            # This worker's own lease, left by an outage it lived through (its job was
+            # cut off and retried): no one died, so nothing counts against the loop.
+            await engine.put_back(loop)
+        claimed = await claim(engine.store, owner=engine.worker_id, now=clock(), loop_id=loop_id)
+    except StoreUnavailable as exc:
+        log.warning("loop %s: store unavailable before the work began (%s)", loop_id, exc)
+        await engine.requeue_after_outage(loop_id)
         return
-    if loop.lease_owner is not None:
-        # This job holds the loop's lock, so no other job of this loop runs:
-        # the lease is left by a worker that died or a job that failed.
-        log.warning("loop %s: taking over from %s", loop_id, loop.lease_owner)
-        await engine.recover_loop(loop)
-    claimed = await claim(engine.store, owner=engine.worker_id, now=clock(), loop_id=loop_id)
     if claimed is None:
         return  # parked, ended or already moved on by an earlier job
     await engine.work_claimed(claimed)
 
 
+async def expire_waits(context: JobContext, timestamp: int) -> None:
+    """Every minute, on some worker: escalate loops whose CI result never came, on time."""
+    engine: Engine = context.additional_context[ENGINE_KEY]
+    try:
+        await engine.expire_stale_waits(force=True)
+    except StoreUnavailable as exc:
+        log.warning("deadline check skipped: %s", exc)
+
+
 def build_job_app(database_url: str, *, max_connections: int = 4) -> App:
-    """A procrastinate App with the ``work_loop`` task, not yet opened."""
+    """A procrastinate App with the ``work_loop`` task and the deadline timer, not yet opened."""
     app = App(connector=PsycopgConnector(conninfo=database_url, max_size=max_connections))
     app.task(name=TASK_NAME, queue=QUEUE, pass_context=True, retry=RETRY)(work_loop)
+    # procrastinate's periodic deferrer (a side task of every worker) defers it once a
+    # minute across all workers; its queueing lock keeps one waiting at most.
+    timer = app.task(
+        name=TIMER_TASK_NAME, queue=QUEUE, pass_context=True, queueing_lock=TIMER_TASK_NAME
+    )(expire_waits)
+    app.periodic(cron="* * * * *", periodic_id=TIMER_TASK_NAME)(timer)
     return app
 
 

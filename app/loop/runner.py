@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from app.core.errors import StoreUnavailable
 from app.loop.engine import Engine
 from app.loop.ports import Scheduler
 from app.store.base import Store
@@ -137,6 +138,16 @@ class LocalRunner:
             await engine.work_claimed(loop)
         finally:
             self._slots.release()
+
+    async def keep_time(self, engine: Engine, *, every_s: float = 60.0) -> None:
+        """The in-process timer: deadlines (the CI-wait timeout) fire on time, not on
+        the next webhook.  Scaled out, a procrastinate periodic job does this."""
+        while not self._stopping:
+            await asyncio.sleep(every_s)
+            try:
+                await engine.expire_stale_waits(force=True)
+            except StoreUnavailable as exc:
+                log.warning("deadline check skipped: %s", exc)
 
     async def shutdown(self) -> None:
         self._stopping = True

@@ -33,7 +33,11 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 
 # What a restarting or unreachable server raises: a broken or refused connection,
 # or no connection free in time.  Mapped to StoreUnavailable (infrastructure).
-UNREACHABLE: tuple[type[BaseException], ...] = (psycopg.OperationalError, PoolTimeout)
+UNREACHABLE: tuple[type[BaseException], ...] = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,  # "the connection is closed"
+    PoolTimeout,
+)
 
 
 def _reason(exc: BaseException) -> str:
@@ -173,7 +177,15 @@ async def open_postgres_store(url: str, *, max_connections: int = 10) -> SqlStor
         ) from exc
     await probe.close()
     pool = AsyncConnectionPool(
-        url, min_size=1, max_size=max_connections, kwargs={"autocommit": True}, open=False
+        url,
+        min_size=1,
+        max_size=max_connections,
+        kwargs={"autocommit": True},
+        open=False,
+        # A connection a server restart cut is found on checkout and replaced,
+        # instead of failing the caller's statement.
+        check=AsyncConnectionPool.check_connection,
+        timeout=10,
     )
     await pool.open(wait=True, timeout=30)
     conn = PostgresConnection(pool)

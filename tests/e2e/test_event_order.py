@@ -443,3 +443,46 @@ async def test_replay_creates_the_check_run_a_crash_left_out(branch: Branch) -> 
     assert len(branch.fake.check_runs(REPO)) == before + 1
     kinds = [e.kind for e in await store.events(loop.id)]
     assert "check_run_repaired" in kinds
+
+
+# ----------------------------------------------------------------- timers on time
+
+
+async def test_the_ci_wait_timeout_fires_on_time_without_another_event(
+    app_harness: HarnessFactory, fake_github: FakeGitHub
+) -> None:
+    attempter = RecordingAttempter(fake_github, REPO)
+    harness = await app_harness(
+        Overrides(
+            clock=lambda: fake_github.clock().timestamp(), sleeper=no_sleep,
+            attempter=attempter, diagnoser=InstantDiagnoser(), job_queue=False, timer_s=0.01,
+        ),
+        ci_wait_timeout_s=3600.0,
+    )  # fmt: skip
+    head = harness.seed_repo({"calc.py": "x = 1\n"})
+    run = fake_github.add_workflow_run(REPO, head_sha=head, head_branch="main")
+    await harness.deliver("workflow_run", harness.payload(run))
+    [loop] = await harness.ctx.store.active_loops()
+    assert loop.state is LoopState.AWAITING_CI
+
+    fake_github.clock.advance(3601)  # CI never reports on the fix branch; no event arrives
+
+    deadline = asyncio.get_running_loop().time() + 30
+    while (current := await harness.ctx.store.get_loop(loop.id)) and not current.state.terminal:
+        assert asyncio.get_running_loop().time() < deadline, "the timer never fired"
+        await asyncio.sleep(0.01)
+    assert current is not None and current.state is LoopState.ESCALATED
+    assert "No CI result arrived within 1 hour" in (current.reason or "")
+
+
+def test_workers_check_deadlines_every_minute_through_a_periodic_job() -> None:
+    pytest.importorskip("procrastinate")
+    from app.loop.jobs import TIMER_TASK_NAME, build_job_app
+
+    app = build_job_app("postgresql://unused")
+    [periodic] = [
+        p for p in app.periodic_registry.periodic_tasks.values()
+        if p.task.name == TIMER_TASK_NAME
+    ]  # fmt: skip
+    assert periodic.cron == "* * * * *"
+    assert periodic.task.queueing_lock == TIMER_TASK_NAME  # one waiting at most

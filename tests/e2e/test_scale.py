@@ -19,10 +19,12 @@ from pathlib import Path
 
 import pytest
 
+from app.core.errors import StoreUnavailable
 from app.store.records import LoopState
 from app.store.sql import SqlStore
 from tests.fakes.github import FakeGitHub, FakeJob
 from tests.harness import REPO, WEBHOOK_SECRET, HarnessFactory
+from tests.postgres import PrivateCluster
 from tests.support import require_or_skip
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,18 +78,19 @@ class Worker:
         return self.process.pid
 
 
+StartWorker = Callable[[str, str, str], Awaitable[Worker]]
+
+
 @pytest.fixture
-async def start_worker(
-    fake_github: FakeGitHub, pg_url: str, tmp_path: Path
-) -> AsyncIterator[Callable[[str, str], Awaitable[Worker]]]:
-    """``await start_worker(name, fixer_command)``: a ``python -m app worker`` subprocess."""
+async def start_worker(fake_github: FakeGitHub, tmp_path: Path) -> AsyncIterator[StartWorker]:
+    """``await start_worker(name, fixer_command, database_url)``: a ``python -m app worker``."""
     require_or_skip(
         importlib.util.find_spec("procrastinate") is not None,
         "procrastinate is not installed: pip install 'ci-fix-loop[postgres]'",
     )
     started: list[Worker] = []
 
-    async def start(name: str, fixer_command: str) -> Worker:
+    async def start(name: str, fixer_command: str, database_url: str) -> Worker:
         home = tmp_path / name
         home.mkdir()
         env = {
@@ -97,7 +100,7 @@ async def start_worker(
             "PRIVATE_KEY": fake_github.private_key_pem,
             "WEBHOOK_SECRET": WEBHOOK_SECRET,
             "GITHUB_API_URL": fake_github.url,
-            "DATABASE_URL": pg_url,
+            "DATABASE_URL": database_url,
             "FIXER_COMMAND": fixer_command,
             # The scripted agent keeps its state beside its plan, which only the unjailed
             # mode can write from a separate process; the jail has its own tests.
@@ -145,7 +148,7 @@ async def job_states(store: SqlStore) -> dict[str, int]:
 
 async def test_two_webs_and_two_workers_fix_each_failure_once_despite_a_killed_worker(
     app_harness: HarnessFactory,
-    start_worker: Callable[[str, str], Awaitable[Worker]],
+    start_worker: StartWorker,
     fake_github: FakeGitHub,
     pg_url: str,
     tmp_path: Path,
@@ -195,8 +198,8 @@ async def test_two_webs_and_two_workers_fix_each_failure_once_despite_a_killed_w
         for web in webs:
             await web.ctx.dispatcher.drain()
 
-        first = await start_worker("worker-a", agent)
-        second = await start_worker("worker-b", agent)
+        first = await start_worker("worker-a", agent, pg_url)
+        second = await start_worker("worker-b", agent, pg_url)
 
         def started_by(worker: Worker) -> list[Path]:
             return list(marks.glob(f"started-{worker.pid}-*"))
@@ -267,6 +270,102 @@ async def test_two_webs_and_two_workers_fix_each_failure_once_despite_a_killed_w
         deliveries = await store._conn.fetchall("SELECT outcome FROM deliveries")
         assert len(deliveries) == FAILURES * (DELIVERIES_PER_FAILURE // 2 + 1)
         assert all(d["outcome"] is not None for d in deliveries)
+    finally:
+        await store.close()
+
+
+RESTART_FAILURES = 6
+
+
+async def test_a_postgresql_restart_mid_fix_converges_without_restarting_anything(
+    app_harness: HarnessFactory,
+    start_worker: StartWorker,
+    fake_github: FakeGitHub,
+    private_pg: PrivateCluster,
+    tmp_path: Path,
+) -> None:
+    """``pg_ctl restart -m fast`` while workers are mid-iteration: every connection is cut.
+
+    Nothing is restarted afterwards, and still every loop publishes its fix, none
+    escalates, no job is left failed or stuck, and every delivery is finished;
+    while the database is down the intake answers 503 with ``Retry-After``.
+    """
+    from app.store.postgres import open_postgres_store
+
+    url = private_pg.url
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    agent_file = tmp_path / "gated_agent.py"
+    agent_file.write_text(GATED_AGENT)
+    agent = f"{sys.executable} {agent_file} {marks}"
+
+    webs = [await app_harness(database_url=url) for _ in range(2)]
+    store = await open_postgres_store(url)
+    try:
+        branches = [f"release-{n}" for n in range(RESTART_FAILURES)]
+        files = {"calc.py": CALC, "tests/test_calc.py": "from calc import add\n"}
+        webs[0].seed_repo(files, config=f"branches: [{', '.join(branches)}]\n")
+        heads = [fake_github.commit(REPO, b, {"notes.txt": f"{b}\n"}) for b in branches]
+        runs = [
+            fake_github.add_workflow_run(
+                REPO, head_sha=heads[n], head_branch=branches[n], workflow_id=100 + n,
+                name=f"CI {n}", path=f".github/workflows/ci{n}.yml",
+                jobs=[FakeJob("test", "failure", steps=[("Run pytest", "failure")], log=LOG)],
+            )
+            for n in range(RESTART_FAILURES)
+        ]  # fmt: skip
+        for n, run in enumerate(runs):
+            response = await webs[n % 2].post("workflow_run", webs[0].payload(run))
+            assert response.status == 202
+        for web in webs:
+            await web.ctx.dispatcher.drain()
+        workers = [await start_worker(f"worker-{n}", agent, url) for n in range(2)]
+
+        async def mid_iteration() -> bool:
+            return len(list(marks.glob("started-*"))) >= 2
+
+        await until("two iterations to be running", mid_iteration)
+        private_pg.restart()  # every connection of every process is cut
+        (marks / "go").touch()
+
+        async def converged() -> bool:
+            try:
+                loops = await store.recent_loops(limit=100)
+                states = await job_states(store)
+            except StoreUnavailable:
+                return False
+            return (
+                len(loops) == RESTART_FAILURES
+                and all(loop.state is LoopState.AWAITING_CI for loop in loops)
+                and not states.get("todo")
+                and not states.get("doing")
+            )
+
+        await until("every loop to publish its fix after the restart", converged)
+        loops = await store.recent_loops(limit=100)
+        assert {loop.state for loop in loops} == {LoopState.AWAITING_CI}  # none escalated
+        assert all(loop.lease_owner is None for loop in loops)
+        assert len(fake_github.pulls(REPO)) == RESTART_FAILURES
+        assert fake_github.issues(REPO) == []  # no escalation issue
+        for loop in loops:
+            assert fake_github.ref(REPO, f"heads/{loop.fix_branch}") == loop.fix_sha
+        states = await job_states(store)
+        assert states.get("failed", 0) == 0
+        deliveries = await store._conn.fetchall("SELECT outcome FROM deliveries")
+        assert len(deliveries) == RESTART_FAILURES
+        assert {d["outcome"] for d in deliveries} == {"processed"}
+        assert all(w.process.returncode is None for w in workers)  # no process restarted
+
+        # While the database is down, a delivery is refused with 503, not lost as a 500.
+        private_pg.stop()
+        try:
+            refused = await webs[0].post("ping", {"zen": "hi", "hook_id": 1}, delivery_id="down")
+            assert refused.status == 503
+            assert refused.headers["Retry-After"] == "5"
+        finally:
+            private_pg.start()
+        accepted = await webs[0].post("ping", {"zen": "hi", "hook_id": 1}, delivery_id="down")
+        assert accepted.status == 202  # GitHub's redelivery once it is back
     finally:
         await store.close()
 
