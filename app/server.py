@@ -31,6 +31,7 @@ from app.github.client import GitHubClients
 from app.intake.context import HandlerContext
 from app.intake.dispatch import Dispatcher
 from app.intake.events import router
+from app.intake.recovery import DeliveryRecovery
 from app.intake.webhook import make_webhook_handler
 from app.loop.engine import Engine
 from app.loop.ports import Attempter, Diagnoser
@@ -52,6 +53,9 @@ class Overrides:
     job_queue: bool = True
     github_timeout: aiohttp.ClientTimeout = GITHUB_TIMEOUT
     timer_s: float = 60.0  # how often deadlines (the CI-wait timeout) are checked
+    # How often GitHub's delivery log is checked for lost deliveries; None: never
+    # (tests opt in).  Without overrides, the app checks every DELIVERY_RECOVERY_S.
+    recovery_s: float | None = None
 
 
 @dataclass
@@ -68,16 +72,18 @@ class Services:
     metrics: Metrics
     dispatcher: Dispatcher
     clock: Callable[[], float]
+    recovery: DeliveryRecovery
 
 
 CONTEXT = web.AppKey("context", Services)
+DELIVERY_RECOVERY_S = 600.0
 
 
 def build_app(
     settings: Settings, overrides: Overrides | None = None, *, redactor: Redactor | None = None
 ) -> web.Application:
     """The web application; ``redactor`` is the log handler's, so both learn live tokens."""
-    options = overrides or Overrides()
+    options = overrides or Overrides(recovery_s=DELIVERY_RECOVERY_S)
     app = web.Application(client_max_size=settings.max_body_bytes + 1)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -127,6 +133,7 @@ def build_app(
                 sleeper=options.sleeper,
             ),
             clock=options.clock,
+            recovery=DeliveryRecovery(clients=clients, store=store, clock=options.clock),
         )
         app[CONTEXT] = context
         app.router.add_post(
@@ -161,6 +168,12 @@ def build_app(
         )
         housekeeping = asyncio.create_task(housekeeper.run(), name="housekeeping")
         await context.dispatcher.replay_unfinished()
+        if options.recovery_s is not None:
+            timers.append(
+                asyncio.create_task(
+                    context.recovery.keep_asking(options.recovery_s), name="delivery-recovery"
+                )
+            )
         try:
             yield
         finally:

@@ -382,6 +382,18 @@ class GitHubClients:
             redactor=self.redactor,
         )
 
+    def for_app(self) -> AppGitHubAPI:
+        """A client for the App's own endpoints; pass ``jwt=clients.auth.app_jwt()`` per call."""
+        return AppGitHubAPI(
+            self.session,
+            base_url=self.api_url,
+            token=None,
+            sleeper=self._sleeper,
+            clock=self._clock,
+            on_response=self._on_response,
+            redactor=self.redactor,
+        )
+
     def forget_installation(self, installation_id: int) -> None:
         """The App was uninstalled: no token or cached answer of it may be reused."""
         self.auth.forget(installation_id)

@@ -190,7 +190,7 @@ class RunFacts:
                 conclusion=str(run.get("conclusion") or ""),
                 event=str(run.get("event") or ""),
                 run_number=int(run.get("run_number") or 0),
-                created_at=_timestamp(run.get("created_at")),
+                created_at=parse_timestamp(run.get("created_at")),
                 pull=_attached_pull(run, str(repository["full_name"]))
                 if run.get("event") == "pull_request"
                 else None,
@@ -208,7 +208,7 @@ def _full_name(repository: Any) -> str | None:
     return name if isinstance(name, str) and name else None
 
 
-def _timestamp(value: Any) -> float:
+def parse_timestamp(value: Any) -> float:
     """GitHub's ISO 8601 time (``2024-05-01T10:00:00Z``) as epoch seconds; 0 when absent."""
     if not isinstance(value, str) or not value:
         return 0.0

@@ -85,6 +85,9 @@ class Store(Protocol):
     async def count_delivery_failure(self, delivery_id: str, error: str) -> int:
         """One more failed attempt at handling the delivery; the total so far."""
 
+    async def delivery_known(self, delivery_id: str) -> bool:
+        """Whether this delivery id was ever recorded (finished or not)."""
+
     async def failed_deliveries(self, limit: int = 20) -> list[tuple[str, str, str]]:
         """Deliveries parked as failed: id, event, outcome."""
 

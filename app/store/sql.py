@@ -147,6 +147,13 @@ class SqlStore:
         )
         return row["outcome"] if row else None
 
+    async def delivery_known(self, delivery_id: str) -> bool:
+        """Whether this delivery id was ever recorded (finished or not)."""
+        row = await self._conn.fetchone(
+            "SELECT 1 AS known FROM deliveries WHERE delivery_id = ?", (delivery_id,)
+        )
+        return row is not None
+
     async def unfinished_deliveries(self) -> list[tuple[str, str, bytes]]:
         rows = await self._conn.fetchall(
             "SELECT delivery_id, event, body FROM delivery_bodies ORDER BY received_at"

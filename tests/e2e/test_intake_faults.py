@@ -168,3 +168,41 @@ def test_a_malformed_request_is_logged_as_one_line_without_a_traceback() -> None
         "Error handling request from 203.0.113.9 (ValueError: Invalid method encountered:)"
     )
     assert "\n" not in logging.Formatter().format(record)
+
+
+# ------------------------------------------------- deliveries GitHub could not hand over
+
+
+async def test_lost_deliveries_are_asked_for_again_once_and_processed(
+    app_harness: HarnessFactory,
+) -> None:
+    harness = await app_harness()
+    fake = harness.fake
+    fake.webhook_url = str(harness.client.make_url(harness.settings.webhook_path))
+    fake.webhook_secret = WEBHOOK_SECRET
+    head = harness.seed_repo({"calc.py": "x = 1\n"})
+    run = harness.failing_run(head, log="boom\n")
+    payload = harness.payload(run)
+    # GitHub could not hand these over (the app was down, or answered 503) ...
+    fake.add_failed_delivery("workflow_run", payload, status_code=503, guid="lost")
+    fake.add_failed_delivery("ping", {"zen": "hi", "hook_id": 1}, status_code=0, guid="refused")
+    # ... and these it could not at first, but then did, or the app has them anyway.
+    fake.add_failed_delivery("ping", {"zen": "a", "hook_id": 1}, status_code=502, guid="later")
+    fake.add_delivery("ping", {"zen": "a", "hook_id": 1}, guid="later", redelivery=True)
+    await harness.deliver("ping", {"zen": "b", "hook_id": 1}, delivery_id="recorded")
+    fake.add_failed_delivery("ping", {"zen": "b", "hook_id": 1}, status_code=504,
+                             guid="recorded")  # fmt: skip
+
+    asked = await harness.ctx.recovery.run_once()
+    await fake.settle_deliveries()
+    await harness.settle()
+
+    assert sorted(asked) == ["lost", "refused"]
+    assert len(fake.redelivery_requests) == 2
+    assert await harness.ctx.store.delivery_outcome("lost") == "processed"
+    assert await harness.ctx.store.delivery_outcome("refused") == "processed"
+    [loop] = await harness.ctx.store.recent_loops()
+    assert loop.run_id == run["id"]
+    # Asked again, nothing more is asked: both are recorded now.
+    assert await harness.ctx.recovery.run_once() == []
+    assert len(fake.redelivery_requests) == 2
