@@ -85,6 +85,7 @@ REPAIR_AFTER_S = 60.0
 ON_BASE_TOO = "This failure is on the base branch too"
 # Key lines of each diagnosis kept in the loop's history (the PR shows the first ones).
 KEY_LINES_KEPT = 12
+STOP_POLL_S = 2.0  # how soon a stop recorded by another process reaches a running fix
 OUTAGE_RETRIES = 40  # about 15 minutes of backoff before leaving a loop to recovery
 
 
@@ -122,6 +123,8 @@ class Engine:
         self._fresh_configs: cachetools.LRUCache[int, RepoConfig] = cachetools.LRUCache(256)
         self._scheduler = scheduler
         self._history = BranchHistory(store)
+        # Fix attempts running in this process, by loop: a stop cancels them.
+        self._attempts: dict[int, asyncio.Future[AttemptResult]] = {}
 
     def now(self) -> float:
         """The engine's clock (controlled in tests)."""
@@ -873,20 +876,32 @@ class Engine:
                     loop.head_sha, await self._reporter.pull_head(gh, loop.repo, pull.number)
                 )
 
-        result = await self._attempter.attempt(
-            gh,
-            AttemptInput(
-                loop=fixing,
-                config=config,
-                diagnosis=diagnosis,
-                iteration=n,
-                previous_outcome=previous_outcome(previous),
-                budget_usd=budget_usd,
-                suggest_only=suggest_only,
-                before_publish=before_publish,
-            ),
-            on_spend,
+        attempt = asyncio.ensure_future(
+            self._attempter.attempt(
+                gh,
+                AttemptInput(
+                    loop=fixing,
+                    config=config,
+                    diagnosis=diagnosis,
+                    iteration=n,
+                    previous_outcome=previous_outcome(previous),
+                    budget_usd=budget_usd,
+                    suggest_only=suggest_only,
+                    before_publish=before_publish,
+                ),
+                on_spend,
+            )
         )
+        if not await self._attempt_finished(loop.id, attempt):
+            # Stopped (a maintainer, a newer commit): the fixer and its sandbox were
+            # killed before anything was pushed.
+            await self.store.update_iteration(
+                loop.id, n, status="cancelled", ended_at=self._clock(),
+                outcome="The loop was stopped while this fix was being made.",
+            )  # fmt: skip
+            await self._event(fixing, "attempt_cancelled", n=n)
+            return
+        result = attempt.result()
         decision = after_attempt(
             escalate_reason=result.escalate_reason,
             published=result.published_sha is not None,
@@ -983,6 +998,38 @@ class Engine:
         )
         await self._finish(loop, LoopState.SUCCEEDED, reason, expect=[LoopState.FIXING],
                            config=config)  # fmt: skip
+
+    async def _attempt_finished(self, loop_id: int, attempt: asyncio.Future[AttemptResult]) -> bool:
+        """Wait for a fix attempt; False if the loop was stopped and the attempt cancelled.
+
+        Stopping in this process cancels the attempt at once (``_finish``); a stop
+        recorded by another process is seen within ``STOP_POLL_S``.  Cancelling
+        kills the fixer's whole process group, so nothing is pushed after a stop.
+        """
+        self._attempts[loop_id] = attempt
+        watcher = asyncio.ensure_future(self._cancel_when_stopped(loop_id, attempt))
+        try:
+            await asyncio.wait({attempt})
+        except asyncio.CancelledError:
+            attempt.cancel()
+            await asyncio.gather(attempt, return_exceptions=True)
+            raise
+        finally:
+            watcher.cancel()
+            self._attempts.pop(loop_id, None)
+        return not attempt.cancelled()
+
+    async def _cancel_when_stopped(self, loop_id: int, attempt: asyncio.Future[Any]) -> None:
+        while not attempt.done():
+            await asyncio.sleep(STOP_POLL_S)
+            try:
+                current = await self.store.get_loop(loop_id)
+            except StoreUnavailable:
+                continue
+            if current is None or current.state is not LoopState.FIXING:
+                log.info("loop %s was stopped elsewhere: cancelling its fix attempt", loop_id)
+                attempt.cancel()
+                return
 
     async def _adopt_published_fix(self, gh: AppGitHubAPI, loop: Loop, config: RepoConfig) -> bool:
         """After an interruption: if the dead worker's commit reached the fix branch, use it."""
@@ -1103,6 +1150,9 @@ class Engine:
         ending = await self.store.get_loop(loop.id) or loop
         if ending.state.terminal:
             return None
+        running = self._attempts.get(loop.id)
+        if running is not None and not running.done():
+            running.cancel()  # a stopped loop's fixer pushes nothing more
         ending = replace(ending, state=state, reason=reason)
         issue = await self._show_end(ending, config) if on_github else None
         changes: dict[str, Any] = {"state": state, "reason": reason}
