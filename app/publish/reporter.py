@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import replace
+from http import HTTPStatus
 from typing import Any
 
 import gidgethub
@@ -37,7 +38,7 @@ from app.publish.checkrun import (
     update_check,
 )
 from app.publish.commit import FIX_LABEL, ensure_pull_request
-from app.publish.escalate import escalate
+from app.publish.escalate import comment_once, escalate
 from app.publish.render import (
     AGENT_SUMMARY_LIMIT,
     FailureSummary,
@@ -47,6 +48,7 @@ from app.publish.render import (
     LoopSummary,
     check_summary,
     check_title,
+    escalation_body,
     pr_body,
     pr_close_comment,
     pr_title,
@@ -206,14 +208,26 @@ class GitHubReporter:
         if self._dry_run:
             return None
         escalation = (config or RepoConfig()).escalation
-        return await escalate(
-            gh,
-            repo=loop.repo,
-            summary=await self.summary(loop, config),
-            labels=escalation.labels,
-            assignees=escalation.assignees,
-            pr_number=loop.pr_number,
-        )
+        summary = await self.summary(loop, config)
+        try:
+            return await escalate(
+                gh,
+                repo=loop.repo,
+                summary=summary,
+                labels=escalation.labels,
+                assignees=escalation.assignees,
+                pr_number=loop.pr_number,
+            )
+        except gidgethub.BadRequest as exc:
+            if exc.status_code != HTTPStatus.GONE:
+                raise
+            # Issues are disabled in this repository: the escalation is said on the
+            # fix's pull request, if there is one, and on the check run (loop_ended);
+            # the loop still ends, escalated.
+            log.warning("issues are disabled in %s: escalation shown without an issue", loop.repo)
+            if loop.pr_number is not None:
+                await comment_once(gh, loop.repo, loop.pr_number, escalation_body(summary))
+            return None
 
     async def config_invalid(self, gh: AppGitHubAPI, facts: RunFacts, load: ConfigLoad) -> None:
         items = load.problems

@@ -435,3 +435,39 @@ async def test_a_request_slower_than_the_client_timeout_is_retried(
     assert scenario.count("GET", "*/actions/runs/*/jobs") == 2
     assert scenario.count("GET", "*/git/commits/*") == 2
     assert_backoff(scenario.sleeper.waits, [1, 1])
+
+
+# ------------------------------------------------------------ issues disabled (410)
+
+
+async def test_issues_disabled_ends_the_loop_cleanly_and_says_it_on_the_pull_request(
+    app_harness: HarnessFactory, fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    # The first iteration publishes a fix; CI fails on it the same way: escalate.
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps([{"files": FIX, "cost": 0.1}]))
+    harness = await app_harness(fixer_command=f"{sys.executable} {SCRIPTED} {plan}")
+    head = harness.seed_repo({"calc.py": CALC, "tests/test_calc.py": TEST_CALC})
+    run = fake_github.add_workflow_run(
+        REPO, head_sha=head, head_branch="main", conclusion="failure",
+        jobs=[FakeJob("test", "failure", steps=[("Run pytest", "failure")], log=LOG)],
+    )  # fmt: skip
+    await harness.deliver("workflow_run", harness.payload(run))
+    [loop] = await harness.ctx.store.recent_loops()
+    assert loop.fix_sha is not None and loop.pr_number is not None
+    gone = {"message": "Issues are disabled for this repo", "documentation_url": "https://docs"}
+    fake_github.inject("GET", "/repos/acme/widgets/issues", status=410, body=gone, times=5)
+    fake_github.inject("POST", "/repos/acme/widgets/issues", status=410, body=gone, times=5)
+    red = fake_github.add_workflow_run(
+        REPO, head_sha=loop.fix_sha, head_branch=loop.fix_branch, conclusion="failure",
+        jobs=[FakeJob("test", "failure", steps=[("Run pytest", "failure")], log=LOG)],
+    )  # fmt: skip
+    await harness.deliver("workflow_run", harness.payload(red))
+
+    ended = await harness.ctx.store.get_loop(loop.id)
+    assert ended is not None and ended.state is LoopState.ESCALATED
+    assert "internal error" not in (ended.reason or "")
+    assert ended.issue_number is None and fake_github.issues(REPO) == []
+    assert fake_github.calls("GET", "/repos/acme/widgets/issues*")  # answered 410
+    comments = [c.body for c in fake_github.issue_comments(REPO, loop.pr_number)]
+    assert any((ended.reason or "").split(":")[0] in body for body in comments)
