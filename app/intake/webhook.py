@@ -77,7 +77,7 @@ def make_webhook_handler(
             # integers beyond 64 bits are refused here as malformed.
             data = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            if "recursion" in str(exc).lower():
+            if "depth limit" in str(exc) or "recursion" in str(exc).lower():
                 return error(400, "body is nested too deeply to be a GitHub payload")
             return error(400, "body is not valid JSON")
         # Signed is not well-formed: the envelope every handler reads is checked here.
