@@ -390,10 +390,10 @@ class Envelope:
                 return f'"{block}" must be an object'
         repository = data.get("repository")
         if isinstance(repository, dict):
-            name = repository.get("full_name")
-            if name is not None and not isinstance(name, str):
+            full_name = repository.get("full_name")
+            if full_name is not None and not isinstance(full_name, str):
                 return '"repository.full_name" must be a string'
-            repo = name
+            repo = full_name
         installation = data.get("installation")
         if isinstance(installation, dict):
             ident = installation.get("id")

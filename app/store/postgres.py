@@ -110,7 +110,7 @@ class PostgresConnection:
     async def fetchall(self, sql: str, params: tuple[Any, ...] = ()) -> list[Row]:
         async with self._connection() as conn:
             cursor = await conn.cursor(row_factory=dict_row).execute(to_psycopg(sql), params)
-            return await cursor.fetchall()
+            return list(await cursor.fetchall())
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
