@@ -105,16 +105,15 @@ class BranchHistory:
         for _ in range(MAX_PLACING_ROUNDS):
             seen = await self._store.branch_runs(facts.repo, facts.head_branch)
             own = next((r for r in seen if r.workflow_id == facts.workflow_id), None)
+            repeat = False
             for other in seen:
                 if other.head_sha == facts.head_sha and other is not own:
                     continue  # another workflow on this very commit: a sibling
                 ancestry = await self.ancestry(gh, facts.repo, other.head_sha, facts.head_sha)
                 order = run_order(mark, mark_of(other), ancestry)
                 if order is Order.SAME:
-                    # This very run again (a redelivery, a replay after a crash): still
-                    # the newest, so it is handled again; every step of that is
-                    # idempotent, and a step a crash cut off gets done.
-                    return Placed(Placement.CURRENT, f"run {facts.run_id} again")
+                    repeat = True  # this very run again; still checked against newer commits
+                    continue
                 if order is Order.OLDER:
                     what = (
                         f"a later run of {facts.workflow_name}"
@@ -122,6 +121,11 @@ class BranchHistory:
                         else f"newer commit {other.head_sha[:7]}"
                     )
                     return Placed(Placement.STALE, f"{what} already reported")
+            if repeat:
+                # This very run again (a redelivery, a replay after a crash), and still
+                # the newest: handled again.  Every step of that is idempotent, and a
+                # step a crash cut off gets done now.
+                return Placed(Placement.CURRENT, f"run {facts.run_id} again")
             newest = BranchRun(
                 repo=facts.repo,
                 branch=facts.head_branch,
