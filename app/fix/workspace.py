@@ -37,6 +37,8 @@ from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import IO, TypeVar
 
+import aiohttp
+
 from app.core.errors import DownloadError, UnsafeArchive, WorkspaceError
 from app.fix.sandbox import remove_tree
 from app.github.client import AppGitHubAPI
@@ -108,11 +110,18 @@ async def download_source(
                     raise too_large
                 out.write(chunk)
 
-            status = await gh.download(
-                "/repos/{owner}/{repo}/tarball/{ref}",
-                {"owner": owner, "repo": name, "ref": sha},
-                sink,
-            )
+            try:
+                status = await gh.download(
+                    "/repos/{owner}/{repo}/tarball/{ref}",
+                    {"owner": owner, "repo": name, "ref": sha},
+                    sink,
+                )
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                # Retried by the client already: the archive host stays unreachable.
+                raise DownloadError(
+                    "downloading the repository tarball failed: the archive host could not "
+                    f"be reached ({type(exc).__name__}), even after retries"
+                ) from exc
         if status != 200:
             raise DownloadError(
                 f"downloading the repository tarball failed: HTTP {status}; "

@@ -471,3 +471,31 @@ async def test_issues_disabled_ends_the_loop_cleanly_and_says_it_on_the_pull_req
     assert fake_github.calls("GET", "/repos/acme/widgets/issues*")  # answered 410
     comments = [c.body for c in fake_github.issue_comments(REPO, loop.pr_number)]
     assert any((ended.reason or "").split(":")[0] in body for body in comments)
+
+
+async def test_dropped_connections_to_the_archive_host_are_retried(start: StartScenario) -> None:
+    scenario = await start()
+    scenario.fake.inject("GET", "*/tarball/*", status=500, reset_connection=True, times=3)
+    await fail_ci(scenario)
+
+    loop = await assert_fix_published_once(scenario)
+    [iteration] = await scenario.harness.ctx.store.iterations(loop.id)
+    assert iteration.status == "published"
+    assert scenario.count("GET", "*/tarball/*") >= 4  # (aiohttp may resend one itself)
+
+
+async def test_an_unreachable_archive_host_fails_iterations_not_with_an_internal_error(
+    start: StartScenario,
+) -> None:
+    scenario = await start()
+    scenario.fake.inject("GET", "*/tarball/*", status=500, reset_connection=True, times=10_000)
+    await fail_ci(scenario)
+
+    loop = await scenario.loop()
+    assert loop.state is LoopState.EXHAUSTED, (loop.state, loop.reason)
+    assert "internal error" not in (loop.reason or "")
+    iterations = await scenario.harness.ctx.store.iterations(loop.id)
+    assert iterations and all(
+        "archive host could not be reached" in (i.outcome or "") for i in iterations
+    )
+    scenario.fake.faults.pending.clear()
