@@ -528,6 +528,17 @@ class _Git:
         return blobs
 
     async def run(self, *args: str, stdin: bytes | None = None) -> bytes:
+        """Git's output; a non-zero exit is a ``WorkspaceError``."""
+        code, out, err = await self.exec(*args, stdin=stdin)
+        if code != 0:
+            raise WorkspaceError(
+                f"git {args[0]} failed in the workspace ({code}): "
+                f"{err.decode(errors='replace').strip()[-500:]}"
+            )
+        return out
+
+    async def exec(self, *args: str, stdin: bytes | None = None) -> tuple[int | None, bytes, bytes]:
+        """(exit status, stdout, stderr) of one git command, killed at the time limit."""
         proc = await asyncio.create_subprocess_exec(
             "git",
             *GIT_OPTIONS,
@@ -544,12 +555,7 @@ class _Git:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             raise
-        if proc.returncode != 0:
-            raise WorkspaceError(
-                f"git {args[0]} failed in the workspace ({proc.returncode}): "
-                f"{err.decode(errors='replace').strip()[-500:]}"
-            )
-        return out
+        return proc.returncode, out, err
 
 
 # -- files, read and written without following links ---------------------------------------
@@ -864,20 +870,9 @@ async def merge_three_way(ours: bytes, base: bytes, theirs: bytes) -> bytes | No
         for name, data in (("ours", ours), ("base", base), ("theirs", theirs)):
             (root / name).write_bytes(data)
             names.append(str(root / name))
-        git = _Git(root, root)
-        proc = await asyncio.create_subprocess_exec(
-            "git", *GIT_OPTIONS, "merge-file", "-p", "--quiet", *names,
-            cwd=root, env=git.env(), stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        try:
-            out, err = await asyncio.wait_for(proc.communicate(), GIT_TIMEOUT_S)
-        except BaseException:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            raise
-    if proc.returncode == 0:
+        code, out, err = await _Git(root, root).exec("merge-file", "-p", "--quiet", *names)
+    if code == 0:
         return out
-    if proc.returncode is not None and 0 < proc.returncode < 128:
+    if code is not None and 0 < code < 128:
         return None  # the exit status counts the conflicts
     raise WorkspaceError(f"git merge-file failed: {err.decode(errors='replace').strip()[-300:]}")
