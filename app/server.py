@@ -30,7 +30,7 @@ from app.core.redact import Redactor
 from app.github.client import GitHubClients
 from app.intake.context import HandlerContext
 from app.intake.dispatch import Dispatcher
-from app.intake.events import router
+from app.intake.events import replay_shapes, router
 from app.intake.recovery import DeliveryRecovery
 from app.intake.webhook import make_webhook_handler
 from app.loop.engine import Engine
@@ -131,6 +131,7 @@ def build_app(
                 context=handlers,
                 clock=options.clock,
                 sleeper=options.sleeper,
+                replay_shapes=replay_shapes,
             ),
             clock=options.clock,
             recovery=DeliveryRecovery(clients=clients, store=store, clock=options.clock),

@@ -11,9 +11,10 @@ orders runs the way GitHub does (``run_number``, ``run_attempt``,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 from app.store.records import LoopKey, NewLoop
 
@@ -113,6 +114,24 @@ def _attached_pull(run: dict[str, Any], repo: str) -> PullFacts | None:
         return None
 
 
+# ---------------------------------------------------------------------------- replay shapes
+
+# What of a payload a handler reads, as a shape (``app.intake.body.project``):
+# ``True`` keeps a value whole, a mapping keeps those keys of an object (each by
+# its own shape), and a one-item tuple keeps every item of a list by that shape.
+Shape: TypeAlias = "Literal[True] | Mapping[str, Shape] | tuple[Shape]"
+
+
+# The blocks Envelope.check reads, of every event.
+ENVELOPE_SHAPE: Mapping[str, Shape] = {
+    "action": True,
+    "repository": {"full_name": True},
+    "installation": {"id": True},
+    "sender": {"login": True, "type": True},
+    "organization": {"login": True},
+}
+
+
 @dataclass(frozen=True)
 class RunFacts:
     installation_id: int
@@ -198,6 +217,31 @@ class RunFacts:
         except (KeyError, TypeError, ValueError, AttributeError):
             # AttributeError: a block that should be an object is a list or a string.
             return None
+
+
+_REPO_ID: Mapping[str, Shape] = {"repo": {"id": True}}
+# Everything RunFacts.from_payload reads: a ``workflow_run`` delivery is kept for
+# replay as this (under 1 KB) rather than GitHub's 15-25 KB body.  A test checks,
+# over GitHub's own payloads and generated ones, that the facts read back equal.
+RUN_SHAPE: Mapping[str, Shape] = {
+    **ENVELOPE_SHAPE,
+    "repository": {"full_name": True, "default_branch": True},
+    "workflow": {"name": True, "path": True},
+    "workflow_run": {
+        **{name: True for name in (
+            "id", "workflow_id", "name", "path", "run_attempt", "run_number", "html_url",
+            "head_branch", "head_sha", "status", "conclusion", "event", "created_at",
+        )},  # fmt: skip
+        "head_repository": {"full_name": True},
+        "pull_requests": (
+            {
+                "number": True,
+                "head": {"ref": True, "sha": True, **_REPO_ID},
+                "base": {"ref": True, **_REPO_ID},
+            },
+        ),
+    },
+}
 
 
 def _full_name(repository: Any) -> str | None:

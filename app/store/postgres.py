@@ -11,7 +11,7 @@ their condition on the locked row, so two processes can never both win one.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any, ClassVar
@@ -133,6 +133,11 @@ class PostgresConnection:
         """Statements inside commit together: on PostgreSQL, simply a transaction."""
         async with self.transaction():
             yield
+
+    async def execute_all(self, steps: Sequence[tuple[str, tuple[Any, ...]]]) -> list[int]:
+        """Statements that commit together: one transaction."""
+        async with self.transaction():
+            return [await self.execute(sql, params) for sql, params in steps]
 
     async def reclaim(self, max_pages: int = 0) -> int:
         """Nothing to do here: autovacuum makes deleted rows' space reusable on its own."""

@@ -45,7 +45,7 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -300,6 +300,29 @@ class SqliteConnection:
 
     def _fetchall(self, sql: str, params: tuple[Any, ...]) -> list[Row]:
         return [dict(r) for r in self._db.execute(sql, params).fetchall()]
+
+    async def execute_all(self, steps: Sequence[tuple[str, tuple[Any, ...]]]) -> list[int]:
+        """:meth:`atomic` for statements known in advance: one hold of the lock, no
+        context manager, the savepoint only when there is more than one."""
+        if self._mine():
+            return [self._db.execute(sql, params).rowcount for sql, params in steps]
+        if self._full:
+            await self._room()
+        async with self._lock:
+            group = self._open_group()
+            if len(steps) == 1:
+                counts = [self._db.execute(steps[0][0], steps[0][1]).rowcount]
+            else:
+                self._db.execute("SAVEPOINT atomic")
+                try:
+                    counts = [self._db.execute(sql, params).rowcount for sql, params in steps]
+                except BaseException:
+                    self._db.execute("ROLLBACK TO atomic")
+                    self._db.execute("RELEASE atomic")
+                    raise
+                self._db.execute("RELEASE atomic")
+        await asyncio.shield(group)
+        return counts
 
     @asynccontextmanager
     async def atomic(self) -> AsyncIterator[None]:
