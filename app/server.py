@@ -181,6 +181,7 @@ def build_app(
             housekeeping.cancel()
             await asyncio.gather(housekeeping, return_exceptions=True)
             await context.dispatcher.drain()
+            await context.dispatcher.close()
             if runner is not None:
                 await runner.shutdown()
             await engine.close()

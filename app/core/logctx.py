@@ -102,16 +102,33 @@ class RedactingFilter(logging.Filter):
         self._redact = redactor
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = self._redact(message)
-        if redacted != message:
-            record.msg, record.args = redacted, None
+        # The message is formatted once, here; the formatter then finds it done.
+        record.msg, record.args = self._redact(record.getMessage()), None
         if record.exc_info and not record.exc_text:
             # A traceback quotes the exception's message, which may hold a token or URL.
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = self._redact(record.exc_text)
         return True
+
+
+class _TextFormatter(logging.Formatter):
+    """The text format, its timestamp formatted once a second rather than once a line."""
+
+    def __init__(self, fmt: str) -> None:
+        super().__init__(fmt)
+        self._second = -1
+        self._stamp = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        second = int(record.created)
+        if second != self._second:
+            # UTC, said by the Z: no guessing the server's zone.
+            self._second, self._stamp = (
+                second,
+                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second)),
+            )
+        return self._stamp
 
 
 class OneLineRequestErrors(logging.Filter):
@@ -146,13 +163,12 @@ def configure_logging(
     if fmt == "json":
         handler.setFormatter(_JsonFormatter())
     else:
-        text = logging.Formatter(
-            "%(asctime)s %(levelname)s %(name)s [delivery=%(delivery_id)s repo=%(repo)s "
-            "loop=%(loop_id)s] %(message)s",
-            datefmt="%Y-%m-%dT%H:%M:%SZ",
+        handler.setFormatter(
+            _TextFormatter(
+                "%(asctime)s %(levelname)s %(name)s [delivery=%(delivery_id)s repo=%(repo)s "
+                "loop=%(loop_id)s] %(message)s"
+            )
         )
-        text.converter = time.gmtime  # UTC, said by the Z: no guessing the server's zone
-        handler.setFormatter(text)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

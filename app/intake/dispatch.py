@@ -5,17 +5,31 @@ done after its handlers ran; on start-up the ones a crash interrupted are
 replayed.  So a delivery is processed at most once per id, and none that was
 acknowledged is lost.
 
+Accepted deliveries wait in a bounded queue for a fixed number of workers, so
+a burst costs the door no more than one queue entry each, and memory stays
+bounded however long the burst: past ``QUEUE_SIZE`` a delivery waits in the
+store only (it is recorded there anyway) and is swept back into the queue,
+oldest first, once the workers have made room.
+
+The door comes first.  While deliveries keep arriving, a worker waits for a
+pause (``QUIET_S`` without one) before it takes the next, but never longer than
+``DEFER_S``: under a burst GitHub's requests are answered at the rate the door
+alone allows, handlers still run (at least ``WORKERS / DEFER_S`` a second), and
+the backlog, recorded in the store, is worked off when the burst ends.
+
 A delivery no handler consumes (most of them: a workflow run alone sends
 ``requested`` and ``in_progress`` before ``completed``) is recorded finished in
 one small write, without its body: there is nothing to replay.  A handled
-delivery's body is kept in a table of its own until it is processed and then
-deleted, so nothing of it remains in the file.
+delivery keeps what its handlers read (a ``workflow_run``: its replay shape,
+about 700 bytes; other events: the whole body) in a table of its own until it
+is processed, and then that row is deleted, so nothing of it remains in the file.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -34,6 +48,10 @@ log = logging.getLogger(__name__)
 IGNORED = "ignored"
 MAX_HANDLER_ATTEMPTS = 3  # a handler failing this often is parked, not replayed forever
 MAX_OUTAGE_RETRIES = 12  # store outages waited out (about 5 minutes in all) before giving up
+QUEUE_SIZE = 1000  # accepted deliveries waiting in memory; more wait in the store
+WORKERS = 16  # deliveries processed at once (handlers mostly wait on GitHub)
+QUIET_S = 0.02  # the door is quiet once no delivery arrived for this long
+DEFER_S = 0.25  # the longest a worker defers to the door before each delivery
 
 
 def _backoff(attempt: int) -> float:
@@ -52,6 +70,8 @@ class Dispatcher:
         clock: Callable[[], float],
         sleeper: Callable[[float], Awaitable[None]] = asyncio.sleep,
         replay_shapes: Mapping[str, Shape] | None = None,
+        workers: int = WORKERS,
+        queue_size: int = QUEUE_SIZE,
     ) -> None:
         self._keep = {event: projector(shape) for event, shape in (replay_shapes or {}).items()}
         self._sleeper = sleeper
@@ -60,7 +80,16 @@ class Dispatcher:
         self._metrics = metrics
         self._context = context
         self._clock = clock
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._queue: asyncio.Queue[sansio.Event] = asyncio.Queue(queue_size)
+        self._held: set[str] = set()  # ids queued or being processed here
+        self._workers: list[asyncio.Task[None]] = []
+        self._worker_count = workers
+        # Some accepted deliveries wait in the store only (the queue was full).
+        self._behind = False
+        self._sweeping: asyncio.Task[int] | None = None
+        # Finished while a sweep reads the store: the sweep may have listed them.
+        self._finished: set[str] = set()
+        self._last_arrival = 0.0  # time.monotonic() of the last delivery at the door
 
     async def accept(self, probe: sansio.Event, body: Body, raw: bytes) -> bool:
         """Record the delivery durably and start it; False when this id was already accepted.
@@ -73,6 +102,7 @@ class Dispatcher:
         what intake cost); other events keep their whole body.  The HTTP answer
         does not wait for the handlers, which run in the background.
         """
+        self._last_arrival = time.monotonic()
         if not self._router.fetch(probe):
             return await self._ignore(probe)
         keep = self._keep.get(probe.event)
@@ -97,14 +127,89 @@ class Dispatcher:
         ):
             return False
         self._metrics.deliveries.labels(event.event, IGNORED).inc()
-        with log_context(delivery_id=event.delivery_id, event=event.event):
-            log.info("delivery %s.%s %s", event.event, event.data.get("action"), IGNORED)
+        if log.isEnabledFor(logging.DEBUG):
+            # Two deliveries in three are of no use to any handler (a workflow
+            # run's ``requested`` and ``in_progress``): the metric counts them,
+            # the store keeps their ids, and a line each is only worth DEBUG.
+            with log_context(delivery_id=event.delivery_id, event=event.event):
+                log.debug("delivery %s.%s %s", event.event, event.data.get("action"), IGNORED)
         return True
 
     def _start(self, event: sansio.Event) -> None:
-        task = asyncio.create_task(self.process(event), name=f"delivery-{event.delivery_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        """Queue an accepted delivery for the workers; when the queue is full it
+        waits in the store, where it is recorded already, and is swept later."""
+        if event.delivery_id in self._held:
+            return
+        if self._queue.full():
+            self._behind = True
+            return
+        self._held.add(event.delivery_id)
+        self._queue.put_nowait(event)
+        if len(self._workers) < self._worker_count:
+            self._workers.append(
+                asyncio.create_task(self._work(), name=f"deliveries-{len(self._workers)}")
+            )
+
+    async def _door_first(self) -> None:
+        """Wait for a pause at the door (``QUIET_S`` without a delivery), at most ``DEFER_S``."""
+        now = time.monotonic()
+        deadline = now + DEFER_S
+        while now < deadline and (quiet := self._last_arrival + QUIET_S) > now:
+            await asyncio.sleep(min(quiet, deadline) - now)
+            now = time.monotonic()
+
+    async def _work(self) -> None:
+        while True:
+            event = await self._queue.get()
+            await self._door_first()
+            try:
+                await self.process(event)
+            except Exception:  # process settles every failure itself; this is a last guard
+                log.exception("processing delivery %s failed", event.delivery_id)
+            finally:
+                self._held.discard(event.delivery_id)
+                if self._sweeping is not None and not self._sweeping.done():
+                    self._finished.add(event.delivery_id)
+                self._queue.task_done()
+            if self._behind and self._queue.qsize() <= self._queue.maxsize // 2:
+                self._sweep_soon()
+
+    def _sweep_soon(self) -> asyncio.Task[int]:
+        """The sweep under way, or a new one: one at a time, always as this task (a
+        worker finishing meanwhile knows to tell it, see ``_finished``)."""
+        if self._sweeping is None or self._sweeping.done():
+            self._sweeping = asyncio.create_task(self._sweep(), name="deliveries-sweep")
+        return self._sweeping
+
+    async def _sweep(self) -> int:
+        """Queue deliveries that wait in the store, oldest first, as many as fit."""
+        self._behind = False
+        room = self._queue.maxsize - self._queue.qsize()
+        if room <= 0:
+            self._behind = True
+            return 0
+        wanted = room + len(self._held)  # the held ones are listed too, and skipped
+        self._finished.clear()
+        try:
+            pending = await self._store.unfinished_deliveries(limit=wanted)
+        except StoreUnavailable as exc:
+            self._behind = True  # tried again when a worker next finishes
+            log.warning("unfinished deliveries not read: %s", exc)
+            return 0
+        queued = 0
+        for delivery_id, event_name, body in pending:
+            if delivery_id in self._held or delivery_id in self._finished:
+                continue
+            try:
+                data = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                await self._store.finish_delivery(delivery_id, "failed: unreadable body")
+                continue
+            self._start(sansio.Event(data, event=event_name, delivery_id=delivery_id))
+            queued += 1
+        if len(pending) >= wanted:
+            self._behind = True  # there may be more
+        return queued
 
     async def process(self, event: sansio.Event) -> None:
         """Run the delivery's handlers until they succeed, a bounded number of times.
@@ -176,19 +281,30 @@ class Dispatcher:
         log.info("delivery %s.%s %s", event.event, action, outcome)
 
     async def replay_unfinished(self) -> int:
-        """Process deliveries accepted before a crash but never finished."""
-        pending = await self._store.unfinished_deliveries()
-        for delivery_id, event_name, body in pending:
-            try:
-                data = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                await self._store.finish_delivery(delivery_id, "failed: unreadable body")
-                continue
-            log.info("replaying delivery %s (%s) interrupted by a restart", delivery_id, event_name)
-            self._start(sansio.Event(data, event=event_name, delivery_id=delivery_id))
-        return len(pending)
+        """Queue deliveries accepted before a crash but never finished; how many."""
+        queued = await self._sweep_soon()
+        if queued:
+            log.info("replaying %d deliveries a restart interrupted", queued)
+        return queued
 
     async def drain(self) -> None:
-        """Wait for deliveries in progress (graceful shutdown, and tests)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        """Wait until every accepted delivery is processed (graceful shutdown, and tests).
+
+        Deliveries that wait in the store are swept in as room appears; one the
+        store cannot give back now (it is unreachable) is left for the next start.
+        """
+        while True:
+            await self._queue.join()
+            if self._sweeping is not None and not self._sweeping.done():
+                await self._sweeping
+                continue
+            swept = await self._sweep_soon() if self._behind else 0
+            if not swept and self._queue.empty() and not self._held:
+                return
+
+    async def close(self) -> None:
+        """Stop the workers (after :meth:`drain`)."""
+        for task in self._workers:
+            task.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers.clear()

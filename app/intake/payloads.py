@@ -220,6 +220,10 @@ class RunFacts:
 
 
 _REPO_ID: Mapping[str, Shape] = {"repo": {"id": True}}
+_RUN_FIELDS = (
+    "id", "workflow_id", "name", "path", "run_attempt", "run_number", "html_url",
+    "head_branch", "head_sha", "status", "conclusion", "event", "created_at",
+)  # fmt: skip
 # Everything RunFacts.from_payload reads: a ``workflow_run`` delivery is kept for
 # replay as this (under 1 KB) rather than GitHub's 15-25 KB body.  A test checks,
 # over GitHub's own payloads and generated ones, that the facts read back equal.
@@ -228,10 +232,7 @@ RUN_SHAPE: Mapping[str, Shape] = {
     "repository": {"full_name": True, "default_branch": True},
     "workflow": {"name": True, "path": True},
     "workflow_run": {
-        **{name: True for name in (
-            "id", "workflow_id", "name", "path", "run_attempt", "run_number", "html_url",
-            "head_branch", "head_sha", "status", "conclusion", "event", "created_at",
-        )},  # fmt: skip
+        **dict.fromkeys(_RUN_FIELDS, True),
         "head_repository": {"full_name": True},
         "pull_requests": (
             {

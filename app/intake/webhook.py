@@ -16,8 +16,8 @@ from aiohttp.typedefs import Handler
 from gidgethub import ValidationFailure, sansio
 
 from app.core.errors import StoreUnavailable
-from app.intake.dispatch import Dispatcher
 from app.intake.body import Body, projector
+from app.intake.dispatch import Dispatcher
 from app.intake.payloads import ENVELOPE_SHAPE, Envelope
 
 log = logging.getLogger(__name__)

@@ -52,8 +52,8 @@ class Store(Protocol):
     async def delivery_outcome(self, delivery_id: str) -> str | None:
         """How a delivery ended (``processed``, ``ignored``, ``error: ...``); None if unknown."""
 
-    async def unfinished_deliveries(self) -> list[tuple[str, str, bytes]]:
-        """Deliveries accepted but not processed (the process died): id, event, body."""
+    async def unfinished_deliveries(self, limit: int | None = None) -> list[tuple[str, str, bytes]]:
+        """Deliveries accepted but not processed, oldest first: id, event, body."""
 
     # loops
     async def open_loop(self, new: NewLoop, *, state: LoopState, now: float) -> tuple[Loop, bool]:

@@ -167,9 +167,10 @@ class SqlStore:
         )
         return row is not None
 
-    async def unfinished_deliveries(self) -> list[tuple[str, str, bytes]]:
+    async def unfinished_deliveries(self, limit: int | None = None) -> list[tuple[str, str, bytes]]:
         rows = await self._conn.fetchall(
             "SELECT delivery_id, event, body FROM delivery_bodies ORDER BY received_at"
+            + ("" if limit is None else f" LIMIT {int(limit)}")
         )
         return [(r["delivery_id"], r["event"], bytes(r["body"])) for r in rows]
 

@@ -48,9 +48,7 @@ def same_reading(payload: Any) -> None:
         "workflow_run", "d-1", payload
     )
     # What is stored and replayed is the projection as JSON: the same once more.
-    assert RunFacts.from_payload(orjson.loads(orjson.dumps(kept))) == RunFacts.from_payload(
-        payload
-    )
+    assert RunFacts.from_payload(orjson.loads(orjson.dumps(kept))) == RunFacts.from_payload(payload)
 
 
 @pytest.mark.parametrize("path", RUN_PAYLOADS, ids=lambda p: p.stem)
