@@ -11,11 +11,14 @@ bounded however long the burst: past ``QUEUE_SIZE`` a delivery waits in the
 store only (it is recorded there anyway) and is swept back into the queue,
 oldest first, once the workers have made room.
 
-The door comes first.  While deliveries keep arriving, a worker waits for a
-pause (``QUIET_S`` without one) before it takes the next, but never longer than
-``DEFER_S``: under a burst GitHub's requests are answered at the rate the door
-alone allows, handlers still run (at least ``WORKERS / DEFER_S`` a second), and
-the backlog, recorded in the store, is worked off when the burst ends.
+The door comes first.  Once ``DOOR_BUSY`` or more deliveries were at the door
+at once (being recorded), the door counts as busy for ``BUSY_HOLD_S``; while
+it is, a worker waits before it takes the next delivery, but never longer than
+``DEFER_S``: under a burst GitHub's
+requests are answered at the rate the door alone allows, handlers still run (at
+least ``WORKERS / DEFER_S`` a second), and the backlog, recorded in the store,
+is worked off when the burst ends.  A steady stream, however busy, rarely has
+several deliveries at the door at once, so it is handled as it comes.
 
 A delivery no handler consumes (most of them: a workflow run alone sends
 ``requested`` and ``in_progress`` before ``completed``) is recorded finished in
@@ -50,7 +53,8 @@ MAX_HANDLER_ATTEMPTS = 3  # a handler failing this often is parked, not replayed
 MAX_OUTAGE_RETRIES = 12  # store outages waited out (about 5 minutes in all) before giving up
 QUEUE_SIZE = 1000  # accepted deliveries waiting in memory; more wait in the store
 WORKERS = 16  # deliveries processed at once (handlers mostly wait on GitHub)
-QUIET_S = 0.02  # the door is quiet once no delivery arrived for this long
+DOOR_BUSY = 4  # deliveries being recorded at once that make workers defer to the door
+BUSY_HOLD_S = 0.02  # how long the door counts as busy after that was last seen
 DEFER_S = 0.25  # the longest a worker defers to the door before each delivery
 
 
@@ -72,7 +76,11 @@ class Dispatcher:
         replay_shapes: Mapping[str, Shape] | None = None,
         workers: int = WORKERS,
         queue_size: int = QUEUE_SIZE,
+        door_busy: int = DOOR_BUSY,
+        busy_hold_s: float = BUSY_HOLD_S,
+        defer_s: float = DEFER_S,
     ) -> None:
+        self._door_busy, self._busy_hold_s, self._defer_s = door_busy, busy_hold_s, defer_s
         self._keep = {event: projector(shape) for event, shape in (replay_shapes or {}).items()}
         self._sleeper = sleeper
         self._router = router
@@ -89,7 +97,8 @@ class Dispatcher:
         self._sweeping: asyncio.Task[int] | None = None
         # Finished while a sweep reads the store: the sweep may have listed them.
         self._finished: set[str] = set()
-        self._last_arrival = 0.0  # time.monotonic() of the last delivery at the door
+        self._at_door = 0  # deliveries being recorded right now
+        self._busy_until = 0.0  # time.monotonic() until which the door counts as busy
 
     async def accept(self, probe: sansio.Event, body: Body, raw: bytes) -> bool:
         """Record the delivery durably and start it; False when this id was already accepted.
@@ -102,7 +111,15 @@ class Dispatcher:
         what intake cost); other events keep their whole body.  The HTTP answer
         does not wait for the handlers, which run in the background.
         """
-        self._last_arrival = time.monotonic()
+        self._at_door += 1
+        if self._at_door >= self._door_busy:
+            self._busy_until = time.monotonic() + self._busy_hold_s
+        try:
+            return await self._record(probe, body, raw)
+        finally:
+            self._at_door -= 1
+
+    async def _record(self, probe: sansio.Event, body: Body, raw: bytes) -> bool:
         if not self._router.fetch(probe):
             return await self._ignore(probe)
         keep = self._keep.get(probe.event)
@@ -111,12 +128,8 @@ class Dispatcher:
         else:
             data = body.project(keep)
             kept = orjson.dumps(data)
-        if __import__("os").environ.get("HACK_NOSTORE"):
-            return True
         if not await self._store.add_delivery(probe.delivery_id, probe.event, kept, self._clock()):
             return False
-        if __import__("os").environ.get("HACK_NOPROC"):
-            return True
         self._start(sansio.Event(data, event=probe.event, delivery_id=probe.delivery_id))
         return True
 
@@ -151,11 +164,11 @@ class Dispatcher:
             )
 
     async def _door_first(self) -> None:
-        """Wait for a pause at the door (``QUIET_S`` without a delivery), at most ``DEFER_S``."""
+        """While the door is busy, wait for it to calm down, at most ``DEFER_S``."""
         now = time.monotonic()
-        deadline = now + DEFER_S
-        while now < deadline and (quiet := self._last_arrival + QUIET_S) > now:
-            await asyncio.sleep(min(quiet, deadline) - now)
+        deadline = now + self._defer_s
+        while now < min(self._busy_until, deadline):
+            await asyncio.sleep(min(self._busy_until, deadline) - now)
             now = time.monotonic()
 
     async def _work(self) -> None:

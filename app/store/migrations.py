@@ -197,4 +197,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE iterations ADD COLUMN model_calls {int} NOT NULL DEFAULT 0",
         "ALTER TABLE iterations ADD COLUMN cache_read_tokens {int} NOT NULL DEFAULT 0",
     ),
+    # Intake at GitHub's rate with GitHub's delivery ids (issue 15).  The ids are
+    # random GUIDs: keyed by them, every body written and deleted dirtied a page
+    # of its own in a random place, about 4 KB of write-ahead log per delivery.
+    # Keyed by arrival time the bodies are written and deleted at the ends of
+    # one tree, a few pages per group commit; the id-keyed row in ``deliveries``
+    # still deduplicates, and finishing finds the body by its arrival time.
+    (
+        """CREATE TABLE delivery_bodies_by_arrival (
+            received_at {real} NOT NULL,
+            delivery_id TEXT NOT NULL,
+            event TEXT NOT NULL,
+            body {blob} NOT NULL,
+            PRIMARY KEY (received_at, delivery_id)
+        ){without_rowid}""",
+        "INSERT INTO delivery_bodies_by_arrival (received_at, delivery_id, event, body) "
+        "SELECT d.received_at, b.delivery_id, b.event, b.body FROM delivery_bodies b "
+        "JOIN deliveries d ON d.delivery_id = b.delivery_id",
+        "DROP TABLE delivery_bodies",
+        "ALTER TABLE delivery_bodies_by_arrival RENAME TO delivery_bodies",
+    ),
 )

@@ -75,6 +75,7 @@ class PostgresConnection:
         "int": "BIGINT",
         "real": "DOUBLE PRECISION",
         "blob": "BYTEA",
+        "without_rowid": "",
     }
 
     def __init__(self, pool: AsyncConnectionPool) -> None:

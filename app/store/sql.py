@@ -124,21 +124,22 @@ class SqlStore:
                 (delivery_id, event, received_at, outcome),
             )
             return inserted == 1
-        # The body first, and only for an id never seen: a finished delivery's
-        # body must not come back (a restart would replay it).
-        _, inserted = await self._conn.execute_all(
+        # The body is written only by the call whose row this is (same arrival
+        # time, not finished): a redelivery, even one racing it on PostgreSQL,
+        # adds no second body, and a finished delivery's body never comes back.
+        inserted, _ = await self._conn.execute_all(
             [
-                (
-                    "INSERT INTO delivery_bodies (delivery_id, event, body, received_at) "
-                    "SELECT ?, ?, ?, ? WHERE NOT EXISTS "
-                    "(SELECT 1 FROM deliveries WHERE delivery_id = ?) "
-                    "ON CONFLICT (delivery_id) DO NOTHING",
-                    (delivery_id, event, body or b"", received_at, delivery_id),
-                ),
                 (
                     "INSERT INTO deliveries (delivery_id, event, received_at) VALUES (?, ?, ?) "
                     "ON CONFLICT (delivery_id) DO NOTHING",
                     (delivery_id, event, received_at),
+                ),
+                (
+                    "INSERT INTO delivery_bodies (received_at, delivery_id, event, body) "
+                    "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM deliveries "
+                    "WHERE delivery_id = ? AND received_at = ? AND outcome IS NULL) "
+                    "ON CONFLICT DO NOTHING",
+                    (received_at, delivery_id, event, body or b"", delivery_id, received_at),
                 ),
             ]
         )
@@ -146,11 +147,16 @@ class SqlStore:
 
     async def finish_delivery(self, delivery_id: str, outcome: str) -> None:
         # The body was only kept for a restart to replay; its row goes entirely,
-        # so nothing of it stays behind in the file.
+        # so nothing of it stays behind in the file.  It is found by its arrival
+        # time (the key its table is ordered by), read from the delivery's row.
         await self._conn.execute_all(
             [
+                (
+                    "DELETE FROM delivery_bodies WHERE delivery_id = ? AND received_at = "
+                    "(SELECT received_at FROM deliveries WHERE delivery_id = ?)",
+                    (delivery_id, delivery_id),
+                ),
                 ("UPDATE deliveries SET outcome = ? WHERE delivery_id = ?", (outcome, delivery_id)),
-                ("DELETE FROM delivery_bodies WHERE delivery_id = ?", (delivery_id,)),
             ]
         )
 

@@ -67,6 +67,8 @@ class SqliteConnection:
         "int": "INTEGER",
         "real": "REAL",
         "blob": "BLOB",
+        # One tree keyed by the primary key, for tables read and written in its order.
+        "without_rowid": " WITHOUT ROWID",
     }
 
     def __init__(self, path: Path, *, wal_max_bytes: int = WAL_MAX_BYTES) -> None:

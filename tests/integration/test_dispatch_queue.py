@@ -135,3 +135,39 @@ async def test_a_delivery_finished_while_a_sweep_reads_the_store_is_not_run_agai
     await d.drain()
     await d.close()
     assert held.calls == Counter({i: 1 for i in ids})
+
+
+async def test_deliveries_arriving_one_at_a_time_are_handled_as_they_come(store: Store) -> None:
+    held = Held()
+    held.release.set()
+    # Even with a door that would stay busy for an hour, one at a time never makes it busy.
+    d = Dispatcher(
+        router=held.router, store=store, metrics=Metrics(), context=None, clock=time.time,
+        door_busy=2, busy_hold_s=3600, defer_s=3600,
+    )  # fmt: skip
+    for n in range(5):
+        assert await accept(d, f"one-{n}")
+        for _ in range(20):  # a few turns of the event loop, no waiting
+            await asyncio.sleep(0)
+        assert held.calls[f"one-{n}"] == 1
+    await d.drain()
+    await d.close()
+
+
+async def test_while_many_deliveries_are_at_the_door_handlers_wait_then_all_run(
+    store: Store,
+) -> None:
+    held = Held()
+    held.release.set()
+    d = Dispatcher(
+        router=held.router, store=store, metrics=Metrics(), context=None, clock=time.time,
+        door_busy=4, busy_hold_s=0.5, defer_s=0.5,
+    )  # fmt: skip
+    ids = [f"busy-{n}" for n in range(12)]
+    assert all(await asyncio.gather(*(accept(d, i) for i in ids)))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert sum(held.calls.values()) == 0  # the door went first
+    await d.drain()
+    await d.close()
+    assert held.calls == Counter({i: 1 for i in ids})

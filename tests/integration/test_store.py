@@ -448,6 +448,26 @@ async def test_finishing_a_delivery_deletes_its_body_and_keeps_its_id(store: Sql
     assert await store.unfinished_deliveries() == []
 
 
+async def test_a_delivery_sent_again_at_the_same_instant_keeps_one_body_until_finished(
+    store: SqlStore,
+) -> None:
+    """Bodies are keyed by arrival time; a repeat with the very same time (a fixed clock,
+    or two webs racing on PostgreSQL) must neither add a body nor revive a finished one."""
+    assert await store.add_delivery("d-1", "workflow_run", b"first", T0)
+    assert not await store.add_delivery("d-1", "workflow_run", b"second", T0)
+    assert await store.unfinished_deliveries() == [("d-1", "workflow_run", b"first")]
+    await store.finish_delivery("d-1", "processed")
+    assert not await store.add_delivery("d-1", "workflow_run", b"third", T0)
+    assert await store.unfinished_deliveries() == []
+
+
+async def test_finishing_one_delivery_leaves_another_of_the_same_instant(store: SqlStore) -> None:
+    await store.add_delivery("a", "push", b"1", T0)
+    await store.add_delivery("b", "push", b"2", T0)
+    await store.finish_delivery("a", "processed")
+    assert await store.unfinished_deliveries() == [("b", "push", b"2")]
+
+
 async def test_a_delivery_finished_on_arrival_stores_no_body(store: SqlStore) -> None:
     assert await store.add_delivery("d-1", "workflow_run", None, T0, outcome="ignored")
     assert not await store.add_delivery("d-1", "workflow_run", b"{}", T0 + 1)
