@@ -70,6 +70,21 @@ async def test_the_wal_stays_under_its_ceiling_under_sustained_writes(tmp_path: 
     await store.close()
 
 
+async def test_group_commits_fold_the_log_back_long_before_the_ceiling(tmp_path: Path) -> None:
+    """SQLite's own checkpoint after each group commit keeps the log near 4 MB: 13 MB
+    of deliveries go through with the default 64 MB ceiling and writers never stop."""
+    store = await open_sqlite_store(tmp_path / "s.sqlite3")
+    conn = sqlite_conn(store)
+    for batch in range(40):
+        ids = [f"d-{batch}-{n}" for n in range(16)]
+        await asyncio.gather(*(store.add_delivery(i, "workflow_run", BODY, T0) for i in ids))
+        await asyncio.gather(*(store.finish_delivery(i, "processed") for i in ids))
+    assert conn.wal_peak_bytes < 8 * 1024 * 1024
+    assert conn.checkpoints["truncate"] == 0
+    assert await store.unfinished_deliveries() == []
+    await store.close()
+
+
 async def test_an_old_store_is_upgraded_keeping_what_replay_needs(tmp_path: Path) -> None:
     """A file of schema version 1 (bodies in ``deliveries``) keeps unfinished bodies only."""
     path = tmp_path / "old.sqlite3"
