@@ -12,27 +12,28 @@ tick joins it, and one COMMIT at the start of the next tick ends it.  Each calle
 gets its result only after that COMMIT, so "recorded" still means committed (a
 webhook's 202 is never sent for a delivery a crash could lose), but under load
 many deliveries share one commit instead of paying for one each.  The COMMIT
-itself runs on a writer thread (SQLite releases the GIL while it writes), so the
-event loop verifies and parses the next requests meanwhile; their statements
-wait on the lock and form the next group.
+runs on the event loop: a delivery's rows are under 1 KB, so a COMMIT writes a
+few pages, and handing it to a thread cost more than it saved once the threads
+ran on different cores (issue 15, three pairs unpinned: 3,494-3,761 deliveries
+a second with the thread, 3,962-4,098 without; pinned to one core, no clear
+difference).
 
 Under a steady load the log stays near 4 MB: SQLite's automatic checkpoint
 (``wal_autocheckpoint``, 1,000 pages) runs inside the COMMIT that passes that
-size, which for group commits is on the writer thread with the lock held, so no
-frame is appended meanwhile, every frame is copied, and the next write starts
-the log from its beginning (issue 15: the log used to grow to 48 MB, and each
-truncation stopped the door for 30 ms). A reader holding an old snapshot can
-keep that checkpoint from finishing, so the log still has a ceiling, kept as
-follows. After each commit the WAL's size is looked at: each time it grows by
-another ``wal_soft_bytes`` (a quarter of the ceiling) a PASSIVE checkpoint runs
-in a worker thread on a second connection (it never blocks the writer, and
-copies most pages while the load goes on). From three quarters of
-``wal_max_bytes`` on, one more passive checkpoint catches up while writers go
-on, and then writers stop for the short TRUNCATE checkpoint (on the writer's own
-connection, in a thread) that folds the few pages left into the database and
-cuts the WAL to zero bytes. Should the WAL reach ``wal_max_bytes`` before that,
-new statements wait until it is cut back (back-pressure instead of unbounded
-growth). A timer truncates the WAL once the load stops, and
+size, with the store's lock held, so no frame is appended meanwhile, every frame
+is copied, and the next write starts the log from its beginning (issue 15: the
+log used to grow to 48 MB, and each truncation stopped the door for 30 ms). A
+reader holding an old snapshot can keep that checkpoint from finishing, so the
+log still has a ceiling, kept as follows. After each commit the WAL's size is
+looked at: each time it grows by another ``wal_soft_bytes`` (a quarter of the
+ceiling) a PASSIVE checkpoint runs in a worker thread on a second connection (it
+never blocks the writer, and copies most pages while the load goes on). From
+three quarters of ``wal_max_bytes`` on, one more passive checkpoint catches up
+while writers go on, and then writers stop for the short TRUNCATE checkpoint (on
+the writer's own connection, in a thread) that folds the few pages left into the
+database and cuts the WAL to zero bytes. Should the WAL reach ``wal_max_bytes``
+before that, new statements wait until it is cut back (back-pressure instead of
+unbounded growth). A timer truncates the WAL once the load stops, and
 ``journal_size_limit`` trims it after any reset, so a burst leaves no large file
 behind. PASSIVE alone cannot do this: under continuous writes it never catches
 up with the end of the log, and the WAL only restarts from its beginning when it
@@ -46,7 +47,6 @@ given back to the file system with ``incremental_vacuum`` (:meth:`reclaim`).
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import logging
 import sqlite3
@@ -90,9 +90,9 @@ class SqliteConnection:
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.execute("PRAGMA foreign_keys=ON")
         # SQLite's own checkpoint after a commit that leaves the log over 1,000 pages.
-        # Group commits run on the writer thread with the lock held, so nothing is
-        # appended meanwhile: it copies every frame, and the next write starts the
-        # log from its beginning.  The log stays near 4 MB under any steady load.
+        # Commits run with the lock held, so nothing is appended meanwhile: it
+        # copies every frame, and the next write starts the log from its
+        # beginning.  The log stays near 4 MB under any steady load.
         self._db.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
         self._wal_max = wal_max_bytes
         self._wal_soft = max(wal_max_bytes // 4, 1024 * 1024)
@@ -110,9 +110,6 @@ class SqliteConnection:
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None
         self._group: asyncio.Future[None] | None = None
-        self._committing: asyncio.Future[None] | None = None
-        # One thread for COMMITs, so they overlap with the event loop's work.
-        self._writer = concurrent.futures.ThreadPoolExecutor(1, "sqlite-commit")
         self.wal_peak_bytes = 0
         self.checkpoints = {"passive": 0, "truncate": 0, "busy": 0}
 
@@ -124,37 +121,8 @@ class SqliteConnection:
         if self._group is None:
             self._db.execute("BEGIN IMMEDIATE")
             self._group = asyncio.get_running_loop().create_future()
-            asyncio.get_running_loop().call_soon(self._schedule_commit, self._group)
+            asyncio.get_running_loop().call_soon(self._commit_group, self._group)
         return self._group
-
-    def _schedule_commit(self, group: asyncio.Future[None]) -> None:
-        if self._group is not group:
-            return  # an explicit transaction committed it already
-        if self._owner is not None:
-            # An atomic block is open inside the group: commit after it ends.
-            asyncio.get_running_loop().call_soon(self._schedule_commit, group)
-            return
-        self._committing = asyncio.ensure_future(self._commit_in_thread(group))
-
-    async def _commit_in_thread(self, group: asyncio.Future[None]) -> None:
-        """COMMIT on the writer thread: the event loop verifies and parses the next
-        requests meanwhile (SQLite releases the GIL while it writes the WAL).  Those
-        requests' statements wait on the lock and form the next group."""
-        async with self._lock:
-            if self._group is not group:
-                return
-            self._group = None
-            try:
-                await asyncio.get_running_loop().run_in_executor(
-                    self._writer, self._db.execute, "COMMIT"
-                )
-            except sqlite3.Error as exc:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                group.set_exception(exc)
-            else:
-                group.set_result(None)
-                self._committed()
 
     async def _grouped(self, run: Callable[[], T]) -> T:
         """Run one statement in this tick's group transaction; return once it is committed."""
@@ -448,8 +416,6 @@ class SqliteConnection:
             await asyncio.gather(self._watch, return_exceptions=True)
         if self._truncating is not None:
             await asyncio.gather(self._truncating, return_exceptions=True)
-        if self._committing is not None:
-            await asyncio.gather(self._committing, return_exceptions=True)
         async with self._lock:
             self._closed = True
             if self._group is not None:
@@ -458,7 +424,6 @@ class SqliteConnection:
                 await self._passive
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._db.close()
-        self._writer.shutdown(wait=True)
 
 
 def _checkpoint(path: Path) -> None:
