@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from gidgethub import routing, sansio
@@ -45,15 +46,10 @@ class Held:
         await self.release.wait()
 
 
-def dispatcher(store: Store, held: Held, *, workers: int, queue_size: int) -> Dispatcher:
+def dispatcher(store: Store, held: Held, **limits: Any) -> Dispatcher:
+    """A dispatcher over the real store; ``limits``: workers, queue size, the door's gate."""
     return Dispatcher(
-        router=held.router,
-        store=store,
-        metrics=Metrics(),
-        context=None,
-        clock=time.time,
-        workers=workers,
-        queue_size=queue_size,
+        router=held.router, store=store, metrics=Metrics(), context=None, clock=time.time, **limits
     )
 
 
@@ -141,10 +137,7 @@ async def test_deliveries_arriving_one_at_a_time_are_handled_as_they_come(store:
     held = Held()
     held.release.set()
     # Even with a door that would stay busy for an hour, one at a time never makes it busy.
-    d = Dispatcher(
-        router=held.router, store=store, metrics=Metrics(), context=None, clock=time.time,
-        door_busy=2, busy_hold_s=3600, defer_s=3600,
-    )  # fmt: skip
+    d = dispatcher(store, held, door_busy=2, busy_hold_s=3600, defer_s=3600)
     for n in range(5):
         assert await accept(d, f"one-{n}")
         for _ in range(20):  # a few turns of the event loop, no waiting
@@ -159,10 +152,7 @@ async def test_while_many_deliveries_are_at_the_door_handlers_wait_then_all_run(
 ) -> None:
     held = Held()
     held.release.set()
-    d = Dispatcher(
-        router=held.router, store=store, metrics=Metrics(), context=None, clock=time.time,
-        door_busy=4, busy_hold_s=0.5, defer_s=0.5,
-    )  # fmt: skip
+    d = dispatcher(store, held, door_busy=4, busy_hold_s=0.5, defer_s=0.5)
     ids = [f"busy-{n}" for n in range(12)]
     assert all(await asyncio.gather(*(accept(d, i) for i in ids)))
     for _ in range(20):
