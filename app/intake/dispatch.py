@@ -11,14 +11,14 @@ bounded however long the burst: past ``QUEUE_SIZE`` a delivery waits in the
 store only (it is recorded there anyway) and is swept back into the queue,
 oldest first, once the workers have made room.
 
-The door comes first.  Once ``DOOR_BUSY`` or more deliveries were at the door
-at once (being recorded), the door counts as busy for ``BUSY_HOLD_S``; while
-it is, a worker waits before it takes the next delivery, but never longer than
-``DEFER_S``: under a burst GitHub's
-requests are answered at the rate the door alone allows, handlers still run (at
-least ``WORKERS / DEFER_S`` a second), and the backlog, recorded in the store,
-is worked off when the burst ends.  A steady stream, however busy, rarely has
-several deliveries at the door at once, so it is handled as it comes.
+The door comes first. Once ``DOOR_BUSY`` or more deliveries were at the door at
+once (being recorded), the door counts as busy for ``BUSY_HOLD_S``; while it is,
+a worker waits before it takes the next delivery, but never longer than
+``DEFER_S``: under a burst GitHub's requests are answered at the rate the door
+alone allows, handlers still run (at least ``WORKERS / DEFER_S`` a second), and
+the backlog, recorded in the store, is worked off when the burst ends. A steady
+stream, however busy, rarely has several deliveries at the door at once, so it
+is handled as it comes.
 
 A delivery no handler consumes (most of them: a workflow run alone sends
 ``requested`` and ``in_progress`` before ``completed``) is recorded finished in

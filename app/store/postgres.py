@@ -129,12 +129,6 @@ class PostgresConnection:
         except UNREACHABLE as exc:
             raise StoreUnavailable(f"PostgreSQL is unavailable ({_reason(exc)})") from exc
 
-    @asynccontextmanager
-    async def atomic(self) -> AsyncIterator[None]:
-        """Statements inside commit together: on PostgreSQL, simply a transaction."""
-        async with self.transaction():
-            yield
-
     async def execute_all(self, steps: Sequence[tuple[str, tuple[Any, ...]]]) -> list[int]:
         """Statements that commit together: one transaction."""
         async with self.transaction():

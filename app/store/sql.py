@@ -54,15 +54,11 @@ class Connection(Protocol):
 
     def transaction(self) -> AbstractAsyncContextManager[None]: ...
 
-    def atomic(self) -> AbstractAsyncContextManager[None]:
-        """A few statements that commit together (cheaper than a transaction on SQLite)."""
-        ...
-
     async def execute_all(self, steps: Sequence[tuple[str, tuple[Any, ...]]]) -> list[int]:
         """Statements that commit together, decided in advance; their row counts.
 
-        ``atomic`` without the context manager: on SQLite one hold of the lock,
-        for the statements each delivery writes (issue 15's hot path).
+        Cheaper than a transaction on SQLite (no COMMIT of its own, one hold of
+        the lock): the statements each delivery writes (issue 15's hot path).
         """
         ...
 

@@ -139,7 +139,7 @@ class SqliteConnection:
         if self._group is not group:
             return  # an explicit transaction committed it already
         if self._owner is not None:
-            # An atomic block is open inside the group: commit after it ends.
+            # A transaction holds the connection: commit the group after it ends.
             asyncio.get_running_loop().call_soon(self._commit_group, group)
             return
         self._group = None
@@ -283,8 +283,13 @@ class SqliteConnection:
         return [dict(r) for r in self._db.execute(sql, params).fetchall()]
 
     async def execute_all(self, steps: Sequence[tuple[str, tuple[Any, ...]]]) -> list[int]:
-        """:meth:`atomic` for statements known in advance: one hold of the lock, no
-        context manager, the savepoint only when there is more than one."""
+        """Statements that commit together, in this tick's group commit; their row counts.
+
+        A savepoint inside the group (when there is more than one): a failure
+        undoes these statements only, and the group's others stay and commit.
+        One hold of the lock, no context manager: this is what every delivery
+        writes, where :meth:`transaction`'s own COMMIT would cost more than the
+        statements do."""
         if self._mine():
             return [self._db.execute(sql, params).rowcount for sql, params in steps]
         if self._full:
@@ -294,44 +299,16 @@ class SqliteConnection:
             if len(steps) == 1:
                 counts = [self._db.execute(steps[0][0], steps[0][1]).rowcount]
             else:
-                self._db.execute("SAVEPOINT atomic")
+                self._db.execute("SAVEPOINT together")
                 try:
                     counts = [self._db.execute(sql, params).rowcount for sql, params in steps]
                 except BaseException:
-                    self._db.execute("ROLLBACK TO atomic")
-                    self._db.execute("RELEASE atomic")
+                    self._db.execute("ROLLBACK TO together")
+                    self._db.execute("RELEASE together")
                     raise
-                self._db.execute("RELEASE atomic")
+                self._db.execute("RELEASE together")
         await asyncio.shield(group)
         return counts
-
-    @asynccontextmanager
-    async def atomic(self) -> AsyncIterator[None]:
-        """Statements inside commit together, in this tick's group commit; exit after the COMMIT.
-
-        A savepoint inside the group: a failure undoes this block's statements
-        only.  For a few statements that belong together (a delivery and its
-        body), where :meth:`transaction`'s own COMMIT would cost more than they do.
-        """
-        if self._mine():
-            yield
-            return
-        await self._room()
-        async with self._lock:
-            group = self._open_group()
-            self._owner = asyncio.current_task()
-            self._db.execute("SAVEPOINT atomic")
-            try:
-                yield
-            except BaseException:
-                self._db.execute("ROLLBACK TO atomic")
-                self._db.execute("RELEASE atomic")
-                raise
-            else:
-                self._db.execute("RELEASE atomic")
-            finally:
-                self._owner = None
-        await asyncio.shield(group)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
