@@ -38,6 +38,7 @@ def _plain(value: Any) -> Any:
 
 Projector = Callable[[Any], Any]
 _MISSING = object()
+_SCALARS = frozenset({str, int, float, bool, type(None)})  # kept as they are, no call
 
 
 def projector(shape: Shape) -> Projector:
@@ -77,9 +78,6 @@ def projector(shape: Shape) -> Projector:
     return pick
 
 
-_SCALARS = frozenset({str, int, float, bool, type(None)})
-
-
 def project(value: Any, shape: Shape) -> Any:
     """The part of ``value`` that ``shape`` names (see :func:`projector`)."""
     return projector(shape)(value)
@@ -104,10 +102,6 @@ class Body:
             return "body is not valid JSON"
         except ValueError:  # structure, strings, and UnicodeDecodeError for invalid UTF-8
             return "body is not valid JSON"
-
-    @property
-    def is_object(self) -> bool:
-        return isinstance(self._document, _OBJECT)
 
     def project(self, pick: Projector) -> Any:
         """What ``pick`` (a :func:`projector`) takes of the document."""

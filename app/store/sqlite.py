@@ -285,28 +285,23 @@ class SqliteConnection:
     async def execute_all(self, steps: Sequence[tuple[str, tuple[Any, ...]]]) -> list[int]:
         """Statements that commit together, in this tick's group commit; their row counts.
 
-        A savepoint inside the group (when there is more than one): a failure
-        undoes these statements only, and the group's others stay and commit.
-        One hold of the lock, no context manager: this is what every delivery
-        writes, where :meth:`transaction`'s own COMMIT would cost more than the
-        statements do."""
+        A savepoint inside the group: a failure undoes these statements only,
+        and the group's others stay and commit.  One hold of the lock, no
+        context manager: this is what every delivery writes, where
+        :meth:`transaction`'s own COMMIT would cost more than the statements do."""
         if self._mine():
             return [self._db.execute(sql, params).rowcount for sql, params in steps]
-        if self._full:
-            await self._room()
+        await self._room()
         async with self._lock:
             group = self._open_group()
-            if len(steps) == 1:
-                counts = [self._db.execute(steps[0][0], steps[0][1]).rowcount]
-            else:
-                self._db.execute("SAVEPOINT together")
-                try:
-                    counts = [self._db.execute(sql, params).rowcount for sql, params in steps]
-                except BaseException:
-                    self._db.execute("ROLLBACK TO together")
-                    self._db.execute("RELEASE together")
-                    raise
+            self._db.execute("SAVEPOINT together")
+            try:
+                counts = [self._db.execute(sql, params).rowcount for sql, params in steps]
+            except BaseException:
+                self._db.execute("ROLLBACK TO together")
                 self._db.execute("RELEASE together")
+                raise
+            self._db.execute("RELEASE together")
         await asyncio.shield(group)
         return counts
 

@@ -84,6 +84,15 @@ StartWorker = Callable[[str, str, str], Awaitable[Worker]]
 WORKER_STOP_GRACE_S = 5.0
 
 
+def gated_agent(tmp_path: Path) -> tuple[Path, str]:
+    """The folder the gated agent leaves its marks in, and its fixer command line."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    agent_file = tmp_path / "gated_agent.py"
+    agent_file.write_text(GATED_AGENT)
+    return marks, f"{sys.executable} {agent_file} {marks}"
+
+
 @pytest.fixture
 async def start_worker(fake_github: FakeGitHub, tmp_path: Path) -> AsyncIterator[StartWorker]:
     """``await start_worker(name, fixer_command, database_url)``: a ``python -m app worker``."""
@@ -164,11 +173,7 @@ async def test_two_webs_and_two_workers_fix_each_failure_once_despite_a_killed_w
 ) -> None:
     from app.store.postgres import open_postgres_store
 
-    marks = tmp_path / "marks"
-    marks.mkdir()
-    agent_file = tmp_path / "gated_agent.py"
-    agent_file.write_text(GATED_AGENT)
-    agent = f"{sys.executable} {agent_file} {marks}"
+    marks, agent = gated_agent(tmp_path)
 
     webs = [await app_harness(database_url=pg_url) for _ in range(2)]
     store = await open_postgres_store(pg_url)
@@ -302,11 +307,7 @@ async def test_a_postgresql_restart_mid_fix_converges_without_restarting_anythin
     from app.store.postgres import open_postgres_store
 
     url = private_pg.url
-    marks = tmp_path / "marks"
-    marks.mkdir()
-    agent_file = tmp_path / "gated_agent.py"
-    agent_file.write_text(GATED_AGENT)
-    agent = f"{sys.executable} {agent_file} {marks}"
+    marks, agent = gated_agent(tmp_path)
 
     webs = [await app_harness(database_url=url) for _ in range(2)]
     store = await open_postgres_store(url)
