@@ -1,7 +1,8 @@
 """Benchmark: webhook intake of ``python -m app serve`` side by side with Probot, in one run.
 
 Both servers get the same load from wrk (1 thread, 16 connections): signed 20 KB
-``workflow_run`` deliveries, each with a delivery id no request used before.
+``workflow_run`` deliveries, each with a delivery id no request used before,
+made as GitHub makes them (``bench/load.py``; ``--random-ids`` for random ones).
 Two workloads:
 
 * ``failure``: ``completed`` with conclusion ``failure`` (the delivery this app
@@ -27,6 +28,7 @@ how long that took after the load stopped, and the sustained rate (deliveries
 over load time plus that drain), which counts everything the app does for them.
 
     python bench/intake.py [--runs 3] [--seconds 10] [--workload failure mix] [--no-pin]
+                           [--random-ids]
 
 Prints each run, then the medians with the ratio (ours / Probot's deliveries per second).
 """
@@ -119,12 +121,14 @@ def measure(
     seconds: float,
     connections: int,
     pinned: bool,
+    random_ids: bool = False,
 ) -> Measured:
     with tempfile.TemporaryDirectory(prefix=f"bench-intake-{server_name}-") as tmp:
         workdir = Path(tmp)
         port = free_port()
-        script = write_script(deliveries, "/webhook", workdir / "load.lua")
-        warm = write_script(deliveries, "/webhook", workdir / "warm.lua")
+        # Each script's ids have a node of their own: the warm-up's never repeat in the run.
+        script = write_script(deliveries, "/webhook", workdir / "load.lua", random_ids=random_ids)
+        warm = write_script(deliveries, "/webhook", workdir / "warm.lua", random_ids=random_ids)
         start = start_probot if server_name == "probot" else start_app
         server = start(workdir, port, key)
         url = f"http://127.0.0.1:{port}"
@@ -176,6 +180,11 @@ def main() -> int:
         default=(os.cpu_count() or 1) >= 2,
         help="server on CPU 0, wrk on CPU 1 (default with two or more cores)",
     )
+    parser.add_argument(
+        "--random-ids",
+        action="store_true",
+        help="random version-4-like delivery ids instead of GitHub's clock-made ones",
+    )
     args = parser.parse_args()
     key = private_key_pem()
     complete = True
@@ -191,7 +200,9 @@ def main() -> int:
         for n in range(args.runs):
             order = ["probot", "app"] if n % 2 == 0 else ["app", "probot"]
             got = {
-                s: measure(s, deliveries, key, args.seconds, args.connections, args.pin)
+                s: measure(
+                    s, deliveries, key, args.seconds, args.connections, args.pin, args.random_ids
+                )
                 for s in order
             }
             pairs.append((got["probot"], got["app"]))
@@ -215,7 +226,8 @@ def main() -> int:
         f"\nwrk 1 thread, {args.connections} connections, {args.seconds:.0f} s per run after a "
         f"{WARMUP_S:.0f} s warm-up; median of {args.runs} runs; {describe()}; "
         "load generator on the same machine"
-        + ("; server on CPU 0, wrk on CPU 1." if args.pin else ", unpinned.")
+        + ("; server on CPU 0, wrk on CPU 1" if args.pin else ", unpinned")
+        + ("; random delivery ids." if args.random_ids else "; delivery ids made as GitHub's.")
     )
     return 0 if complete else 1
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
+import time
 from pathlib import Path
 
 from app.store.migrations import MIGRATIONS
-from app.store.sqlite import SqliteConnection, open_sqlite_store
+from app.store.sqlite import SqliteConnection, WalFlusher, open_sqlite_store
 
 T0 = 1_700_000_000.0
 BODY = b"x" * 20 * 1024
@@ -83,6 +85,50 @@ async def test_group_commits_fold_the_log_back_long_before_the_ceiling(tmp_path:
     assert conn.checkpoints["truncate"] == 0
     assert await store.unfinished_deliveries() == []
     await store.close()
+
+
+def flusher_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "sqlite-wal-flush"]
+
+
+def wait_for(check: object, timeout_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return True
+        time.sleep(0.005)
+    return False
+
+
+async def test_commits_are_flushed_to_disk_in_the_background_until_close(tmp_path: Path) -> None:
+    before = len(flusher_threads())
+    store = await open_sqlite_store(tmp_path / "s.sqlite3")
+    conn = sqlite_conn(store)
+    await store.add_delivery("d-1", "workflow_run", BODY, T0)
+    assert await asyncio.to_thread(wait_for, lambda: conn.flusher.flushes >= 1)
+    assert len(flusher_threads()) == before + 1
+    await store.close()
+    assert len(flusher_threads()) == before
+
+
+def test_the_flusher_follows_a_log_file_that_is_replaced_or_missing(tmp_path: Path) -> None:
+    wal = tmp_path / "s.sqlite3-wal"
+    before = len(flusher_threads())
+    flusher = WalFlusher(wal, every_s=0.001)
+    flusher.poke()  # no log file yet: nothing to flush, and no error
+    time.sleep(0.05)
+    assert flusher.flushes == 0
+    wal.write_bytes(b"frames")
+    flusher.poke()
+    assert wait_for(lambda: flusher.flushes == 1)
+    assert flusher.inode == wal.stat().st_ino
+    wal.unlink()
+    wal.write_bytes(b"a new log")  # another file under the same name
+    flusher.poke()
+    assert wait_for(lambda: flusher.flushes == 2)
+    assert flusher.inode == wal.stat().st_ino
+    flusher.stop()
+    assert len(flusher_threads()) == before
 
 
 async def test_an_old_store_is_upgraded_keeping_what_replay_needs(tmp_path: Path) -> None:
