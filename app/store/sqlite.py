@@ -22,7 +22,9 @@ The door's writes go one step further (:meth:`SqliteConnection.record_arrival`,
 used by :class:`SqliteStore`): the deliveries of one tick are written together
 just before the group's COMMIT, one multi-row ``INSERT ... RETURNING`` for their
 ids and one for their bodies, where each used to take four statements (two
-inserts in a savepoint) and a hold of the lock.
+inserts in a savepoint) and a hold of the lock.  A group whose deliveries are
+still arriving (more joined since its COMMIT was scheduled) waits another turn of
+the event loop, ``GROUP_TURNS`` at most, so a burst shares fewer COMMITs.
 
 Under a steady load the log stays near 4 MB: SQLite's automatic checkpoint
 (``wal_autocheckpoint``, 1,000 pages) runs inside the COMMIT that passes that
@@ -85,6 +87,7 @@ IDLE_CHECK_S = 1.0  # how often the WAL is looked at when nothing commits
 RECLAIM_PAGES = 4096  # pages one incremental vacuum gives back at most (16 MB of 4 KB pages)
 TRUNCATE_BUSY_MS = 1000  # how long a truncating checkpoint waits for another reader
 AUTOCHECKPOINT_PAGES = 1000  # SQLite's default: about 4 MB of log
+GROUP_TURNS = 2  # event-loop turns a group commit waits while deliveries keep joining it
 FLUSH_EVERY_S = 0.01  # the longest the log goes unflushed while commits happen
 
 
@@ -195,6 +198,8 @@ class SqliteConnection:
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None
         self._group: asyncio.Future[None] | None = None
+        self._group_seen = 0  # deliveries in the group when its commit last looked
+        self._group_turns = 0  # turns its commit has waited for more
         # Deliveries recorded in this tick's group: written together just before its COMMIT.
         self._door: list[_Arrival] = []
         self.wal_peak_bytes = 0
@@ -208,8 +213,29 @@ class SqliteConnection:
         if self._group is None:
             self._db.execute("BEGIN IMMEDIATE")
             self._group = asyncio.get_running_loop().create_future()
-            asyncio.get_running_loop().call_soon(self._commit_group, self._group)
+            self._group_seen = self._group_turns = 0
+            asyncio.get_running_loop().call_soon(self._commit_when_settled, self._group)
         return self._group
+
+    def _commit_when_settled(self, group: asyncio.Future[None]) -> None:
+        """Commit the group once deliveries stop joining it, waiting ``GROUP_TURNS`` turns at most.
+
+        Under load the requests of one burst reach the store over a few turns of
+        the event loop; a turn's wait lets them share the COMMIT (issue 15: 3
+        deliveries a group became 6, 175-220 instead of 201-245 µs a delivery,
+        and a lower median latency, since less CPU per delivery means less
+        queueing).  A lone delivery waits one turn, microseconds on an idle loop.
+        """
+        if (
+            self._group is group
+            and len(self._door) > self._group_seen
+            and self._group_turns < GROUP_TURNS
+        ):
+            self._group_seen = len(self._door)
+            self._group_turns += 1
+            asyncio.get_running_loop().call_soon(self._commit_when_settled, group)
+            return
+        self._commit_group(group)
 
     async def _grouped(self, run: Callable[[], T]) -> T:
         """Run one statement in this tick's group transaction; return once it is committed."""

@@ -14,7 +14,12 @@ from pathlib import Path
 import pytest
 
 from app.core.errors import StoreUnavailable
-from app.store.sqlite import ARRIVALS_PER_STATEMENT, SqliteConnection, open_sqlite_store
+from app.store.sqlite import (
+    ARRIVALS_PER_STATEMENT,
+    GROUP_TURNS,
+    SqliteConnection,
+    open_sqlite_store,
+)
 
 T0 = 1_700_000_000.0
 
@@ -109,4 +114,20 @@ async def test_an_arrival_inside_a_transaction_is_part_of_it(
     async with conn.transaction():
         assert await store.add_delivery("t", "workflow_run", b"{}", T0, outcome=outcome)
     assert await store.delivery_known("t")
+    await store.close()
+
+
+async def test_a_group_waits_a_turn_for_deliveries_still_arriving(tmp_path: Path) -> None:
+    store = await open_sqlite_store(tmp_path / "s.sqlite3")
+    conn = store._conn  # type: ignore[attr-defined]
+    before = conn._commits
+    first = asyncio.create_task(store.add_delivery("a", "workflow_run", b"{}", T0))
+    await asyncio.sleep(0)  # "a" opens the group; its COMMIT is due at the next turn
+    second = asyncio.create_task(store.add_delivery("b", "workflow_run", b"{}", T0))
+    assert await asyncio.gather(first, second) == [True, True]
+    assert conn._commits == before + 1  # "b", a turn late, shared the COMMIT
+    late = asyncio.create_task(store.add_delivery("c", "workflow_run", b"{}", T0))
+    for _ in range(GROUP_TURNS + 3):
+        await asyncio.sleep(0)
+    assert late.done() and conn._commits == before + 2  # alone, it waited no longer
     await store.close()
