@@ -73,6 +73,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -201,7 +202,7 @@ class SqliteConnection:
         self._group_seen = 0  # deliveries in the group when its commit last looked
         self._group_turns = 0  # turns its commit has waited for more
         # Deliveries recorded in this tick's group: written together just before its COMMIT.
-        self._door: list[_Arrival] = []
+        self._door: list[Arrival] = []
         self.wal_peak_bytes = 0
         self.checkpoints = {"passive": 0, "truncate": 0, "busy": 0}
 
@@ -422,14 +423,7 @@ class SqliteConnection:
         await asyncio.shield(group)
         return counts
 
-    async def record_arrival(
-        self,
-        delivery_id: str,
-        event: str,
-        received_at: float,
-        outcome: str | None,
-        body: bytes | None,
-    ) -> bool:
+    async def record_arrival(self, arrival: Arrival) -> bool:
         """Record one delivery in this tick's group commit; False when the id is known.
 
         The door's write, made for its rate: the arrivals of one tick are written
@@ -437,25 +431,27 @@ class SqliteConnection:
         them (:func:`_write_arrivals`), where one at a time took four each and a
         hold of the lock.  The caller learns the outcome once it is committed.
         """
-        arrival = _Arrival(delivery_id, event, received_at, outcome, body)
-        if self._mine():
-            _write_arrivals(self._db, [arrival])
-        elif self._group is not None and not self._full:
-            # A group is open, so no transaction holds the connection (one
-            # commits the group before it begins): joining it needs no lock.
-            self._door.append(arrival)
-            await asyncio.shield(self._group)
-        else:
-            await self._room()
-            async with self._lock:
-                group = self._open_group()
+        try:
+            if self._mine():
+                _write_arrivals(self._db, [arrival])
+            elif self._group is not None and not self._full:
+                # A group is open, so no transaction holds the connection (one
+                # commits the group before it begins): joining it needs no lock.
                 self._door.append(arrival)
-            await asyncio.shield(group)
+                await asyncio.shield(self._group)
+            else:
+                await self._room()
+                async with self._lock:
+                    group = self._open_group()
+                    self._door.append(arrival)
+                await asyncio.shield(group)
+        except sqlite3.Error as exc:  # the group's COMMIT failed: nothing of it was written
+            arrival.error = exc
         if arrival.error is not None:
             # The door answers 503 and GitHub's delivery is taken again later:
             # nothing of it was written.
             raise StoreUnavailable(
-                f"SQLite could not record delivery {delivery_id} ({arrival.error})"
+                f"SQLite could not record delivery {arrival.delivery_id} ({arrival.error})"
             ) from arrival.error
         return arrival.inserted
 
@@ -553,29 +549,23 @@ class SqliteConnection:
             self._db.close()
 
 
-class _Arrival:
-    """A delivery on its way into the store, and what became of it."""
+@dataclass(slots=True, eq=False)
+class Arrival:
+    """A delivery on its way into the store, and (once committed) what became of it."""
 
-    __slots__ = ("body", "delivery_id", "error", "event", "inserted", "outcome", "received_at")
-
-    def __init__(
-        self,
-        delivery_id: str,
-        event: str,
-        received_at: float,
-        outcome: str | None,
-        body: bytes | None,
-    ) -> None:
-        self.delivery_id, self.event, self.received_at = delivery_id, event, received_at
-        self.outcome, self.body = outcome, body
-        self.inserted = False
-        self.error: sqlite3.Error | None = None
+    delivery_id: str
+    event: str
+    received_at: float
+    outcome: str | None  # set: finished on arrival, no body kept
+    body: bytes | None
+    inserted: bool = False
+    error: sqlite3.Error | None = None
 
 
 ARRIVALS_PER_STATEMENT = 32  # rows per INSERT: few distinct statements for the cache to keep
 
 
-def _write_arrivals(db: sqlite3.Connection, arrivals: Sequence[_Arrival]) -> None:
+def _write_arrivals(db: sqlite3.Connection, arrivals: Sequence[Arrival]) -> None:
     """Insert the deliveries not known yet, and the bodies of those that are kept.
 
     ``RETURNING`` names the ids that were new (a known id, or the second of two
@@ -633,7 +623,8 @@ class SqliteStore(SqlStore):
         *,
         outcome: str | None = None,
     ) -> bool:
-        return await self._sqlite.record_arrival(delivery_id, event, received_at, outcome, body)
+        arrival = Arrival(delivery_id, event, received_at, outcome, body)
+        return await self._sqlite.record_arrival(arrival)
 
 
 def _checkpoint(path: Path) -> None:
