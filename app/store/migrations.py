@@ -197,9 +197,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE iterations ADD COLUMN model_calls {int} NOT NULL DEFAULT 0",
         "ALTER TABLE iterations ADD COLUMN cache_read_tokens {int} NOT NULL DEFAULT 0",
     ),
-    # Intake at GitHub's rate with GitHub's delivery ids (issue 15).  The ids are
-    # random GUIDs: keyed by them, every body written and deleted dirtied a page
-    # of its own in a random place, about 4 KB of write-ahead log per delivery.
+    # Intake at GitHub's rate (issue 15).  Keyed by delivery id, every body written
+    # and deleted dirtied a page of its own wherever its id sorts (random ids, as
+    # the bench then sent, put that page anywhere), about 4 KB of write-ahead log
+    # per delivery.
     # Keyed by arrival time the bodies are written and deleted at the ends of
     # one tree, a few pages per group commit; the id-keyed row in ``deliveries``
     # still deduplicates, and finishing finds the body by its arrival time.

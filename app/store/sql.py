@@ -112,6 +112,9 @@ class SqlStore:
         *,
         outcome: str | None = None,
     ) -> bool:
+        # SqliteStore writes the same rows with the same outcomes, but a tick's
+        # deliveries at once (app/store/sqlite.py, _write_arrivals); the store
+        # tests run against both.
         if outcome is not None:
             # Finished on arrival (no handler wants it): one small row, no body.
             inserted = await self._conn.execute(

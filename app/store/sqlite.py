@@ -143,13 +143,14 @@ class WalFlusher:
     def _flush(self, fd: int | None) -> int | None:
         """fdatasync the log; reopen it when the file was replaced (deleted and made anew)."""
         try:
-            if fd is not None and os.fstat(fd).st_ino != os.stat(self._wal).st_ino:
+            current = os.stat(self._wal).st_ino
+            if fd is not None and os.fstat(fd).st_ino != current:
                 os.close(fd)
                 fd = None
             if fd is None:
                 fd = os.open(self._wal, os.O_RDONLY)
             os.fdatasync(fd)
-            self.inode = os.fstat(fd).st_ino
+            self.inode = current
             self.flushes += 1
         except OSError:
             pass  # no log file at this moment: nothing to flush
